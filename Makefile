@@ -1,0 +1,50 @@
+# LLM Trainer: `make run` starts the product, `make test` runs every check. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts
+
+.PHONY: run test dev lint test-backend test-frontend bench clean
+
+run: $(STAMPS)/venv frontend/dist/index.html
+	$(BIN)/llm-trainer serve
+
+test: $(STAMPS)/venv $(STAMPS)/npm frontend/dist/index.html lint test-frontend test-backend
+
+dev: $(STAMPS)/venv $(STAMPS)/npm
+	@echo "API on http://127.0.0.1:8000 (reload), UI on http://127.0.0.1:5173 (Vite, proxies the API)"
+	$(BIN)/llm-trainer serve --reload & cd frontend && npm run dev; kill %1
+
+lint: $(STAMPS)/venv $(STAMPS)/npm
+	$(BIN)/ruff check backend bench
+	$(BIN)/ruff format --check backend bench
+	cd frontend && npm run typecheck && npm run lint
+
+test-frontend: $(STAMPS)/npm
+	cd frontend && npm run test:unit
+
+test-backend: $(STAMPS)/venv frontend/dist/index.html
+	cd backend && ../$(BIN)/python -m pytest
+
+bench: $(STAMPS)/venv
+	$(BIN)/python bench/ingest.py
+
+# Pinned CPU torch first: an unpinned torch would pull a multi-GB CUDA build.
+$(STAMPS)/venv: backend/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e 'backend[dev]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@mkdir -p $(STAMPS) && touch $@
+
+frontend/dist/index.html: $(STAMPS)/npm $(FRONTEND_SRC)
+	cd frontend && npm run build
+	@touch $@
+
+clean:
+	rm -rf $(STAMPS) frontend/dist frontend/node_modules $(VENV)

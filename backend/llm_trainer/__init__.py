@@ -1,0 +1,3 @@
+"""LLM Trainer: fine-tune pretrained transformers on labelled Chinese text, self-hosted."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""FastAPI application factory: settings, store, routers, error handlers and the web UI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from llm_trainer import __version__
+from llm_trainer.api.errors import install_error_handlers
+from llm_trainer.api.routes import base_models, datasets, health, models, predict, runs, training
+from llm_trainer.api.spa import mount_spa
+from llm_trainer.core.config import Settings, get_settings
+from llm_trainer.db.base import make_engine, make_session_factory
+from llm_trainer.db.migrate import upgrade_to_head
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    engine = make_engine(settings.db_path)
+    upgrade_to_head(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Background services (training scheduler, model cache) start and stop here.
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="LLM Trainer 大语言模型训练平台",
+        version=__version__,
+        description="Fine-tune pretrained transformers on labelled Chinese text: upload, train, evaluate, predict.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    install_error_handlers(app)
+    for module in (health, datasets, base_models, training, runs, models, predict):
+        app.include_router(module.router)
+    mount_spa(app, settings.frontend_dist)  # last: its catch-all must not shadow API routes
+    return app

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real app on a temp SQLite file, a live uvicorn server, a tiny local model."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from llm_trainer.api.app import create_app
+from llm_trainer.core.config import Settings
+from tests.helpers.tiny_model import build_tiny_bert
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+# Tests never touch the network: the hub is unreachable by construction.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, frontend_dist=data_dir / "no-ui")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(data_dir: Path) -> Iterator[str]:
+    """A real uvicorn process on a free port with its own data dir; yields the base URL."""
+    port = _free_port()
+    env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+TINY_TEXTS = ["这家店的菜很好吃", "送餐太慢了，饭都凉了", "味道不错，还会再来", "难吃，差评", "服务很好", "包装破了"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), TINY_TEXTS)
