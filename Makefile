@@ -14,7 +14,7 @@ test: $(STAMPS)/venv $(STAMPS)/npm frontend/dist/index.html lint test-frontend t
 
 dev: $(STAMPS)/venv $(STAMPS)/npm
 	@echo "API on http://127.0.0.1:8000 (reload), UI on http://127.0.0.1:5173 (Vite, proxies the API)"
-	$(BIN)/llm-trainer serve --reload & cd frontend && npm run dev; kill %1
+	$(BIN)/llm-trainer serve --reload & pid=$$!; trap "kill $$pid" EXIT INT TERM; cd frontend && npm run dev
 
 lint: $(STAMPS)/venv $(STAMPS)/npm
 	$(BIN)/ruff check backend bench
