@@ -68,6 +68,8 @@ class Run(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the first stop came: the scheduler kills the worker once settings.stop_timeout_s has passed.
+    stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     device: Mapped[str] = mapped_column(String(100), default="")
     output_dir: Mapped[str] = mapped_column(String(1000), default="")

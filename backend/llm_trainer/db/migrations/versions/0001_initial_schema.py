@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("config", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("stop_requested", sa.Boolean(), nullable=False),
+        sa.Column("stop_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("device", sa.String(length=100), nullable=False),
         sa.Column("output_dir", sa.String(length=1000), nullable=False),
