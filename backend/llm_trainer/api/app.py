@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from llm_trainer import __version__
 from llm_trainer.api.errors import install_error_handlers
-from llm_trainer.api.routes import base_models, datasets, health, models, predict, runs, training
+from llm_trainer.api.routes import base_models, datasets, health, models, predict, runs, system, training
 from llm_trainer.api.spa import mount_spa
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.db.base import make_engine, make_session_factory
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
-    for module in (health, datasets, base_models, training, runs, models, predict):
+    for module in (health, system, datasets, base_models, training, runs, models, predict):
         app.include_router(module.router)
     mount_spa(app, settings.frontend_dist)  # last: its catch-all must not shadow API routes
     return app
