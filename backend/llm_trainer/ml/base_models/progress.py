@@ -1,0 +1,19 @@
+"""Progress events for long preparations (download, conversion): {"stage","downloaded","total","percent"}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def report(progress: ProgressCallback | None, stage: str, done: int, total: int | None) -> None:
+    """Send one event; a failing callback never breaks the preparation it observes."""
+    if progress is None:
+        return
+    percent = round(100.0 * done / total, 1) if total else None
+    try:
+        progress({"stage": stage, "downloaded": done, "total": total, "percent": percent})
+    except Exception:  # noqa: BLE001 - the observer's bug must not abort a download
+        pass
