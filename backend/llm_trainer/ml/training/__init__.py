@@ -1,0 +1,1 @@
+"""Training: config shape, data preparation, the HF Trainer loop and evaluation (no FastAPI, no DB)."""

@@ -1,0 +1,99 @@
+"""The one training configuration shape: API body, CLI flags, UI form and the saved run all use `TrainingConfig`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class TrainingConfig(BaseModel):
+    """Hyper-parameters and hardware choices of one training run; every field has help text and bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_name: str = Field("", max_length=200, description="Optional name shown in the run list (default: generated).")
+    learning_rate: float = Field(
+        1e-4, gt=0, le=1e-2, description="Peak learning rate of AdamW. 2e-5..1e-4 suits most fine-tuning."
+    )
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts per step on each device.")
+    epochs: float = Field(3, gt=0, le=100, description="Passes over the training split (fractions allowed).")
+    max_length: int | None = Field(
+        None,
+        ge=8,
+        le=8192,
+        description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
+        "percentile, capped at the model's limit (the share of truncated texts is reported).",
+    )
+    warmup_ratio: float = Field(0.06, ge=0, le=0.5, description="Share of steps spent ramping the learning rate up.")
+    weight_decay: float = Field(0.01, ge=0, le=1, description="AdamW weight decay (regularisation).")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, le=256, description="Steps whose gradients are summed before one update (bigger effective batch)."
+    )
+    eval_strategy: Literal["epoch", "steps"] = Field(
+        "epoch", description="Evaluate on the validation split after each epoch, or every `eval_steps` steps."
+    )
+    eval_steps: int = Field(200, ge=1, le=1_000_000, description="Steps between evaluations when eval_strategy=steps.")
+    save_strategy: Literal["epoch", "steps", "no"] = Field(
+        "epoch",
+        description="When to write a resumable checkpoint (steps uses eval_steps). It must match eval_strategy for the "
+        "best checkpoint to be kept; 'no' saves only at the end or on stop.",
+    )
+    early_stopping_patience: int | None = Field(
+        None, ge=1, le=100, description="Stop after this many evaluations without macro-F1 improving (empty = off)."
+    )
+    seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed for the split, initialisation and shuffling.")
+    class_weighting: Literal["off", "auto"] = Field(
+        "off", description="auto weights the loss by inverse class frequency (helps with imbalanced labels)."
+    )
+    validation_source: Literal["split", "dataset"] = Field(
+        "split",
+        description="split: hold out `validation_ratio` of the rows (stratified); dataset: use the rows the dataset "
+        "marks as validation/test.",
+    )
+    validation_ratio: float = Field(
+        0.2, ge=0.05, le=0.5, description="Share of rows held out for validation when validation_source=split."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Where to train: auto picks CUDA, then Apple MPS, then CPU."
+    )
+    gpu_ids: list[int] = Field(
+        default_factory=list,
+        max_length=16,
+        description="CUDA devices to use (empty = the first). Several ids start one process per GPU (torchrun).",
+    )
+    num_processes: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Data-parallel processes. With several gpu_ids it is their count; on CPU >1 uses gloo DDP.",
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="auto: bf16 on GPUs/CPUs that support it, else fp32. fp16 needs a CUDA GPU.",
+    )
+    freeze_embeddings: bool = Field(
+        True,
+        description="Keep the word-embedding table fixed: much faster steps on CPU for large-vocabulary models, "
+        "usually without loss of accuracy.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingConfig:
+        if self.early_stopping_patience and self.save_strategy != self.eval_strategy:
+            raise ValueError(
+                "early_stopping_patience needs save_strategy equal to eval_strategy (so the best checkpoint can be "
+                f"restored); set save_strategy to '{self.eval_strategy}' or clear early_stopping_patience"
+            )
+        if self.precision == "fp16" and self.device in ("cpu", "mps"):
+            raise ValueError("precision fp16 needs a CUDA GPU; choose bf16 or fp32 on this device")
+        if self.gpu_ids and self.device in ("cpu", "mps"):
+            raise ValueError("gpu_ids only apply to device cuda or auto; clear gpu_ids or set device to cuda")
+        if len(set(self.gpu_ids)) != len(self.gpu_ids) or any(i < 0 for i in self.gpu_ids):
+            raise ValueError("gpu_ids must be distinct, non-negative CUDA device numbers")
+        return self
+
+    @property
+    def world_size(self) -> int:
+        """Processes to launch: one per chosen GPU, else num_processes."""
+        return len(self.gpu_ids) if len(self.gpu_ids) > 1 else self.num_processes

@@ -1,0 +1,398 @@
+"""Fine-tune a sequence classifier with the HF `Trainer`: dynamic padding, length grouping, progress, graceful stop."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.ml.training.data import (
+    EncodedDataset,
+    Split,
+    choose_max_length,
+    class_weights,
+    model_length_limit,
+    token_lengths,
+    truncation_share,
+)
+from llm_trainer.ml.training.evaluation import softmax
+
+CHECKPOINTS = "checkpoints"
+
+
+class Reporter(Protocol):
+    """Where the trainer sends live progress and asks whether to stop (the worker backs it with the DB)."""
+
+    def progress(self, snapshot: dict[str, Any]) -> None: ...
+
+    def metric(self, kind: str, step: int, epoch: float, values: dict[str, Any]) -> None: ...
+
+    def stop_requested(self) -> bool: ...
+
+    def info(self, message: str) -> None: ...
+
+
+@dataclass
+class TrainJob:
+    base_model: str
+    config: TrainingConfig
+    split: Split
+    work_dir: Path
+    cache_dir: Path
+    resume: bool = False
+
+
+@dataclass
+class TrainOutcome:
+    model: Any
+    tokenizer: Any
+    is_main: bool
+    stopped: bool
+    global_step: int
+    max_length: int
+    truncation_share: float
+    device: str
+    precision: str
+    val_probs: np.ndarray
+    train_seconds: float
+    resumed_from_step: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 instructions (AVX512-BF16 or AMX), where autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_device(choice: str) -> str:
+    """Turn auto|cpu|cuda|mps into an available device type, or explain why the choice cannot be honoured."""
+    import torch
+
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda was chosen but no CUDA GPU is visible; choose cpu or auto")
+    if choice == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device mps was chosen but Apple MPS is not available; choose cpu or auto")
+    return choice
+
+
+def resolve_precision(choice: str, device: str) -> str:
+    """auto -> bf16 where the hardware has it (fp16 on older GPUs), else fp32."""
+    import torch
+
+    if choice != "auto":
+        return choice
+    if device == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device == "cpu":
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    return "fp32"
+
+
+def cpu_threads(world_size: int) -> int:
+    """Cores this process may use, shared evenly between data-parallel processes."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, world_size))
+
+
+def estimate_memory_bytes(model: Any, batch_size: int, max_length: int, precision: str) -> int:
+    """Rough peak training memory: weights + gradients + AdamW state of trainable params + activations."""
+    params = list(model.parameters())
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    cfg = model.config
+    hidden = getattr(cfg, "hidden_size", 768)
+    layers = getattr(cfg, "num_hidden_layers", 12)
+    inter = getattr(cfg, "intermediate_size", 4 * hidden)
+    heads = getattr(cfg, "num_attention_heads", 12)
+    act_bytes = 2 if precision in ("bf16", "fp16") else 4
+    per_token_layer = (12 * hidden + 2 * inter + 2 * heads * max_length) * act_bytes
+    activations = batch_size * max_length * layers * per_token_layer
+    return total * 4 + trainable * 12 + activations
+
+
+def available_memory_bytes(device: str) -> int | None:
+    """Free memory on the training device (RAM for CPU/MPS)."""
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info()[0])
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _stop_agreed(local: bool) -> bool:
+    """In data-parallel runs every process must stop at the same step: rank 0's decision is shared."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return local
+    flag = torch.tensor([1 if local else 0], dtype=torch.int32)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
+def _make_callback(reporter: Reporter, effective_batch: int):
+    """A TrainerCallback that reports progress/metrics and turns a stop request into stop + evaluate + save."""
+    from transformers import TrainerCallback
+
+    class ProgressCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.start = time.monotonic()
+            self.start_step = 0
+            self.stopped_at: int | None = None
+            self.last: dict[str, Any] = {}
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.monotonic()
+            self.start_step = state.global_step
+
+        def on_step_end(self, args, state, control, **kwargs):
+            elapsed = time.monotonic() - self.start
+            done = state.global_step - self.start_step
+            per_step = elapsed / done if done else 0.0
+            reporter.progress(
+                {
+                    "phase": "training",
+                    "step": state.global_step,
+                    "total_steps": state.max_steps,
+                    "epoch": round(state.epoch or 0.0, 4),
+                    "loss": self.last.get("loss"),
+                    "learning_rate": self.last.get("learning_rate"),
+                    "samples_per_s": round(done * effective_batch / elapsed, 2) if elapsed else None,
+                    "elapsed_s": round(elapsed, 1),
+                    "eta_s": round(per_step * (state.max_steps - state.global_step), 1),
+                }
+            )
+            if _stop_agreed(reporter.stop_requested()):
+                self.stopped_at = state.global_step
+                control.should_training_stop = True
+                control.should_evaluate = True
+                control.should_save = True
+            return control
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if self.stopped_at == state.global_step:  # already evaluated and saved at the stop step
+                control.should_evaluate = False
+                control.should_save = False
+            return control
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            epoch = float(state.epoch or 0.0)
+            if "loss" in logs:
+                self.last = {k: logs[k] for k in ("loss", "learning_rate", "grad_norm") if k in logs}
+                reporter.metric("train", state.global_step, epoch, self.last)
+            elif "eval_loss" in logs:
+                values = {k.removeprefix("eval_"): v for k, v in logs.items() if k.startswith("eval_")}
+                reporter.metric("eval", state.global_step, epoch, values)
+
+    return ProgressCallback()
+
+
+def _eval_metrics(eval_pred: Any) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    pred = np.asarray(logits).argmax(axis=1)
+    return {
+        "accuracy": float(accuracy_score(labels, pred)),
+        "macro_f1": float(f1_score(labels, pred, average="macro", zero_division=0)),
+    }
+
+
+def _weighted_loss(weights: list[float]):
+    """Class-weighted cross-entropy for Trainer(compute_loss_func=...), normalised by the items in the batch."""
+    import torch
+
+    weight = torch.tensor(weights, dtype=torch.float32)
+
+    def loss_fn(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        w = weight.to(logits.device)
+        if num_items_in_batch:
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels, weight=w, reduction="sum")
+            return loss / num_items_in_batch
+        return torch.nn.functional.cross_entropy(logits.float(), labels, weight=w)
+
+    return loss_fn
+
+
+def last_checkpoint(work_dir: Path) -> Path | None:
+    """The newest resumable checkpoint of a run, if any."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = work_dir / CHECKPOINTS
+    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    return Path(found) if found else None
+
+
+def _prepare_model(job: TrainJob, reporter: Reporter) -> tuple[Any, Any]:
+    from llm_trainer.ml.modeling import load_base_for_training
+
+    reporter.progress({"phase": "loading_model", "base_model": job.base_model})
+    tokenizer, model = load_base_for_training(
+        job.base_model,
+        job.split.labels,
+        job.cache_dir,
+        progress=lambda info: reporter.progress({"phase": "loading_model", **info}),
+    )
+    if job.config.freeze_embeddings:
+        model.get_input_embeddings().requires_grad_(False)
+    return tokenizer, model
+
+
+def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
+    """Train `job.base_model` on `job.split` and return the (best) model with validation probabilities."""
+    import torch
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+
+    cfg = job.config
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    if device == "cpu":
+        torch.set_num_threads(cpu_threads(world))
+    set_seed(cfg.seed)
+    warnings: list[str] = []
+
+    tokenizer, model = _prepare_model(job, reporter)
+    label2id = {name: i for i, name in enumerate(job.split.labels)}
+    limit = model_length_limit(tokenizer, model.config)
+    train_lengths = token_lengths(tokenizer, job.split.train_texts)
+    max_length = choose_max_length(train_lengths, limit, cfg.max_length)
+    all_lengths = train_lengths + token_lengths(tokenizer, job.split.val_texts)
+    trunc = truncation_share(all_lengths, max_length)
+    train_ds = EncodedDataset(tokenizer, job.split.train_texts, [label2id[x] for x in job.split.train_labels], max_length)
+    val_ds = EncodedDataset(tokenizer, job.split.val_texts, [label2id[x] for x in job.split.val_labels], max_length)
+
+    needed = estimate_memory_bytes(model, cfg.batch_size, max_length, precision)
+    free = available_memory_bytes(device)
+    if free is not None and needed > 0.9 * free:
+        warnings.append(
+            f"estimated memory {needed / 2**30:.1f} GiB exceeds ~90% of the free {free / 2**30:.1f} GiB on {device}: "
+            "lower batch_size or max_length if the run fails"
+        )
+    for w in warnings:
+        reporter.info("WARNING: " + w)
+    effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * world
+    steps_per_epoch = max(1, -(-len(train_ds) // effective_batch))
+    total_steps = max(1, int(steps_per_epoch * cfg.epochs))
+    reporter.progress(
+        {
+            "phase": "training",
+            "step": 0,
+            "total_steps": total_steps,
+            "max_length": max_length,
+            "truncation_share": round(trunc, 4),
+            "train_size": len(train_ds),
+            "val_size": len(val_ds),
+            "device": device,
+            "precision": precision,
+            "memory_estimate_mb": round(needed / 2**20),
+            "warnings": warnings,
+        }
+    )
+
+    keep_best = cfg.save_strategy == cfg.eval_strategy
+    args = TrainingArguments(
+        output_dir=str(job.work_dir / CHECKPOINTS),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size * 2,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=int(cfg.warmup_ratio * total_steps),
+        weight_decay=cfg.weight_decay,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        eval_strategy=cfg.eval_strategy,
+        eval_steps=cfg.eval_steps,
+        save_strategy=cfg.save_strategy,
+        save_steps=cfg.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=keep_best,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        seed=cfg.seed,
+        use_cpu=device == "cpu",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        train_sampling_strategy="group_by_length",
+        logging_strategy="steps",
+        logging_steps=max(1, total_steps // 300),
+        logging_first_step=True,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        ddp_backend="gloo" if device == "cpu" and world > 1 else None,
+        ddp_find_unused_parameters=False if world > 1 else None,
+    )
+    callbacks = [_make_callback(reporter, effective_batch)]
+    if cfg.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    weights = class_weights(list(train_ds_labels(train_ds)), len(label2id)) if cfg.class_weighting == "auto" else None
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if device == "cuda" else None),
+        compute_metrics=_eval_metrics,
+        compute_loss_func=_weighted_loss(weights) if weights else None,
+        callbacks=callbacks,
+    )
+    checkpoint = last_checkpoint(job.work_dir) if job.resume else None
+    resumed_from = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+    if checkpoint:
+        reporter.info(f"resuming from {checkpoint.name} (global step {resumed_from})")
+    elif job.resume:
+        reporter.info("no checkpoint found: training starts from the beginning")
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_seconds = time.monotonic() - started
+
+    reporter.progress({"phase": "evaluating"})
+    logits = trainer.predict(val_ds).predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return TrainOutcome(
+        model=trainer.model,
+        tokenizer=tokenizer,
+        is_main=is_main,
+        stopped=callbacks[0].stopped_at is not None,
+        global_step=trainer.state.global_step,
+        max_length=max_length,
+        truncation_share=trunc,
+        device=device,
+        precision=precision,
+        val_probs=softmax(logits),
+        train_seconds=train_seconds,
+        resumed_from_step=resumed_from,
+        warnings=warnings,
+    )
+
+
+def train_ds_labels(ds: EncodedDataset) -> list[int]:
+    return [item["labels"] for item in ds.items]
+
+
+def save_model_folder(model: Any, tokenizer: Any, folder: Path) -> None:
+    """Write the HF `save_pretrained` output (safetensors + tokenizer + config with id2label) that serving loads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
