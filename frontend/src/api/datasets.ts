@@ -1,0 +1,135 @@
+/** Datasets: the spec's `POST /upload` plus the resource API under /api/datasets. */
+import { http } from './http'
+import type { Page } from './types'
+
+export interface HistogramBin {
+  start: number
+  end: number
+  count: number
+}
+
+export interface LengthStats {
+  min: number
+  mean: number
+  median: number
+  p95: number
+  max: number
+  histogram: HistogramBin[]
+}
+
+/** A report warning: stable code (translated by the UI), English message, details. */
+export interface ReportIssue {
+  code: string
+  message: string
+  details?: Record<string, unknown>
+}
+
+export interface ConflictExample {
+  text: string
+  labels: string[]
+  first_idx?: number
+}
+
+/** The validation report written at upload (datafiles/validate.py). */
+export interface ValidationReport {
+  rows_read: number
+  rows_kept: number
+  trainable_rows?: number
+  dropped: Record<string, number>
+  malformed_rows?: number[]
+  conflicts?: { texts: number; rows: number; examples: ConflictExample[] }
+  labels_normalised?: { original: string; normalised: string }[]
+  label_counts: Record<string, number>
+  split_counts?: Record<string, number>
+  text_length?: LengthStats
+  warnings: ReportIssue[]
+  guessed?: Record<string, string>
+  [key: string]: unknown
+}
+
+export interface Dataset {
+  id: number
+  name: string
+  description: string
+  filename: string
+  file_format: string
+  encoding: string
+  text_column: string
+  label_column: string
+  rows_read: number
+  row_count: number
+  labels: Record<string, number>
+  report: ValidationReport
+  created_at: string
+  updated_at?: string
+}
+
+export interface DatasetRow {
+  idx: number
+  text: string
+  label: string
+  split?: string | null
+  conflict?: boolean
+}
+
+export interface RowQuery {
+  page: number
+  page_size: number
+  label?: string
+  q?: string
+}
+
+export interface UploadOptions {
+  name?: string
+  description?: string
+  text_column?: string
+  label_column?: string
+}
+
+export async function uploadDataset(
+  file: File,
+  options: UploadOptions = {},
+  onProgress?: (percent: number) => void,
+  signal?: AbortSignal,
+): Promise<Dataset> {
+  const form = new FormData()
+  form.append('file', file)
+  for (const [key, value] of Object.entries(options)) {
+    if (value) form.append(key, value)
+  }
+  const { data } = await http.post<Dataset>('/upload', form, {
+    timeout: 0, // large files: the server streams and validates, which can take a while
+    signal,
+    onUploadProgress: (e) => {
+      if (onProgress && e.total) onProgress(Math.min(100, Math.round((e.loaded / e.total) * 100)))
+    },
+  })
+  return data
+}
+
+export async function listDatasets(): Promise<Dataset[]> {
+  const { data } = await http.get<Dataset[] | Page<Dataset>>('/api/datasets')
+  return Array.isArray(data) ? data : data.items
+}
+
+export async function getDataset(id: number): Promise<Dataset> {
+  const { data } = await http.get<Dataset>(`/api/datasets/${id}`)
+  return data
+}
+
+export async function getDatasetRows(id: number, query: RowQuery): Promise<Page<DatasetRow>> {
+  const params: Record<string, string | number> = { page: query.page, page_size: query.page_size }
+  if (query.label) params.label = query.label
+  if (query.q) params.q = query.q
+  const { data } = await http.get<Page<DatasetRow>>(`/api/datasets/${id}/rows`, { params })
+  return data
+}
+
+export async function renameDataset(id: number, name: string): Promise<Dataset> {
+  const { data } = await http.patch<Dataset>(`/api/datasets/${id}`, { name })
+  return data
+}
+
+export async function deleteDataset(id: number): Promise<void> {
+  await http.delete(`/api/datasets/${id}`)
+}

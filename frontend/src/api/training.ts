@@ -1,0 +1,31 @@
+/** The training-config JSON schema: one source for the form's fields, defaults, bounds and help text. */
+import { http } from './http'
+
+export interface JsonSchemaProperty {
+  type?: string
+  title?: string
+  description?: string
+  default?: unknown
+  enum?: unknown[]
+  minimum?: number
+  maximum?: number
+  exclusiveMinimum?: number
+  exclusiveMaximum?: number
+  maxLength?: number
+  anyOf?: JsonSchemaProperty[]
+  items?: JsonSchemaProperty
+  const?: unknown
+}
+
+export interface JsonSchema {
+  title?: string
+  type?: string
+  properties: Record<string, JsonSchemaProperty>
+  required?: string[]
+  $defs?: Record<string, JsonSchemaProperty>
+}
+
+export async function getTrainingConfigSchema(): Promise<JsonSchema> {
+  const { data } = await http.get<JsonSchema>('/api/training/config-schema')
+  return data
+}
