@@ -18,7 +18,8 @@ def build_tiny_bert(out_dir: Path, texts: Iterable[str], num_labels: int = 2) ->
     vocab = SPECIAL + sorted(set(chars) | set(ascii_chars))
     vocab_file = out_dir / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True, tokenize_chinese_chars=True)
+    # transformers 5 takes the vocabulary as `vocab` (a `vocab_file=` keyword would be silently ignored).
+    tokenizer = BertTokenizerFast(vocab=str(vocab_file), do_lower_case=True, tokenize_chinese_chars=True)
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=32,
