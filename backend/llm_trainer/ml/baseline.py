@@ -1,0 +1,91 @@
+"""The classical baseline: TF-IDF over character 1-3-grams + logistic regression (scikit-learn).
+
+Trains in seconds on CPU; every transformer run reports it on the same validation split, and it is saved as a model
+version (`baseline.joblib` + `baseline.json` in the version folder) served by the same prediction API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BASELINE_FILE = "baseline.joblib"
+META_FILE = "baseline.json"
+
+
+def build_pipeline(seed: int = 0):
+    """Unfitted pipeline: char 1-3-gram TF-IDF (sublinear tf) -> multinomial logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1, max_features=300_000)),
+            ("clf", LogisticRegression(C=10.0, max_iter=2000, random_state=seed)),
+        ]
+    )
+
+
+def evaluate_baseline(pipeline, texts: Sequence[str], labels: Sequence[Any]) -> dict[str, float]:
+    """Accuracy, macro-F1 and weighted-F1 of a fitted pipeline."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = pipeline.predict(list(texts))
+    return {
+        "accuracy": float(accuracy_score(labels, pred)),
+        "macro_f1": float(f1_score(labels, pred, average="macro")),
+        "weighted_f1": float(f1_score(labels, pred, average="weighted")),
+    }
+
+
+def train_baseline(
+    train_texts: Sequence[str],
+    train_labels: Sequence[Any],
+    val_texts: Sequence[str] | None = None,
+    val_labels: Sequence[Any] | None = None,
+    seed: int = 0,
+) -> tuple[Any, dict[str, float]]:
+    """Fit on the training split; metrics are on the validation split (empty dict when none is given)."""
+    pipeline = build_pipeline(seed)
+    pipeline.fit(list(train_texts), list(train_labels))
+    metrics = evaluate_baseline(pipeline, val_texts, val_labels) if val_texts else {}
+    return pipeline, metrics
+
+
+def predict_proba(pipeline, texts: Sequence[str]) -> tuple[list[Any], np.ndarray]:
+    """(class labels in column order, probabilities [n_texts, n_classes])."""
+    return list(pipeline.classes_), pipeline.predict_proba(list(texts))
+
+
+def save_baseline(pipeline, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write the fitted pipeline (joblib) and a JSON description into a version folder."""
+    import joblib
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, directory / BASELINE_FILE, compress=3)
+    labels = [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
+    meta = {"kind": "tfidf", "labels": labels, **(metadata or {})}
+    (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return directory
+
+
+def is_baseline_dir(directory: Path) -> bool:
+    return (Path(directory) / BASELINE_FILE).is_file()
+
+
+def load_baseline(directory: Path):
+    """Load a pipeline saved by `save_baseline` (only load folders this application wrote: joblib is pickle)."""
+    import joblib
+
+    path = Path(directory) / BASELINE_FILE
+    if not path.is_file():
+        from llm_trainer.core.errors import NotFound
+
+        raise NotFound(f"No TF-IDF baseline in {directory} ({BASELINE_FILE} missing).", code="baseline_missing")
+    return joblib.load(path)
