@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -47,16 +48,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(data_dir: Path) -> Iterator[str]:
-    """A real uvicorn process on a free port with its own data dir; yields the base URL."""
+@contextmanager
+def run_server(data_dir: Path, log_path: Path | None = None) -> Iterator[str]:
+    """Start a real uvicorn process on a free port with its own data dir; yields the base URL, stops it after."""
     port = _free_port()
     env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir)}
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -69,12 +71,23 @@ def live_server(data_dir: Path) -> Iterator[str]:
     else:
         proc.kill()
         raise RuntimeError("server did not start")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log_path:
+            out.close()
+
+
+@pytest.fixture
+def live_server(data_dir: Path) -> Iterator[str]:
+    """A real uvicorn process on a free port with its own data dir; yields the base URL."""
+    with run_server(data_dir) as url:
+        yield url
 
 
 TINY_TEXTS = ["这家店的菜很好吃", "送餐太慢了，饭都凉了", "味道不错，还会再来", "难吃，差评", "服务很好", "包装破了"]
