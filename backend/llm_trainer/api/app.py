@@ -14,6 +14,7 @@ from llm_trainer.api.spa import mount_spa
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.db.base import make_engine, make_session_factory
 from llm_trainer.db.migrate import upgrade_to_head
+from llm_trainer.services.serving import Serving
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,7 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Background services (training scheduler, model cache) start and stop here.
+        app.state.serving.start()
         yield
+        app.state.serving.close()
         engine.dispose()
 
     app = FastAPI(
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.serving = Serving(settings, app.state.session_factory)  # model cache + batch jobs
     install_error_handlers(app)
     for module in (health, system, datasets, base_models, training, runs, models, predict):
         app.include_router(module.router)

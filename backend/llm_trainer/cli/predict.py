@@ -1,10 +1,112 @@
-"""`llm-trainer predict` (placeholder until its issue lands)."""
+"""`llm-trainer predict`: classify texts or a whole file with a trained version, without starting the server."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from llm_trainer.cli.common import add_data_dir, settings_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="(not available yet)")
-    p.set_defaults(func=lambda _args: print("not available yet") or 1)
+    p = sub.add_parser(
+        "predict",
+        help="Classify texts, or a CSV/TSV/XLSX file, with a trained model version.",
+        description='Examples: llm-trainer predict --model 3 "这家店的菜很好吃"   |   '
+        "llm-trainer predict --model 3 --file in.csv --out out.csv",
+    )
+    p.add_argument("texts", nargs="*", help="Texts to classify.")
+    p.add_argument("--model", type=int, default=None, help="Model version id (default: the default version).")
+    p.add_argument(
+        "--variant", choices=["pytorch", "onnx", "onnx_int8", "tfidf"], default=None, help="Serving variant."
+    )
+    p.add_argument("--file", type=Path, default=None, help="CSV/TSV/XLSX file to classify instead of texts.")
+    p.add_argument("--out", type=Path, default=None, help="Where to write the predictions CSV (with --file).")
+    p.add_argument("--text-column", default=None, help="Column holding the texts (default: guessed).")
+    p.add_argument(
+        "--label-column", default=None, help="Column with true labels, to report accuracy (default: guessed)."
+    )
+    p.add_argument("--json", action="store_true", help="Print the full answer as JSON.")
+    add_data_dir(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llm_trainer.core.errors import AppError
+
+    if bool(args.texts) == bool(args.file):
+        print('Give either texts ("...") or --file, not both.', file=sys.stderr)
+        return 2
+    if args.file and not args.out:
+        print("--file needs --out (where the predictions CSV goes).", file=sys.stderr)
+        return 2
+    serving = _serving(args)
+    try:
+        return _predict_file(serving, args) if args.file else _predict_texts(serving, args)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        serving.close()
+
+
+def _serving(args: argparse.Namespace):  # noqa: ANN202
+    from llm_trainer.db.base import make_engine, make_session_factory
+    from llm_trainer.db.migrate import upgrade_to_head
+    from llm_trainer.services.serving import Serving
+
+    settings = settings_from_args(args)
+    settings.ensure_dirs()
+    engine = make_engine(settings.db_path)
+    upgrade_to_head(engine)
+    return Serving(settings, make_session_factory(engine))
+
+
+def _predict_texts(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from llm_trainer.services.prediction import predict
+
+    result = predict(serving, args.texts, args.model, args.variant)
+    if args.json:
+        out = {
+            "model_id": result.model_id,
+            "variant": result.variant,
+            "latency_ms": round(result.latency_ms, 2),
+            "predictions": [
+                {"label": p.label, "score": p.score, "probabilities": dict(p.probabilities), "truncated": p.truncated}
+                for p in result.predictions
+            ],
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    print(f"model {result.model_id} ({result.model_name}), {result.variant}, {result.latency_ms:.1f} ms")
+    for text, p in zip(args.texts, result.predictions, strict=True):
+        others = ", ".join(f"{label} {prob:.3f}" for label, prob in p.probabilities)
+        cut = " [truncated]" if p.truncated else ""
+        print(f"{p.label}\t{p.score:.3f}\t{text[:60]}{cut}\t({others})")
+    return 0
+
+
+def _predict_file(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from llm_trainer.services import batch_jobs
+
+    with args.file.open("rb") as f:
+        job = batch_jobs.start_job(
+            serving, f, args.file.name, args.model, args.variant, args.text_column, args.label_column
+        )
+    for thread in serving.threads:
+        thread.join()
+    job = batch_jobs.get_job(serving, job.id)
+    if job.status != "succeeded":
+        print(f"error: {job.error_message}", file=sys.stderr)
+        return 1
+    shutil.copyfile(job.output_path, args.out)
+    print(f"{job.total} rows -> {args.out}")
+    evaluation = (job.metrics or {}).get("evaluation")
+    if evaluation:
+        print(
+            f"accuracy {evaluation['accuracy']:.4f}, macro-F1 {evaluation['macro_f1']:.4f} ({evaluation['count']} rows)"
+        )
+    return 0

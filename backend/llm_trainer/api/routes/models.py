@@ -1,5 +1,95 @@
-"""Routes for models (placeholder until its issue lands)."""
+"""Model versions: the spec's `GET /models` and `/api/models` (detail, rename, default, download, delete, export)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import shutil
+
+from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from llm_trainer.api.deps import SessionDep
+from llm_trainer.api.schemas.models import ExportCreate, ModelDetail, ModelPublic, ModelUpdate, VariantInfo
+from llm_trainer.api.serving_dep import ServingDep
+from llm_trainer.db.models import ModelVersion
+from llm_trainer.services import models as models_service
+from llm_trainer.services.serving import Serving, serving_variant
+
+router = APIRouter(tags=["models"])
+
+
+def _public(version: ModelVersion, serving: Serving) -> dict:
+    metrics = version.metrics or {}
+    return {
+        "id": version.id,
+        "name": version.name,
+        "kind": version.kind,
+        "base_model": version.base_model,
+        "status": version.status,
+        "labels": list(version.labels or []),
+        "key_metrics": {
+            k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
+        },
+        "is_default": version.is_default,
+        "size_bytes": version.size_bytes,
+        "created_at": version.created_at,
+        "run_id": version.run_id,
+        "dataset_id": version.dataset_id,
+        "serving_variant": serving_variant(version),
+        "variants": {k: VariantInfo(**v) for k, v in models_service.variant_infos(version).items()},
+        "loaded_variants": [variant for vid, variant in serving.cache.loaded() if vid == version.id],
+    }
+
+
+def _detail(version: ModelVersion, serving: Serving) -> ModelDetail:
+    return ModelDetail(
+        **_public(version, serving),
+        metrics=version.metrics or {},
+        config=version.config or {},
+        lineage=version.lineage or {},
+    )
+
+
+@router.get("/models", response_model=list[ModelPublic], summary="Model versions with key metrics (spec)")
+@router.get("/api/models", response_model=list[ModelPublic], summary="Model versions with key metrics")
+def list_models(session: SessionDep, serving: ServingDep) -> list[ModelPublic]:
+    return [ModelPublic(**_public(v, serving)) for v in models_service.list_models(session)]
+
+
+@router.get("/api/models/{model_id}", response_model=ModelDetail, summary="One version: metrics, config, lineage")
+def get_model(model_id: int, session: SessionDep, serving: ServingDep) -> ModelDetail:
+    return _detail(models_service.get_model(session, model_id), serving)
+
+
+@router.patch("/api/models/{model_id}", response_model=ModelDetail, summary="Rename, or choose the serving variant")
+def update_model(model_id: int, body: ModelUpdate, session: SessionDep, serving: ServingDep) -> ModelDetail:
+    version = models_service.update_model(serving, session, model_id, body.name, body.serving_variant)
+    return _detail(version, serving)
+
+
+@router.post("/api/models/{model_id}/default", response_model=ModelDetail, summary="Make this the default version")
+def set_default(model_id: int, session: SessionDep, serving: ServingDep) -> ModelDetail:
+    return _detail(models_service.make_default(session, model_id), serving)
+
+
+@router.post(
+    "/api/models/{model_id}/export",
+    response_model=ModelDetail,
+    status_code=202,
+    summary="Build an ONNX Runtime (fp32 or int8) variant in the background",
+)
+def export_model(model_id: int, body: ExportCreate, session: SessionDep, serving: ServingDep) -> ModelDetail:
+    return _detail(models_service.start_export(serving, session, model_id, body.variant), serving)
+
+
+@router.get("/api/models/{model_id}/download", summary="Download the version folder as a zip")
+def download_model(model_id: int, session: SessionDep, serving: ServingDep) -> FileResponse:
+    archive, name = models_service.zip_model(serving, session, model_id)
+    cleanup = BackgroundTask(shutil.rmtree, archive.parent, ignore_errors=True)
+    return FileResponse(archive, media_type="application/zip", filename=name, background=cleanup)
+
+
+@router.delete("/api/models/{model_id}", status_code=204, summary="Delete a version (refused while a job uses it)")
+def delete_model(model_id: int, session: SessionDep, serving: ServingDep) -> Response:
+    models_service.delete_model(serving, session, model_id)
+    return Response(status_code=204)

@@ -1,0 +1,51 @@
+"""Shapes of model versions under `/api/models` (and the spec's `GET /models`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class VariantInfo(BaseModel):
+    status: str = Field(description="ready | building | failed | absent")
+    size_bytes: int | None = None
+    accuracy_delta: float | None = Field(None, description="Accuracy change vs the PyTorch model on validation data.")
+    evaluation: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class ModelPublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    base_model: str
+    status: str
+    labels: list[str]
+    key_metrics: dict[str, float] = Field(description="Headline numbers (accuracy, macro F1...) for the list.")
+    is_default: bool
+    size_bytes: int
+    created_at: datetime
+    run_id: int | None
+    dataset_id: int | None
+    serving_variant: str
+    variants: dict[str, VariantInfo]
+    loaded_variants: list[str] = Field(description="Variants held in memory right now.")
+
+
+class ModelDetail(ModelPublic):
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    lineage: dict[str, Any]
+
+
+class ModelUpdate(BaseModel):
+    name: str | None = Field(None, max_length=200, description="New display name.")
+    serving_variant: Literal["pytorch", "onnx", "onnx_int8", "tfidf"] | None = Field(
+        None, description="Variant that answers predictions for this version by default (must be built)."
+    )
+
+
+class ExportCreate(BaseModel):
+    variant: Literal["onnx", "onnx_int8"] = Field("onnx_int8", description="ONNX Runtime fp32, or dynamic int8.")

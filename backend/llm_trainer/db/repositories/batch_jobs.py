@@ -1,0 +1,44 @@
+"""Queries for whole-file prediction jobs: create, progress updates, finish, interrupted-job cleanup."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from llm_trainer.db.models import BatchJob
+
+
+def create_job(session: Session, **fields: Any) -> BatchJob:
+    job = BatchJob(**fields)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> BatchJob | None:
+    return session.get(BatchJob, job_id)
+
+
+def list_jobs(session: Session, limit: int = 50) -> list[BatchJob]:
+    return list(session.scalars(select(BatchJob).order_by(BatchJob.id.desc()).limit(limit)))
+
+
+def set_progress(session: Session, job_id: int, **fields: Any) -> None:
+    session.execute(update(BatchJob).where(BatchJob.id == job_id).values(**fields))
+
+
+def finish(session: Session, job_id: int, status: str, **fields: Any) -> None:
+    set_progress(session, job_id, status=status, finished_at=datetime.now(timezone.utc), **fields)
+
+
+def fail_unfinished(session: Session, message: str) -> int:
+    """Jobs left queued/running by a previous server process cannot resume: mark them failed."""
+    result = session.execute(
+        update(BatchJob)
+        .where(BatchJob.status.in_(("queued", "running")))
+        .values(status="failed", error_message=message, finished_at=datetime.now(timezone.utc))
+    )
+    return int(result.rowcount or 0)

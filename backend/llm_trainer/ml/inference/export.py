@@ -1,0 +1,113 @@
+"""Build ONNX Runtime variants of a saved version (fp32 graph, dynamic int8) and measure what they cost in accuracy."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, export_path, load_predictor
+from llm_trainer.ml.inference.predictor import Predictor
+
+# Two texts of different lengths: batch and sequence axes must not be specialised to 1 while tracing.
+_TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
+
+
+def build_export(version_dir: Path, variant: str) -> Path:
+    """Write `exports/<variant>/model.onnx` (int8 builds on the fp32 graph, building it first if needed)."""
+    if variant not in (ONNX, ONNX_INT8):
+        raise ValueError(f"unknown export variant {variant!r}")
+    fp32 = export_path(version_dir, ONNX)
+    if not fp32.is_file():
+        _publish(version_dir, ONNX, _export_fp32)
+    if variant == ONNX_INT8:
+        _publish(version_dir, ONNX_INT8, lambda d, out: _quantize_int8(fp32, out))
+    return export_path(version_dir, variant)
+
+
+def _publish(version_dir: Path, variant: str, build: Any) -> None:
+    """Build into a temp folder then rename, so a failed or interrupted export never looks usable."""
+    final = export_path(version_dir, variant).parent
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        build(version_dir, tmp / "model.onnx")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export_fp32(version_dir: Path, out: Path) -> None:
+    import onnx
+    import torch
+
+    from llm_trainer.ml.modeling import load_classifier
+
+    tokenizer, model = load_classifier(version_dir, "cpu")
+    encoded = dict(tokenizer(_TRACE_TEXTS, padding=True, return_tensors="pt"))
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    raw = out.with_name("raw.onnx")
+    torch.onnx.export(
+        model,
+        (),
+        kwargs=encoded,
+        f=str(raw),
+        dynamo=True,
+        input_names=list(encoded),
+        output_names=["logits"],
+        dynamic_shapes={name: {0: batch, 1: seq} for name in encoded},
+        verbose=False,
+    )
+    graph = onnx.load(str(raw))
+    # The exporter's recorded intermediate shapes trip ONNX shape inference in the quantiser; ORT re-infers them.
+    del graph.graph.value_info[:]
+    onnx.save(graph, str(out), save_as_external_data=False)
+    for leftover in out.parent.glob("raw.onnx*"):
+        leftover.unlink()
+
+
+def _quantize_int8(fp32: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Dynamic quantisation: int8 weights, activations quantised on the fly; no calibration data needed.
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+
+
+def compare_variants(
+    reference: Predictor, candidate: Predictor, texts: Sequence[str], labels: Sequence[str] | None
+) -> dict[str, Any]:
+    """Accuracy of both on labelled texts (delta = candidate - reference), agreement and largest probability gap."""
+    ref_probs, _ = reference.probabilities(texts)
+    cand_probs, _ = candidate.probabilities(texts)
+    ref_pred = [reference.labels[i] for i in ref_probs.argmax(axis=1)]
+    cand_pred = [candidate.labels[i] for i in cand_probs.argmax(axis=1)]
+    report: dict[str, Any] = {
+        "samples": len(texts),
+        "agreement": float(np.mean([a == b for a, b in zip(ref_pred, cand_pred, strict=True)])) if texts else None,
+        "max_probability_diff": float(np.abs(ref_probs - cand_probs).max()) if texts else None,
+    }
+    if labels is not None and texts:
+        ref_acc = float(np.mean([p == t for p, t in zip(ref_pred, labels, strict=True)]))
+        cand_acc = float(np.mean([p == t for p, t in zip(cand_pred, labels, strict=True)]))
+        report.update(accuracy_reference=ref_acc, accuracy=cand_acc, accuracy_delta=cand_acc - ref_acc)
+    return report
+
+
+def export_and_compare(
+    version_dir: Path, variant: str, texts: Sequence[str], labels: Sequence[str] | None
+) -> dict[str, dict[str, Any]]:
+    """Build the variant (int8 builds fp32 ONNX on the way), then score each built graph against PyTorch."""
+    build_export(version_dir, variant)
+    reference = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)
+    built = (ONNX, ONNX_INT8) if variant == ONNX_INT8 else (ONNX,)
+    return {
+        name: compare_variants(
+            reference, load_predictor(version_dir, "transformer", name, warm_up=False), texts, labels
+        )
+        for name in built
+    }

@@ -1,0 +1,97 @@
+"""Load a saved version folder as a Predictor for a chosen serving variant (PyTorch, ONNX, ONNX int8, TF-IDF)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from llm_trainer.ml.inference.predictor import OnnxPredictor, Predictor, SklearnPredictor, TorchPredictor
+from llm_trainer.ml.inference.runtime import configure_torch, cpu_threads
+
+MANIFEST = "llm_trainer.json"
+PYTORCH = "pytorch"
+ONNX = "onnx"
+ONNX_INT8 = "onnx_int8"
+TFIDF = "tfidf"
+EXPORT_VARIANTS = (ONNX, ONNX_INT8)
+DEFAULT_MAX_LENGTH = 512
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    """The version's `llm_trainer.json` (kind, labels, max_length, metrics...), or {} when absent."""
+    path = version_dir / MANIFEST
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def export_path(version_dir: Path, variant: str) -> Path:
+    """Where an exported variant's ONNX graph lives inside the version folder."""
+    return version_dir / "exports" / variant / "model.onnx"
+
+
+def variants_for(kind: str) -> tuple[str, ...]:
+    return (TFIDF,) if kind == TFIDF else (PYTORCH, *EXPORT_VARIANTS)
+
+
+def load_predictor(version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Predictor:
+    """Load (and by default warm up) one variant of a version; raises FileNotFoundError if it was not built."""
+    if kind == TFIDF:
+        predictor: Predictor = SklearnPredictor(_load_tfidf(version_dir))
+    elif variant == PYTORCH:
+        predictor = _load_torch(version_dir)
+    elif variant in EXPORT_VARIANTS:
+        predictor = _load_onnx(version_dir, variant)
+    else:
+        raise ValueError(f"unknown variant {variant!r}")
+    if warm_up:
+        predictor.warm_up()
+    return predictor
+
+
+def _labels_from_config(config: Any) -> list[str]:
+    id2label = {int(k): str(v) for k, v in config.id2label.items()}
+    return [id2label[i] for i in sorted(id2label)]
+
+
+def max_length_for(version_dir: Path, tokenizer: Any, config: Any) -> int:
+    """Training's max length when recorded, else the longest input both tokenizer and positions allow."""
+    recorded = read_manifest(version_dir).get("max_length")
+    if recorded:
+        return int(recorded)
+    limits = [DEFAULT_MAX_LENGTH, int(getattr(tokenizer, "model_max_length", DEFAULT_MAX_LENGTH) or DEFAULT_MAX_LENGTH)]
+    if getattr(config, "max_position_embeddings", None):
+        limits.append(int(config.max_position_embeddings))
+    return min(limits)
+
+
+def _load_torch(version_dir: Path) -> Predictor:
+    from llm_trainer.ml.modeling import load_classifier
+
+    configure_torch()
+    tokenizer, model = load_classifier(version_dir, "cpu")
+    labels = _labels_from_config(model.config)
+    return TorchPredictor(tokenizer, model, labels, max_length_for(version_dir, tokenizer, model.config))
+
+
+def _load_onnx(version_dir: Path, variant: str) -> Predictor:
+    path = export_path(version_dir, variant)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    import onnxruntime as ort
+    from transformers import AutoConfig, AutoTokenizer
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cpu_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    tokenizer = AutoTokenizer.from_pretrained(version_dir)
+    config = AutoConfig.from_pretrained(version_dir)
+    labels = _labels_from_config(config)
+    return OnnxPredictor(tokenizer, session, labels, max_length_for(version_dir, tokenizer, config), variant)
+
+
+def _load_tfidf(version_dir: Path) -> Any:
+    from llm_trainer.ml.baseline import load_baseline
+
+    return load_baseline(version_dir)

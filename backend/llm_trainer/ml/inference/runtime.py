@@ -1,0 +1,34 @@
+"""Process-wide CPU settings for inference, applied once before the first model loads."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+_lock = threading.Lock()
+_configured = False
+
+
+def cpu_threads() -> int:
+    """Cores this process may use (respects taskset/cgroup affinity, unlike os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_torch() -> None:
+    """Intra-op threads = cores and one inter-op thread: requests are serialised per model by the batcher,
+    so one forward pass should use every core instead of several passes fighting over them."""
+    global _configured
+    with _lock:
+        if _configured:
+            return
+        import torch
+
+        torch.set_num_threads(cpu_threads())
+        # Fixed for good once a parallel region ran (e.g. a test that trained first): keep what is there then.
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(1)
+        _configured = True

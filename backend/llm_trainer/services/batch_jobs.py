@@ -1,0 +1,177 @@
+"""Whole-file prediction: upload CSV/XLSX/TSV -> background job with progress -> CSV with predictions (and scores)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from llm_trainer.core.errors import AppError, Conflict, NotFound, PayloadTooLarge
+from llm_trainer.db.base import session_scope
+from llm_trainer.db.models import BatchJob
+from llm_trainer.db.repositories import batch_jobs as jobs_repo
+from llm_trainer.services.serving import Serving, check_variant, find_version, loaded_model
+
+log = logging.getLogger(__name__)
+CHUNK_TEXTS = 256  # texts per batcher call: progress updates stay frequent and live requests can interleave
+COPY_CHUNK = 1024 * 1024
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+OUTPUT_COLUMNS = ("predicted_label", "probability")
+
+
+def neutralise(cell: str) -> str:
+    """Spreadsheet apps run cells starting with = + - @ as formulas; a leading apostrophe keeps them plain text."""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
+
+
+def start_job(
+    serving: Serving,
+    upload: BinaryIO,
+    filename: str,
+    model_id: int | None = None,
+    variant: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> BatchJob:
+    """Store the upload, check its columns and the model, record a queued job and run it in the background."""
+    from llm_trainer.datafiles.columns import choose_columns
+    from llm_trainer.datafiles.reader import open_table
+
+    folder = serving.settings.uploads_dir / "batch" / uuid.uuid4().hex
+    try:
+        path = _save_upload(upload, folder, filename, serving.settings.max_upload_mb)
+        table = open_table(path, filename)
+        choice = choose_columns(table.columns, text_column, label_column, require_label=False)
+        with session_scope(serving.session_factory) as session:
+            version = find_version(session, model_id)
+            chosen = check_variant(version, variant)
+            params = {"text_column": choice.text, "label_column": choice.label, "variant": chosen}
+            job = jobs_repo.create_job(
+                session, model_id=version.id, filename=filename, input_path=str(path), status="queued", metrics=params
+            )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a refused upload leaves nothing behind
+        raise
+    serving.spawn(_run_job, serving, job.id)
+    return job
+
+
+def get_job(serving: Serving, job_id: int) -> BatchJob:
+    with session_scope(serving.session_factory) as session:
+        job = jobs_repo.get_job(session, job_id)
+    if job is None:
+        raise NotFound(f"Batch job {job_id} does not exist.", code="batch_job_not_found")
+    return job
+
+
+def list_jobs(serving: Serving) -> list[BatchJob]:
+    with session_scope(serving.session_factory) as session:
+        return jobs_repo.list_jobs(session)
+
+
+def result_file(serving: Serving, job_id: int) -> tuple[Path, str]:
+    """(CSV path, download name) of a finished job; 409 while it still runs."""
+    job = get_job(serving, job_id)
+    if job.status != "succeeded":
+        raise Conflict(
+            f"Batch job {job_id} is {job.status}; its file can be downloaded once it has succeeded.",
+            code="batch_job_not_done",
+            details={"status": job.status},
+        )
+    return Path(job.output_path), f"{Path(job.filename).stem or 'predictions'}-predictions.csv"
+
+
+def _save_upload(upload: BinaryIO, folder: Path, filename: str, max_mb: int) -> Path:
+    """Copy the upload to disk in chunks, refusing it as soon as it passes the size limit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ("input" + Path(filename or "upload.csv").suffix.lower())
+    limit, written = max_mb * 1024 * 1024, 0
+    with path.open("wb") as out:
+        while chunk := upload.read(COPY_CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise PayloadTooLarge(
+                    f"The file is larger than {max_mb} MB. Split it into smaller files and upload them one by one.",
+                    code="file_too_large",
+                )
+            out.write(chunk)
+    return path
+
+
+def _run_job(serving: Serving, job_id: int) -> None:
+    """The background part: never raises; failures are recorded on the job with a readable message."""
+    try:
+        _predict_file(serving, job_id)
+    except Exception as exc:
+        message = exc.message if isinstance(exc, AppError) else f"Unexpected error: {exc.__class__.__name__}: {exc}"
+        if not isinstance(exc, AppError):
+            log.exception("batch job %s failed", job_id)
+        with session_scope(serving.session_factory) as session:
+            jobs_repo.finish(session, job_id, "failed", error_message=message)
+
+
+def _predict_file(serving: Serving, job_id: int) -> None:
+    from llm_trainer.datafiles.columns import choose_columns
+    from llm_trainer.datafiles.reader import open_table
+
+    with session_scope(serving.session_factory) as session:
+        job = jobs_repo.get_job(session, job_id)
+        version = find_version(session, job.model_id)
+        jobs_repo.set_progress(session, job_id, status="running")
+    params = dict(job.metrics)
+    table = open_table(Path(job.input_path), job.filename)
+    choice = choose_columns(table.columns, params["text_column"], params["label_column"], require_label=False)
+    rows = [row + [""] * (len(table.columns) - len(row)) for row in table.rows()]
+    with session_scope(serving.session_factory) as session:
+        jobs_repo.set_progress(session, job_id, total=len(rows))
+
+    entry, _ = loaded_model(serving, version, params["variant"])
+    max_chars = serving.settings.predict_max_chars
+    predicted: list[tuple[str, str]] = [("", "")] * len(rows)  # blank texts get blank predictions
+    todo = [i for i, row in enumerate(rows) if row[choice.text_index].strip()]
+    for start in range(0, len(todo), CHUNK_TEXTS):
+        idx = todo[start : start + CHUNK_TEXTS]
+        for i, p in zip(idx, entry.batcher.predict([rows[i][choice.text_index][:max_chars] for i in idx]), strict=True):
+            predicted[i] = (p.label, f"{p.score:.6f}")
+        with session_scope(serving.session_factory) as session:
+            jobs_repo.set_progress(session, job_id, done=min(len(rows), start + len(idx)))
+
+    output = Path(job.input_path).with_name("predictions.csv")
+    _write_csv(output, table.columns, rows, predicted)
+    metrics = params | _score(rows, predicted, choice.label_index, entry.predictor.labels)
+    with session_scope(serving.session_factory) as session:
+        jobs_repo.finish(session, job_id, "succeeded", done=len(rows), output_path=str(output), metrics=metrics)
+
+
+def _write_csv(output: Path, columns: list[str], rows: list[list[str]], predicted: list[tuple[str, str]]) -> None:
+    """UTF-8 with BOM so Excel shows Chinese; every cell neutralised; written aside, then renamed into place."""
+    partial = output.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([neutralise(c) for c in [*columns, *OUTPUT_COLUMNS]])
+        for row, extra in zip(rows, predicted, strict=True):
+            writer.writerow([neutralise(c) for c in [*row, *extra]])
+    partial.replace(output)
+
+
+def _score(
+    rows: list[list[str]], predicted: list[tuple[str, str]], label_index: int | None, labels: list[str]
+) -> dict[str, Any]:
+    """Accuracy and F1 against the file's label column, over rows that have both a label and a prediction."""
+    if label_index is None:
+        return {}
+    from llm_trainer.datafiles.validate import normalize_label
+    from llm_trainer.ml.training.evaluation import classification_metrics
+
+    pairs = [
+        (normalize_label(row[label_index]), pred[0])
+        for row, pred in zip(rows, predicted, strict=True)
+        if row[label_index].strip() and pred[0]
+    ]
+    if not pairs:
+        return {}
+    y_true, y_pred = zip(*pairs, strict=True)
+    return {"evaluation": classification_metrics(list(y_true), list(y_pred), labels)}

@@ -1,0 +1,177 @@
+"""Model version management: list, detail, rename, default, serving variant, zip download, delete, ONNX/int8 export."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from llm_trainer.core.errors import Conflict, InvalidInput
+from llm_trainer.db.base import session_scope
+from llm_trainer.db.models import ModelVersion
+from llm_trainer.db.repositories import versions_query
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF, export_path, variants_for
+from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
+
+log = logging.getLogger(__name__)
+EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
+
+
+def list_models(session: Session) -> list[ModelVersion]:
+    return versions_query.list_versions(session)
+
+
+def get_model(session: Session, model_id: int) -> ModelVersion:
+    return find_version(session, model_id)
+
+
+def update_model(
+    serving: Serving, session: Session, model_id: int, name: str | None = None, serving_variant: str | None = None
+) -> ModelVersion:
+    """Rename a version and/or choose which variant answers its predictions by default."""
+    version = find_version(session, model_id)
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput(
+                "The name is empty. Give the version a name of at least one character.", code="empty_name"
+            )
+        version.name = name.strip()
+    if serving_variant is not None:
+        check_variant(version, serving_variant)
+        version.exports = {**(version.exports or {}), "serving_variant": serving_variant}
+    session.flush()
+    return version
+
+
+def make_default(session: Session, model_id: int) -> ModelVersion:
+    version = find_version(session, model_id)
+    versions_query.set_default(session, version)
+    return version
+
+
+def delete_model(serving: Serving, session: Session, model_id: int) -> None:
+    """Refuse while a batch job uses the version; else unload it and remove its row and files."""
+    version = find_version(session, model_id)
+    busy = versions_query.active_batch_jobs(session, model_id)
+    if busy:
+        raise Conflict(
+            f"Model version {model_id} is used by {busy} running batch prediction job(s). "
+            "Wait for them to finish, then delete it.",
+            code="model_in_use",
+            details={"active_jobs": busy},
+        )
+    folder = version_dir(serving.settings, version)
+    serving.cache.evict(model_id)
+    versions_query.delete_version(session, version)
+    session.commit()  # the row goes first: a half-deleted folder must never look like a usable version
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def zip_model(serving: Serving, session: Session, model_id: int) -> tuple[Path, str]:
+    """Zip the version folder (weights, tokenizer, config, llm_trainer.json) into a temp file; returns (path, name)."""
+    version = find_version(session, model_id)
+    folder = version_dir(serving.settings, version)
+    if not folder.is_dir():
+        raise InvalidInput(f"The files of model version {model_id} are missing ({folder}).", code="model_files_missing")
+    tmp = Path(tempfile.mkdtemp(prefix="model-zip-", dir=serving.settings.cache_dir))
+    archive = shutil.make_archive(str(tmp / f"model-{model_id}"), "zip", root_dir=folder)
+    return Path(archive), f"model-{model_id}.zip"
+
+
+def variant_infos(version: ModelVersion) -> dict[str, dict[str, Any]]:
+    """Every variant this version offers with its build state (the base one is always ready)."""
+    built = (version.exports or {}).get("variants") or {}
+    infos = {}
+    for name in variants_for(version.kind):
+        infos[name] = (
+            {"status": "ready"} if name not in EXPORT_VARIANTS else {"status": "absent", **built.get(name, {})}
+        )
+    return infos
+
+
+def start_export(serving: Serving, session: Session, model_id: int, variant: str) -> ModelVersion:
+    """Mark the variant as building and build it in the background (the export takes seconds to a minute)."""
+    version = find_version(session, model_id)
+    if version.kind == TFIDF:
+        raise InvalidInput(
+            "TF-IDF versions are already fast; only transformer versions can be exported.", code="not_exportable"
+        )
+    if variant not in EXPORT_VARIANTS:
+        raise InvalidInput(
+            f"Unknown export '{variant}'; choose one of {', '.join(EXPORT_VARIANTS)}.", code="unknown_variant"
+        )
+    if variant_infos(version)[variant]["status"] == "building":
+        raise Conflict(f"Variant '{variant}' of version {model_id} is already being built.", code="export_running")
+    _set_variant(version, variant, {"status": "building"})
+    session.commit()
+    serving.spawn(_run_export, serving, model_id, variant)
+    return version
+
+
+def fail_interrupted_exports(session: Session) -> None:
+    """Exports left 'building' by a previous process will never finish: mark them failed so they can be rebuilt."""
+    for version in versions_query.list_versions(session):
+        for name, info in variant_infos(version).items():
+            if info["status"] == "building":
+                _set_variant(version, name, {"status": "failed", "error": "The server restarted during the export."})
+
+
+def _set_variant(version: ModelVersion, variant: str, info: dict[str, Any]) -> None:
+    exports = dict(version.exports or {})
+    exports["variants"] = {**(exports.get("variants") or {}), variant: info}
+    version.exports = exports  # reassign: JSON columns do not notice in-place changes
+
+
+def _run_export(serving: Serving, model_id: int, variant: str) -> None:
+    from llm_trainer.ml.inference.export import export_and_compare
+
+    with session_scope(serving.session_factory) as session:
+        version = find_version(session, model_id)
+        folder = version_dir(serving.settings, version)
+        texts, labels = validation_sample(session, version)
+    try:
+        reports = export_and_compare(folder, variant, texts, labels)
+        infos = {
+            name: {
+                "status": "ready",
+                "size_bytes": export_path(folder, name).stat().st_size,
+                "accuracy_delta": report.get("accuracy_delta"),
+                "evaluation": report,
+            }
+            for name, report in reports.items()
+        }
+    except Exception as exc:  # recorded for the user; the server keeps running
+        log.exception("export of version %s as %s failed", model_id, variant)
+        infos = {variant: {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}}
+    with session_scope(serving.session_factory) as session:
+        version = versions_query.get_version(session, model_id)
+        if version is not None:
+            for name, info in infos.items():
+                serving.cache.evict(model_id, name)  # a rebuilt graph must not be served from the old session
+                _set_variant(version, name, info)
+
+
+def validation_sample(session: Session, version: ModelVersion) -> tuple[list[str], list[str] | None]:
+    """The version's validation split rebuilt from its dataset and training config, else a sample of the dataset."""
+    from llm_trainer.db.repositories.datasets import training_rows
+    from llm_trainer.ml.training.data import split_rows
+
+    rows = training_rows(session, version.dataset_id) if version.dataset_id else []
+    if not rows:
+        return [], None
+    config = version.config or {}
+    try:
+        split = split_rows(
+            rows,
+            source=config.get("validation_source", "split"),
+            ratio=float(config.get("validation_ratio", 0.2)),
+            seed=int(config.get("seed", 42)),
+        )
+        texts, labels = split.val_texts, split.val_labels
+    except ValueError:
+        texts, labels = [r[0] for r in rows], [r[1] for r in rows]
+    return texts[:EVAL_SAMPLE_CAP], labels[:EVAL_SAMPLE_CAP]

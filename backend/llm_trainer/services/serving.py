@@ -1,0 +1,120 @@
+"""What the serving use cases share in one process: settings, DB sessions, the model cache, background threads."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from llm_trainer.core.config import Settings
+from llm_trainer.core.errors import InvalidInput, NotFound, Unavailable
+from llm_trainer.db.base import session_scope
+from llm_trainer.db.models import ModelVersion
+from llm_trainer.db.repositories import batch_jobs, versions_query
+from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, TFIDF, load_predictor, variants_for
+
+
+@dataclass
+class Serving:
+    """Created once per app (or CLI call); routes and jobs reach the cache and the store through it."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    cache: ModelCache = field(init=False)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cache = ModelCache(self.settings.model_cache_size)
+
+    def start(self) -> None:
+        """Batch jobs and exports cannot survive a restart (their thread died with the old process): say so."""
+        from llm_trainer.services.models import fail_interrupted_exports
+
+        with session_scope(self.session_factory) as session:
+            batch_jobs.fail_unfinished(session, "The server restarted while this job ran. Upload the file again.")
+            fail_interrupted_exports(session)
+
+    def close(self) -> None:
+        self.cache.clear()
+
+    def spawn(self, target, *args) -> threading.Thread:  # noqa: ANN001 - any callable
+        """Run a background task in a daemon thread (batch jobs, exports), forgetting finished ones."""
+        self.threads = [t for t in self.threads if t.is_alive()]
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+        return thread
+
+
+def version_dir(settings: Settings, version: ModelVersion) -> Path:
+    """Versions record their folder absolute, or relative to the models (or data) dir."""
+    path = Path(version.path)
+    if path.is_absolute():
+        return path
+    under_data = settings.data_dir / path
+    return under_data if under_data.exists() else settings.models_dir / path
+
+
+def find_version(session: Session, model_id: int | None) -> ModelVersion:
+    """The asked-for version, or the default one when `model_id` is None."""
+    if model_id is None:
+        version = versions_query.default_version(session)
+        if version is None:
+            raise Unavailable(
+                "No trained model exists yet. Train one first (POST /train), then predict.", code="no_model"
+            )
+        return version
+    version = versions_query.get_version(session, model_id)
+    if version is None:
+        raise NotFound(
+            f"Model version {model_id} does not exist. List versions with GET /api/models.", code="model_not_found"
+        )
+    return version
+
+
+def serving_variant(version: ModelVersion) -> str:
+    """The variant the user chose to serve for this version (PyTorch unless an export was picked)."""
+    if version.kind == TFIDF:
+        return TFIDF
+    return (version.exports or {}).get("serving_variant") or PYTORCH
+
+
+def check_variant(version: ModelVersion, variant: str | None) -> str:
+    """Validate a requested variant against what this version offers and has built."""
+    chosen = variant or serving_variant(version)
+    offered = variants_for(version.kind)
+    if chosen not in offered:
+        raise InvalidInput(
+            f"Variant '{chosen}' is not available for version {version.id}; choose one of {', '.join(offered)}.",
+            code="unknown_variant",
+            details={"variants": list(offered)},
+        )
+    if chosen in EXPORT_VARIANTS:
+        info = ((version.exports or {}).get("variants") or {}).get(chosen) or {}
+        if info.get("status") != "ready":
+            raise InvalidInput(
+                f"Variant '{chosen}' of version {version.id} is not built yet. "
+                f'Build it with POST /api/models/{version.id}/export {{"variant": "{chosen}"}}.',
+                code="variant_not_built",
+            )
+    return chosen
+
+
+def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple[LoadedModel, float | None]:
+    """Get the version's predictor from the cache, loading it on first use; returns (entry, load wait ms)."""
+    folder = version_dir(serving.settings, version)
+
+    def load():  # noqa: ANN202
+        try:
+            return load_predictor(folder, version.kind, variant)
+        except (FileNotFoundError, OSError) as exc:
+            raise Unavailable(
+                f"The files of model version {version.id} are missing or unreadable ({folder}). "
+                "Delete this version and train it again.",
+                code="model_files_missing",
+            ) from exc
+
+    return serving.cache.get((version.id, variant), load)
