@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import charset_normalizer
 
@@ -226,41 +226,44 @@ def _csv_rows(table: Table, *, skip_header: bool) -> Iterator[list[str]]:
 def _xlsx_rows(path: Path, *, skip_header: bool) -> Iterator[list[str]]:
     from openpyxl import load_workbook  # heavy import, only when a workbook is uploaded
 
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx zip
-        raise InvalidInput(
-            f"Could not open the Excel workbook ({exc.__class__.__name__}). Re-save it as .xlsx or CSV UTF-8.",
-            code="unsupported_format",
-        ) from exc
-    try:
-        ws = wb.active if wb.active is not None else wb.worksheets[0]
-        for values in ws.iter_rows(values_only=True):
-            row = [cell_to_str(v) for v in values]
-            if not any(row):
-                continue
-            if skip_header:
-                skip_header = False
-                continue
-            yield row
-    finally:
-        wb.close()
+    # A file object, not the path: openpyxl refuses paths whose extension is not .xlsx (a renamed workbook).
+    with open(path, "rb") as fh:
+        try:
+            wb = load_workbook(fh, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a damaged or non-xlsx zip
+            raise InvalidInput(
+                f"Could not open the Excel workbook ({exc.__class__.__name__}). Re-save it as .xlsx or CSV UTF-8.",
+                code="unsupported_format",
+            ) from exc
+        try:
+            ws = wb.active if wb.active is not None else wb.worksheets[0]
+            for values in ws.iter_rows(values_only=True):
+                row = [cell_to_str(v) for v in values]
+                if not any(row):
+                    continue
+                if skip_header:
+                    skip_header = False
+                    continue
+                yield row
+        finally:
+            wb.close()
 
 
 def _json_objects(table: Table) -> Iterator[dict[str, Any]]:
     assert table.encoding is not None
     where = "in the first records"
     try:
-        with open(table.path, encoding=table.encoding, newline="") as fh:
-            if table.format == "jsonl":
+        if table.format == "jsonl":
+            with open(table.path, encoding=table.encoding, newline="") as fh:
                 for line_no, line in enumerate(fh, start=1):
                     where = f"on line {line_no}"
                     if line.strip():
                         yield _as_object(json.loads(line), where)
-            else:
-                import ijson  # streaming parser: a JSON array is never loaded whole
+        else:
+            import ijson  # streaming parser: a JSON array is never loaded whole
 
-                for n, item in enumerate(ijson.items(fh, "item"), start=1):
+            with open(table.path, encoding=table.encoding, newline="") as fh:
+                for n, item in enumerate(ijson.items(_Utf8Bytes(fh), "item"), start=1):
                     where = f"in record {n}"
                     yield _as_object(item, where)
     except UnicodeDecodeError as exc:
@@ -271,6 +274,16 @@ def _json_objects(table: Table) -> Iterator[dict[str, Any]]:
             "Expect one object per line (JSONL) or an array of objects (JSON).",
             code="malformed_file",
         ) from exc
+
+
+class _Utf8Bytes:
+    """A text file seen as UTF-8 bytes, chunk by chunk: what ijson reads, whatever the file's encoding."""
+
+    def __init__(self, text_file: IO[str]):
+        self._file = text_file
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size).encode("utf-8")
 
 
 def _json_rows(table: Table) -> Iterator[list[str]]:
