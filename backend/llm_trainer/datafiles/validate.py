@@ -41,7 +41,7 @@ class DatasetValidator:
         if choice.label_index is None:
             raise ValueError("a labelled dataset needs a label column")
         self._choice = choice
-        self._ncols_needed = 1 + max(choice.text_index, choice.label_index, choice.split_index or 0)
+        self._ncols_needed = 1 + max(choice.text_index, choice.label_index)
         self.rows_read = 0
         self.rows_kept = 0
         self.dropped = {"empty_text": 0, "empty_label": 0, "duplicate": 0, "malformed": 0}
@@ -96,7 +96,7 @@ class DatasetValidator:
         else:
             conflict = self._new_conflict(h, text, prev, lid)
         split = None
-        if choice.split_index is not None:
+        if choice.split_index is not None and choice.split_index < len(cells):  # a missing last cell is no split
             split = self._split(cells[choice.split_index])
         label = self._labels[lid]
         self.rows_kept += 1
