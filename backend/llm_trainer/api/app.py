@@ -14,6 +14,8 @@ from llm_trainer.api.spa import mount_spa
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.db.base import make_engine, make_session_factory
 from llm_trainer.db.migrate import upgrade_to_head
+from llm_trainer.services.run_scheduler import RunScheduler
+from llm_trainer.services.runs import RunEventHub
 from llm_trainer.services.serving import Serving
 
 
@@ -26,9 +28,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Background services (training scheduler, model cache) start and stop here.
+        app.state.run_scheduler = RunScheduler(settings, app.state.session_factory)
+        app.state.run_events = RunEventHub(app.state.session_factory)
+        app.state.run_scheduler.start()
         app.state.serving.start()
         yield
         app.state.serving.close()
+        app.state.run_scheduler.shutdown()
         engine.dispose()
 
     app = FastAPI(

@@ -218,9 +218,7 @@ def _record_failure(factory: sessionmaker[Session], settings: Settings, run_id: 
         )
 
 
-def _execute(
-    run_id: int, settings: Settings, factory: sessionmaker[Session], reporter: Any, is_main: bool
-) -> int:
+def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], reporter: Any, is_main: bool) -> int:
     run, dataset, rows = _load(factory, run_id)
     if is_main and run.status not in runs_repo.ACTIVE:
         log.warning("run %s is %s, not running: nothing to do", run_id, run.status)
@@ -286,4 +284,3 @@ def main(argv: list[str]) -> int:
         print("usage: python -m llm_trainer.worker <run_id>", file=sys.stderr)
         return 2
     return execute(int(argv[0]), get_settings())
-

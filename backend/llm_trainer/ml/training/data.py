@@ -37,9 +37,7 @@ def _is_int(value: str) -> bool:
     return True
 
 
-def split_rows(
-    rows: Sequence[tuple[str, str, str | None]], *, source: str, ratio: float, seed: int
-) -> Split:
+def split_rows(rows: Sequence[tuple[str, str, str | None]], *, source: str, ratio: float, seed: int) -> Split:
     """Split (text, label, split) rows: stratified by label with `ratio` held out, or by the rows' own split marks."""
     if source == "dataset":
         train = [(t, lbl) for t, lbl, s in rows if (s or "").lower() not in VALIDATION_SPLIT_NAMES]

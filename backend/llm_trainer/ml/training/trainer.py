@@ -279,7 +279,9 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     max_length = choose_max_length(train_lengths, limit, cfg.max_length)
     all_lengths = train_lengths + token_lengths(tokenizer, job.split.val_texts)
     trunc = truncation_share(all_lengths, max_length)
-    train_ds = EncodedDataset(tokenizer, job.split.train_texts, [label2id[x] for x in job.split.train_labels], max_length)
+    train_ds = EncodedDataset(
+        tokenizer, job.split.train_texts, [label2id[x] for x in job.split.train_labels], max_length
+    )
     val_ds = EncodedDataset(tokenizer, job.split.val_texts, [label2id[x] for x in job.split.val_labels], max_length)
 
     needed = estimate_memory_bytes(model, cfg.batch_size, max_length, precision)
@@ -368,10 +370,10 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     train_seconds = time.monotonic() - started
 
     reporter.progress({"phase": "evaluating"})
-    logits = trainer.predict(val_ds).predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, precision) if is_main else np.zeros((0, 0))
     return TrainOutcome(
-        model=trainer.model,
+        model=model,
         tokenizer=tokenizer,
         is_main=is_main,
         stopped=callbacks[0].stopped_at is not None,
@@ -380,7 +382,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
         truncation_share=trunc,
         device=device,
         precision=precision,
-        val_probs=softmax(logits),
+        val_probs=probs,
         train_seconds=train_seconds,
         resumed_from_step=resumed_from,
         warnings=warnings,
@@ -389,6 +391,24 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
 
 def train_ds_labels(ds: EncodedDataset) -> list[int]:
     return [item["labels"] for item in ds.items]
+
+
+def predict_probs(model: Any, tokenizer: Any, ds: EncodedDataset, batch_size: int, precision: str) -> np.ndarray:
+    """Class probabilities for every item of `ds`, in its order (batches are length-sorted for speed)."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(ds)), key=lambda i: len(ds.items[i]["input_ids"]))
+    out = np.zeros((len(ds), model.config.num_labels), dtype=np.float64)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            feats = [{k: ds.items[i][k] for k in ("input_ids", "attention_mask")} for i in idx]
+            batch = tokenizer.pad(feats, return_tensors="pt").to(device)
+            out[idx] = softmax(model(**batch).logits.float().cpu().numpy())
+    return out
 
 
 def save_model_folder(model: Any, tokenizer: Any, folder: Path) -> None:

@@ -1,0 +1,193 @@
+"""Training use cases: validate and queue a run, report the queue, stop, cancel and resume runs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from llm_trainer.core.config import Settings
+from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
+from llm_trainer.core.run_status import RunStatus
+from llm_trainer.db.models import Dataset, DatasetRow, Run
+from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
+from llm_trainer.services.run_scheduler import kill_worker
+
+TFIDF = "tfidf"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _invalid(field: str, message: str, code: str = "invalid_training_config", **details: Any) -> InvalidInput:
+    return InvalidInput(message, code=code, details={"field": field, **details})
+
+
+def _label_counts(session: Session, dataset_id: int) -> dict[str, int]:
+    stmt = (
+        select(DatasetRow.label, func.count())
+        .where(DatasetRow.dataset_id == dataset_id, DatasetRow.conflict.is_(False))
+        .group_by(DatasetRow.label)
+    )
+    return {label: int(n) for label, n in session.execute(stmt)}
+
+
+def _validation_rows(session: Session, dataset_id: int) -> int:
+    stmt = select(func.count()).where(
+        DatasetRow.dataset_id == dataset_id,
+        DatasetRow.conflict.is_(False),
+        func.lower(DatasetRow.split).in_(VALIDATION_SPLIT_NAMES),
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def check_dataset(session: Session, dataset_id: int, config: TrainingConfig) -> Dataset:
+    """The dataset must exist and hold at least 2 labels with enough rows to split."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise _invalid(
+            "dataset_id", f"Dataset {dataset_id} does not exist; upload one or pick an id from GET /api/datasets.",
+            code="dataset_not_found",
+        )  # fmt: skip
+    counts = _label_counts(session, dataset_id)
+    if len(counts) < 2:
+        raise _invalid(
+            "dataset_id",
+            f"Dataset {dataset_id} has {len(counts)} usable label(s); classification needs at least 2. "
+            "Add rows with another label.",
+            code="too_few_labels",
+        )
+    if config.validation_source == "dataset":
+        if not _validation_rows(session, dataset_id):
+            raise _invalid(
+                "config.validation_source",
+                "The dataset has no rows marked as validation/test; use validation_source=split.",
+            )
+        return dataset
+    rare = sorted(label for label, n in counts.items() if n < 2)
+    if rare:
+        raise _invalid(
+            "dataset_id",
+            f"Labels {rare} have a single row, too few for a stratified validation split. "
+            "Add rows for them or remove them from the dataset.",
+            code="label_too_rare",
+        )
+    total = sum(counts.values())
+    if total - max(round(total * config.validation_ratio), len(counts)) < len(counts):
+        raise _invalid("config.validation_ratio", "Too few rows to keep every label in both splits; add rows.")
+    return dataset
+
+
+def check_base_model(source: str, config: TrainingConfig) -> str:
+    """The model must be obtainable now: TF-IDF, the embedded model, a complete local folder or a reachable hub id."""
+    from llm_trainer.ml.base_models.hub import cached_snapshot, hub_offline
+    from llm_trainer.ml.base_models.local import check_local_folder
+    from llm_trainer.ml.base_models.sources import parse_source
+
+    try:
+        parsed = parse_source(source)
+        if parsed.kind == "local":
+            check_local_folder(parsed.ref)
+    except AppError as exc:
+        raise _invalid("base_model", exc.message, code=exc.code, **exc.details) from exc
+    if parsed.kind == "hub" and hub_offline() and cached_snapshot(parsed.ref) is None:
+        raise _invalid(
+            "base_model",
+            f"'{parsed.ref}' is not in the local Hugging Face cache and the hub is switched off (HF_HUB_OFFLINE). "
+            "Pick the embedded model 'embedded:multilingual-e5-small', a local folder, or allow downloads.",
+            code="model_unavailable",
+        )
+    if parsed.kind == "tfidf" and config.world_size > 1:
+        raise _invalid("config.num_processes", "The TF-IDF baseline trains in one process; set num_processes to 1.")
+    return parsed.source
+
+
+def create_run(
+    session: Session, settings: Settings, *, dataset_id: int, base_model: str, config: TrainingConfig
+) -> Run:
+    """Validate everything, then commit a queued run (before any worker can see it)."""
+    dataset = check_dataset(session, dataset_id, config)
+    source = check_base_model(base_model, config)
+    name = config.run_name or f"{dataset.name} · {source.rsplit('/', 1)[-1]}"
+    run = runs_repo.create_run(
+        session, name=name[:200], dataset_id=dataset_id, base_model=source, config=config.model_dump(mode="json")
+    )
+    session.commit()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = runs_repo.get_run(session, run_id)
+    if run is None:
+        raise NotFound(f"Run {run_id} does not exist.", code="run_not_found")
+    return run
+
+
+def queue_status(session: Session) -> dict[str, Any]:
+    """The running run(s) and the FIFO queue."""
+    running = runs_repo.active_runs(session)
+    return {"current": running[0] if running else None, "running": running, "queue": runs_repo.queued_runs(session)}
+
+
+def stop_run(session: Session, run_id: int) -> Run:
+    """Graceful stop (finish step, evaluate, save a `stopped` version); a second stop kills the worker now."""
+    run = get_run(session, run_id)
+    if run.status == RunStatus.QUEUED.value:
+        return cancel_run(session, run_id)
+    if run.status == RunStatus.STOPPING.value:
+        kill_worker(run.pid, run.id)
+        session.refresh(run)
+        return run
+    if not runs_repo.transition(session, run_id, RunStatus.STOPPING, stop_requested=True, stop_requested_at=_now()):
+        raise Conflict(f"Run {run_id} is {run.status}; only queued or running runs can be stopped.", code="not_running")
+    session.refresh(run)
+    return run
+
+
+def stop_current(session: Session) -> Run:
+    running = runs_repo.active_runs(session)
+    if not running:
+        raise Conflict("No run is training right now.", code="not_running")
+    return stop_run(session, running[0].id)
+
+
+def cancel_run(session: Session, run_id: int) -> Run:
+    run = get_run(session, run_id)
+    if not runs_repo.transition(session, run_id, RunStatus.CANCELLED, finished_at=_now()):
+        raise Conflict(
+            f"Run {run_id} is {run.status}; only queued runs can be cancelled (stop a running one).",
+            code="not_queued",
+        )
+    session.refresh(run)
+    return run
+
+
+def resume_run(session: Session, run_id: int) -> Run:
+    """Put a stopped/interrupted run back in the queue; its worker continues from the last checkpoint."""
+    run = get_run(session, run_id)
+    if not runs_repo.transition(
+        session,
+        run_id,
+        RunStatus.QUEUED,
+        queued_at=_now(),
+        stop_requested=False,
+        stop_requested_at=None,
+        error_message="",
+        finished_at=None,
+        pid=None,
+        resume_count=run.resume_count + 1,
+    ):
+        raise Conflict(
+            f"Run {run_id} is {run.status}; only stopped or interrupted runs can be resumed.", code="not_resumable"
+        )
+    session.refresh(run)
+    return run
+
+
+def config_schema() -> dict[str, Any]:
+    return TrainingConfig.model_json_schema()

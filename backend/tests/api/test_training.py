@@ -1,0 +1,161 @@
+"""Training through the HTTP API with real worker processes, a tiny local model and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from llm_trainer.db.models import ModelVersion
+from tests.helpers.runs import finished, wait_run
+from tests.helpers.training_data import insert_dataset, review_rows
+
+FAST = {"epochs": 6, "batch_size": 8, "learning_rate": 5e-3, "seed": 1}
+
+
+@pytest.fixture
+def dataset_id(client) -> int:
+    return insert_dataset(client.app.state.session_factory, review_rows(80))
+
+
+def _train(client, dataset_id: int, base_model, **config) -> dict:
+    resp = client.post("/train", json={"dataset_id": dataset_id, "base_model": str(base_model), "config": config})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, tiny_model_dir, settings):
+    created = _train(client, dataset_id, tiny_model_dir, **FAST)
+    assert created["status"] == "queued" and created["queue_position"] == 1, created
+
+    run = wait_run(client.get, created["id"], finished, timeout=180)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+    assert run["progress"]["step"] == run["progress"]["total_steps"] > 0
+    assert run["progress"]["truncation_share"] >= 0 and run["progress"]["max_length"] >= 8
+
+    metrics = client.get(f"/api/runs/{run['id']}/metrics").json()["items"]
+    kinds = {m["kind"] for m in metrics}
+    assert {"train", "eval"} <= kinds
+    assert all("loss" in m["values"] for m in metrics if m["kind"] == "train")
+
+    [version_id] = run["model_version_ids"]
+    folder = settings.models_dir / str(version_id)
+    meta = json.loads((folder / "llm_trainer.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "transformer" and sorted(meta["labels"]) == ["好评", "差评"]
+    assert meta["lineage"]["dataset_id"] == dataset_id and meta["lineage"]["dataset_hash"]
+    assert meta["metrics"]["accuracy"] > 0.9  # the two classes use disjoint words: easy to learn
+    assert {"macro_f1", "weighted_f1", "per_class", "confusion_matrix", "misclassified"} <= set(meta["metrics"])
+    config = json.loads((folder / "config.json").read_text())
+    assert set(config["id2label"].values()) == {"好评", "差评"}
+    assert (folder / "model.safetensors").exists()
+    logs = client.get(f"/api/runs/{run['id']}/logs").json()
+    assert logs["lines"], "the run's log file is readable through the API"
+
+
+def test_invalid_requests_answer_422_with_field(client, dataset_id, tiny_model_dir):
+    cases = [
+        ({"dataset_id": 999, "base_model": str(tiny_model_dir)}, "dataset_id"),
+        ({"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "learning_rate": -1}, "learning_rate"),
+        ({"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "config": {"epochs": 0}}, "epochs"),
+        ({"dataset_id": dataset_id, "base_model": "/no/such/folder"}, "base_model"),
+        ({"dataset_id": dataset_id, "base_model": "not a model!"}, "base_model"),
+        (
+            {"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "early_stopping_patience": 2,
+             "save_strategy": "no"},
+            "early_stopping_patience",
+        ),
+    ]  # fmt: skip
+    for body, field in cases:
+        resp = client.post("/train", json=body)
+        assert resp.status_code == 422, (body, resp.text)
+        assert field in json.dumps(resp.json()), resp.json()
+    one_label = insert_dataset(client.app.state.session_factory, [("好吃", "好评")] * 5, name="单一")
+    resp = client.post("/train", json={"dataset_id": one_label, "base_model": str(tiny_model_dir)})
+    assert resp.status_code == 422 and resp.json()["code"] == "too_few_labels"
+    assert client.get("/api/runs").json()["total"] == 0, "nothing is queued by a refused request"
+
+
+def test_config_schema_has_help_for_every_field(client):
+    schema = client.get("/api/training/config-schema").json()
+    assert schema["properties"]
+    for name, prop in schema["properties"].items():
+        assert prop.get("description"), name
+
+
+def test_stop_gives_usable_stopped_version_and_resume_continues(client, dataset_id, tiny_model_dir, settings):
+    created = _train(client, dataset_id, tiny_model_dir, epochs=100, batch_size=2, save_strategy="no", seed=2)
+    wait_run(client.get, created["id"], lambda r: (r["progress"].get("step") or 0) >= 5, timeout=180)
+    resp = client.post("/train/stop")
+    assert resp.status_code == 200 and resp.json()["status"] == "stopping"
+
+    run = wait_run(client.get, created["id"], finished, timeout=120)
+    assert run["status"] == "stopped", run["error_message"] + run["log_tail"]
+    total = run["progress"]["total_steps"]
+    [version_id] = run["model_version_ids"]
+    meta = json.loads((settings.models_dir / str(version_id) / "llm_trainer.json").read_text(encoding="utf-8"))
+    stopped_step = meta["metrics"]["global_step"]
+    assert 5 <= stopped_step < total
+    with client.app.state.session_factory() as session:
+        version = session.get(ModelVersion, version_id)
+        assert version.status == "stopped" and 0 <= version.metrics["accuracy"] <= 1 and version.size_bytes > 0
+
+    resp = client.post(f"/api/runs/{run['id']}/resume")
+    assert resp.status_code == 200 and resp.json()["status"] == "queued"
+    wait_run(client.get, run["id"], lambda r: r["status"] == "running" and (r["progress"].get("step") or 0) > 0)
+    client.post(f"/api/runs/{run['id']}/stop")
+    resumed = wait_run(client.get, run["id"], finished, timeout=120)
+    assert resumed["status"] == "stopped", resumed["error_message"] + resumed["log_tail"]
+    second = max(resumed["model_version_ids"])
+    meta2 = json.loads((settings.models_dir / str(second) / "llm_trainer.json").read_text(encoding="utf-8"))
+    assert meta2["metrics"]["resumed_from_step"] == stopped_step
+    assert meta2["metrics"]["global_step"] > stopped_step
+
+
+def test_kill_9_marks_run_interrupted_and_server_keeps_answering(client, dataset_id, tiny_model_dir):
+    created = _train(client, dataset_id, tiny_model_dir, epochs=100, batch_size=2, seed=3)
+    run = wait_run(client.get, created["id"], lambda r: (r["progress"].get("step") or 0) >= 2, timeout=180)
+    os.killpg(run["pid"], signal.SIGKILL)
+    run = wait_run(client.get, created["id"], finished, timeout=30)
+    assert run["status"] == "interrupted" and "killed" in run["error_message"]
+    assert client.get("/api/health").status_code == 200
+    assert client.post(f"/api/runs/{run['id']}/resume").json()["status"] == "queued"
+    wait_run(client.get, run["id"], lambda r: r["status"] == "running" and r["pid"], timeout=60)
+    assert client.post(f"/api/runs/{run['id']}/stop").json()["status"] == "stopping"
+    client.post(f"/api/runs/{run['id']}/stop")  # a second stop kills the process group at once
+    run = wait_run(client.get, run["id"], finished, timeout=30)
+    assert run["status"] in ("interrupted", "stopped")
+
+
+def test_runs_queue_in_order_and_queued_run_can_be_cancelled(client, dataset_id, tiny_model_dir):
+    first = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16)
+    second = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16)
+    third = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16)
+    status = client.get("/train/status").json()
+    assert [r["id"] for r in status["queue"]] + ([status["current"]["id"]] if status["current"] else []) != []
+    assert client.post(f"/api/runs/{third['id']}/cancel").json()["status"] == "cancelled"
+    assert client.post(f"/api/runs/{third['id']}/cancel").status_code == 409
+
+    a = wait_run(client.get, first["id"], finished, timeout=180)
+    b = wait_run(client.get, second["id"], finished, timeout=180)
+    assert a["status"] == b["status"] == "succeeded", a["log_tail"] + b["log_tail"]
+    assert a["finished_at"] <= b["started_at"], "one run at a time, first in first out"
+    assert client.get(f"/api/runs/{third['id']}").json()["started_at"] is None
+
+
+def test_unknown_run_is_404(client):
+    assert client.get("/api/runs/12345").status_code == 404
+    assert client.post("/api/runs/12345/stop").status_code == 404
+    assert client.post("/train/stop").status_code == 409
+
+
+def test_version_folder_loads_with_load_classifier(client, dataset_id, tiny_model_dir, settings):
+    pytest.importorskip("torch")
+    from llm_trainer.ml.modeling import load_classifier
+
+    run = wait_run(client.get, _train(client, dataset_id, tiny_model_dir, **FAST)["id"], finished, timeout=180)
+    folder = Path(settings.models_dir / str(run["model_version_ids"][0]))
+    tokenizer, model = load_classifier(folder, "cpu")
+    assert model.config.id2label[0] in {"好评", "差评"}

@@ -1,0 +1,27 @@
+"""Polling helpers for tests that watch real training runs through the API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+TERMINAL = {"succeeded", "stopped", "failed", "cancelled", "interrupted"}
+
+
+def wait_run(get: Callable[[str], Any], run_id: int, until: Callable[[dict], bool], timeout: float = 120) -> dict:
+    """Poll GET /api/runs/{id} until `until(run)` holds; fail with the run's state (and log tail) on timeout."""
+    deadline = time.monotonic() + timeout
+    run: dict = {}
+    while time.monotonic() < deadline:
+        run = get(f"/api/runs/{run_id}").json()
+        if until(run):
+            return run
+        if run.get("status") in TERMINAL and not until(run):
+            break
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not reach the expected state: {run.get('status')} {run}")
+
+
+def finished(run: dict) -> bool:
+    return run["status"] in TERMINAL
