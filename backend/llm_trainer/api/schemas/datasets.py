@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_trainer.db.models import Dataset
+
+_S = TypeVar("_S", bound="DatasetSummary")
 
 
 class ReportIssue(BaseModel):
@@ -105,7 +107,8 @@ class DatasetSummary(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, dataset: Dataset) -> DatasetSummary:
+    def from_model(cls: type[_S], dataset: Dataset) -> _S:
+        """Every stored column, plus the derived label count (subclasses add the report the same way)."""
         return cls.model_validate({**_columns(dataset), "num_labels": len(dataset.labels or {})})
 
 
@@ -113,10 +116,6 @@ class DatasetPublic(DatasetSummary):
     """A dataset with its full validation report."""
 
     report: ValidationReport
-
-    @classmethod
-    def from_model(cls, dataset: Dataset) -> DatasetPublic:
-        return cls.model_validate({**_columns(dataset), "num_labels": len(dataset.labels or {})})
 
 
 class DatasetUpdate(BaseModel):
