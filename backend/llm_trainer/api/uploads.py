@@ -6,6 +6,7 @@ file part is written chunk by chunk to a temp file under the data dir and the li
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from starlette.requests import ClientDisconnect, Request
 from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
 
 MAX_FIELD_BYTES = 64 * 1024
+# A part file older than this is the remains of a server that died mid-upload (no upload takes a day).
+STALE_PART_S = 24 * 3600
 # Multipart framing (boundaries, part headers, the small text fields) on top of the file itself.
 FRAMING_ALLOWANCE = 256 * 1024
 
@@ -79,6 +82,7 @@ async def receive_upload(
             code="invalid_upload",
         )
     incoming_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale_parts(incoming_dir)
     receiver = _PartReceiver(incoming_dir / f"{uuid.uuid4().hex}.part", file_field, max_bytes)
     parser = MultipartParser(params[b"boundary"], receiver.callbacks())
     try:
@@ -99,6 +103,17 @@ async def receive_upload(
         receiver.discard()
         raise InvalidInput(f"No file in the upload: send it in the form field '{file_field}'.", code="missing_file")
     return ReceivedUpload(receiver.path, receiver.filename, receiver.file_bytes, receiver.fields)
+
+
+def sweep_stale_parts(incoming_dir: Path, max_age_s: float = STALE_PART_S) -> None:
+    """Delete files left in `incoming_dir` by uploads that never finished (server killed mid-upload)."""
+    cutoff = time.time() - max_age_s
+    for path in incoming_dir.glob("*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:  # another request finished with it meanwhile
+            pass
 
 
 class _PartReceiver:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -189,6 +191,17 @@ def test_too_large_chunked_upload_is_stopped_while_streaming(
     r = client.post("/upload", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"})
     assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
     assert_nothing_stored(client, settings)
+
+
+def test_parts_left_by_a_killed_server_are_swept(client: TestClient, settings: Settings, tmp_path: Path) -> None:
+    incoming = settings.uploads_dir / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    stale, fresh = incoming / "old.part", incoming / "busy.part"
+    stale.write_bytes(b"half an upload")
+    fresh.write_bytes(b"another upload in flight")
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    assert post_file(client, write_csv(tmp_path / "d.csv", many_rows(10))).status_code == 201
+    assert not stale.exists() and fresh.exists()
 
 
 def test_rows_pagination_filters_and_search(client: TestClient, tmp_path: Path) -> None:
