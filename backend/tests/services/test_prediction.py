@@ -1,0 +1,81 @@
+"""Prediction use case: input checks, char truncation, default version choice, explicit version and variant."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from llm_trainer.core.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
+from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+from llm_trainer.db.migrate import upgrade_to_head
+from llm_trainer.db.models import ModelVersion
+from llm_trainer.services.prediction import clean_texts, predict
+from llm_trainer.services.serving import Serving
+from tests.helpers.versions import make_tfidf_version, make_version
+
+
+@pytest.fixture
+def serving(settings):
+    settings.ensure_dirs()
+    engine = make_engine(settings.db_path)
+    upgrade_to_head(engine)
+    s = Serving(settings, make_session_factory(engine))
+    yield s
+    s.close()
+    engine.dispose()
+
+
+def test_clean_texts_refuses_empty_and_too_many_and_cuts_long_ones():
+    with pytest.raises(InvalidInput, match="No text"):
+        clean_texts([], 5, 10)
+    with pytest.raises(InvalidInput, match="Text 1 is empty") as err:
+        clean_texts(["好", "   "], 5, 10)
+    assert err.value.code == "empty_text"
+    with pytest.raises(PayloadTooLarge, match="at most 2"):
+        clean_texts(["a", "b", "c"], 2, 10)
+    texts, cut = clean_texts(["短", "长" * 30], 5, 10)
+    assert texts == ["短", "长" * 10] and cut == [False, True]
+
+
+def test_no_version_at_all_is_a_clear_503(serving):
+    with pytest.raises(Unavailable, match="No trained model"):
+        predict(serving, ["好吃"])
+
+
+def _set_created(serving, version_id, when, status="succeeded"):
+    with session_scope(serving.session_factory) as session:
+        version = session.get(ModelVersion, version_id)
+        version.created_at, version.status = when, status
+
+
+def test_default_is_the_marked_version_else_the_newest_succeeded(serving, settings):
+    now = datetime.now(timezone.utc)
+    older = make_version(settings, "older")
+    newer = make_tfidf_version(settings, "newer")
+    stopped = make_version(settings, "stopped newest")
+    _set_created(serving, older, now - timedelta(hours=2))
+    _set_created(serving, newer, now - timedelta(hours=1))
+    _set_created(serving, stopped, now, status="stopped")
+    assert predict(serving, ["好吃"]).model_id == newer  # newest *succeeded*, the stopped one is skipped
+    with session_scope(serving.session_factory) as session:
+        session.get(ModelVersion, older).is_default = True
+    result = predict(serving, ["这家店很好吃，不错"])
+    assert (result.model_id, result.variant) == (older, "pytorch")
+    assert result.predictions[0].label == "好评"
+
+
+def test_explicit_version_first_request_pays_the_load_and_long_text_is_flagged(serving, settings):
+    version_id = make_version(settings)
+    first = predict(serving, ["难吃，太慢", "好吃" * 2000], model_id=version_id)
+    assert first.load_ms is not None and first.load_ms > 0
+    assert [p.label for p in first.predictions] == ["差评", "好评"]
+    assert [p.truncated for p in first.predictions] == [False, True]
+    second = predict(serving, ["难吃"], model_id=version_id)
+    assert second.load_ms is None
+    with pytest.raises(NotFound):
+        predict(serving, ["好吃"], model_id=999)
+    with pytest.raises(InvalidInput, match="not built yet"):
+        predict(serving, ["好吃"], model_id=version_id, variant="onnx_int8")
+    with pytest.raises(InvalidInput, match="not available"):
+        predict(serving, ["好吃"], model_id=version_id, variant="tfidf")
