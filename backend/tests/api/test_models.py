@@ -1,4 +1,4 @@
-"""Model management under /api/models (and the spec's GET /models): list, detail, rename, default, zip, delete, export."""
+"""Model management under /api/models and the spec's GET /models: list, detail, rename, default, zip, delete, export."""
 
 from __future__ import annotations
 
