@@ -1,23 +1,65 @@
-/** Pretrained models a run can start from: presets, local folders, the embedded model. */
+/** Pretrained models a run can start from: hub presets, local folders, the embedded model, the TF-IDF baseline. */
 import { http } from './http'
+
+export type Availability = 'cached' | 'downloadable' | 'offline-ready' | 'unavailable'
 
 export interface BaseModel {
   /** What POST /train takes as `base_model`. */
   source: string
-  name: string
-  kind?: string
-  description?: string
-  available: boolean
-  size_bytes?: number | null
-  params?: number | null
-  max_length?: number | null
-  languages?: string[]
-  recommended?: boolean
-  download?: { status?: string; percent?: number | null; message?: string } | null
-  [key: string]: unknown
+  kind: 'hub' | 'local' | 'embedded' | 'tfidf'
+  availability: Availability
+  params_m: number
+  size_mb: number
+  description_en: string
+  description_zh: string
+  default: boolean
 }
 
-export async function listBaseModels(): Promise<BaseModel[]> {
-  const { data } = await http.get<BaseModel[] | { items: BaseModel[] }>('/api/base-models')
-  return Array.isArray(data) ? data : data.items
+export interface BaseModelList {
+  items: BaseModel[]
+  default: string
+  default_reason: string
+  hub_endpoint: string
+  hub_reachable: boolean
+  hub_problem: string | null
+}
+
+export interface BaseModelCheck {
+  source: string
+  kind: BaseModel['kind']
+  availability: Availability
+  message: string
+  size_mb: number | null
+}
+
+export interface EmbeddedStatus {
+  status: 'idle' | 'running' | 'ready' | 'failed'
+  folder: string | null
+  progress: { stage: string; downloaded: number | null; total: number | null; percent: number | null } | null
+  error: { code: string; message: string } | null
+}
+
+export async function listBaseModels(): Promise<BaseModelList> {
+  const { data } = await http.get<BaseModelList>('/api/base-models')
+  return data
+}
+
+/** Ask the server whether a source (e.g. a local folder path) can be trained from now. */
+export async function checkBaseModel(source: string): Promise<BaseModelCheck> {
+  const { data } = await http.post<BaseModelCheck>('/api/base-models/check', { source })
+  return data
+}
+
+export async function getEmbeddedStatus(): Promise<EmbeddedStatus> {
+  const { data } = await http.get<EmbeddedStatus>('/api/base-models/embedded')
+  return data
+}
+
+export async function prepareEmbedded(): Promise<EmbeddedStatus> {
+  const { data } = await http.post<EmbeddedStatus>('/api/base-models/embedded/prepare')
+  return data
+}
+
+export function isUsable(a: Availability): boolean {
+  return a !== 'unavailable'
 }

@@ -34,20 +34,31 @@ export interface ConflictExample {
 export interface ValidationReport {
   rows_read: number
   rows_kept: number
-  trainable_rows?: number
+  trainable_rows: number
   dropped: Record<string, number>
-  malformed_rows?: number[]
-  conflicts?: { texts: number; rows: number; examples: ConflictExample[] }
-  labels_normalised?: { original: string; normalised: string }[]
+  malformed_rows: number[]
+  conflicts: { texts: number; rows: number; examples: ConflictExample[] }
+  labels_normalised: { original: string; normalised: string }[]
   label_counts: Record<string, number>
-  split_counts?: Record<string, number>
-  text_length?: LengthStats
+  split_counts: Record<string, number>
+  text_length: LengthStats
   warnings: ReportIssue[]
-  guessed?: Record<string, string>
-  [key: string]: unknown
+  source?: {
+    format: string
+    encoding: string | null
+    delimiter: string | null
+    columns: string[]
+    text_column: string
+    label_column: string | null
+    split_column: string | null
+    guessed_columns: Record<string, string>
+    size_bytes: number
+  }
+  ingest_seconds?: number
 }
 
-export interface Dataset {
+/** A dataset as listed (no report). */
+export interface DatasetSummary {
   id: number
   name: string
   description: string
@@ -59,17 +70,23 @@ export interface Dataset {
   rows_read: number
   row_count: number
   labels: Record<string, number>
-  report: ValidationReport
+  num_labels: number
+  content_hash: string
   created_at: string
-  updated_at?: string
+  updated_at: string
+}
+
+/** A dataset with its validation report. */
+export interface Dataset extends DatasetSummary {
+  report: ValidationReport
 }
 
 export interface DatasetRow {
   idx: number
   text: string
   label: string
-  split?: string | null
-  conflict?: boolean
+  split: string | null
+  conflict: boolean
 }
 
 export interface RowQuery {
@@ -107,9 +124,9 @@ export async function uploadDataset(
   return data
 }
 
-export async function listDatasets(): Promise<Dataset[]> {
-  const { data } = await http.get<Dataset[] | Page<Dataset>>('/api/datasets')
-  return Array.isArray(data) ? data : data.items
+export async function listDatasets(): Promise<DatasetSummary[]> {
+  const { data } = await http.get<DatasetSummary[]>('/api/datasets')
+  return data
 }
 
 export async function getDataset(id: number): Promise<Dataset> {

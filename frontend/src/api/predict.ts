@@ -3,25 +3,24 @@ import { http } from './http'
 
 export interface ClassProbability {
   label: string
-  score: number
+  probability: number
 }
 
 export interface Prediction {
   label: string
   score: number
+  /** Every class, most probable first. */
   probabilities: ClassProbability[]
-  truncated?: boolean
+  truncated: boolean
 }
 
 export interface PredictResponse {
   model_id: number
-  model_name?: string
+  model_name: string
+  variant: string
   latency_ms: number
-  predictions?: Prediction[]
-  label?: string
-  score?: number
-  probabilities?: ClassProbability[]
-  [key: string]: unknown
+  load_ms: number | null
+  predictions: Prediction[]
 }
 
 export async function predictText(text: string, modelId?: number): Promise<PredictResponse> {
@@ -31,15 +30,6 @@ export async function predictText(text: string, modelId?: number): Promise<Predi
   return data
 }
 
-/** The first (or only) prediction of a response, whichever shape the server used. */
-export function firstPrediction(res: PredictResponse): Prediction | null {
-  if (res.predictions?.length) return res.predictions[0]
-  if (res.label !== undefined && res.probabilities) {
-    return { label: res.label, score: res.score ?? 0, probabilities: res.probabilities }
-  }
-  return null
-}
-
 export interface BatchJob {
   id: number
   model_id: number | null
@@ -47,22 +37,25 @@ export interface BatchJob {
   filename: string
   total: number
   done: number
-  metrics: Record<string, unknown>
-  error_message?: string
-  created_at?: string
-  finished_at?: string | null
+  /** done / total, 0..1 */
+  progress: number
+  text_column: string | null
+  label_column: string | null
+  variant: string | null
+  evaluation: { accuracy?: number; macro_f1?: number; [key: string]: unknown } | null
+  error_message: string
+  created_at: string
+  finished_at: string | null
 }
 
 export async function startBatchPrediction(
   file: File,
   modelId: number | undefined,
   onProgress?: (percent: number) => void,
-  textColumn?: string,
 ): Promise<BatchJob> {
   const form = new FormData()
   form.append('file', file)
   if (modelId) form.append('model_id', String(modelId))
-  if (textColumn) form.append('text_column', textColumn)
   const { data } = await http.post<BatchJob>('/api/predict/batch', form, {
     timeout: 0,
     onUploadProgress: (e) => {

@@ -1,4 +1,4 @@
-/** Training runs: start/stop (the spec's /train paths), and the run resource under /api/runs. */
+/** Training runs: start/status (the spec's /train paths) and the run resource under /api/runs. */
 import { http } from './http'
 
 export type RunStatus =
@@ -11,48 +11,56 @@ export type RunStatus =
   | 'cancelled'
   | 'interrupted'
 
-export const ACTIVE_STATUSES: RunStatus[] = ['queued', 'running', 'stopping']
-export const RESUMABLE_STATUSES: RunStatus[] = ['stopped', 'interrupted']
+export const ACTIVE_STATUSES: string[] = ['queued', 'running', 'stopping']
+export const RESUMABLE_STATUSES: string[] = ['stopped', 'interrupted']
 
+/** Latest snapshot written by the worker (ml/training/trainer.py, worker/runner.py). */
 export interface RunProgress {
+  phase?: 'loading_model' | 'training' | 'evaluating' | 'saving' | 'done' | string
   step?: number
   total_steps?: number
   epoch?: number
-  total_epochs?: number
-  loss?: number
-  learning_rate?: number
+  loss?: number | null
+  learning_rate?: number | null
   samples_per_s?: number | null
   elapsed_s?: number
   eta_s?: number | null
-  percent?: number
-  phase?: string
+  train_size?: number
+  last_eval?: Record<string, number>
+  model_version_id?: number
+  accuracy?: number
   [key: string]: unknown
 }
 
 export interface Run {
   id: number
   name: string
+  status: RunStatus
   dataset_id: number | null
   base_model: string
   config: Record<string, unknown>
-  status: RunStatus
-  queue_position?: number | null
-  device?: string
+  queue_position: number | null
+  stop_requested: boolean
+  pid: number | null
+  device: string
   progress: RunProgress
-  error_message?: string
-  resume_count?: number
-  model_id?: number | null
+  error_message: string
+  log_tail: string
+  resume_count: number
   created_at: string
-  started_at?: string | null
-  finished_at?: string | null
+  queued_at: string
+  started_at: string | null
+  finished_at: string | null
+  model_version_ids: number[]
 }
 
 export interface MetricPoint {
+  id: number
   kind: 'train' | 'eval' | 'system' | string
   step: number
   epoch: number
-  values: Record<string, number | null | undefined | unknown>
-  created_at?: string
+  values: Record<string, number | null>
+  created_at: string
 }
 
 export interface TrainRequest {
@@ -63,7 +71,7 @@ export interface TrainRequest {
 
 export interface TrainStatus {
   current: Run | null
-  running?: Run[]
+  running: Run[]
   queue: Run[]
 }
 
@@ -92,9 +100,9 @@ export async function resumeRun(id: number): Promise<Run> {
   return data
 }
 
-export async function listRuns(): Promise<Run[]> {
-  const { data } = await http.get<Run[] | { items: Run[] }>('/api/runs')
-  return Array.isArray(data) ? data : data.items
+export async function listRuns(limit = 100): Promise<Run[]> {
+  const { data } = await http.get<{ items: Run[]; total: number }>('/api/runs', { params: { limit } })
+  return data.items
 }
 
 export async function getRun(id: number): Promise<Run> {
@@ -102,20 +110,22 @@ export async function getRun(id: number): Promise<Run> {
   return data
 }
 
-export async function getRunMetrics(id: number): Promise<MetricPoint[]> {
-  const { data } = await http.get<MetricPoint[] | { items: MetricPoint[] }>(`/api/runs/${id}/metrics`)
-  return Array.isArray(data) ? data : data.items
-}
-
-export async function getRunLogs(id: number, tail = 200): Promise<string> {
-  const { data } = await http.get<string | { text?: string; lines?: string[] }>(`/api/runs/${id}/logs`, {
-    params: { tail },
+/** Metric points newer than `afterId` (0 = all) and the id to pass next time. */
+export async function getRunMetrics(id: number, afterId = 0): Promise<{ items: MetricPoint[]; last_id: number }> {
+  const { data } = await http.get<{ items: MetricPoint[]; last_id: number }>(`/api/runs/${id}/metrics`, {
+    params: { after_id: afterId },
   })
-  if (typeof data === 'string') return data
-  return data.text ?? (data.lines ?? []).join('\n')
+  return data
 }
 
-/** URL of the run's server-sent event stream (progress, metrics, status, log lines). */
+export async function getRunLogs(id: number, lines = 200): Promise<string[]> {
+  const { data } = await http.get<{ run_id: number; lines: string[]; size_bytes: number }>(`/api/runs/${id}/logs`, {
+    params: { lines },
+  })
+  return data.lines
+}
+
+/** URL of the run's server-sent event stream: `run` events carry the run snapshot whenever it changes. */
 export function runEventsUrl(id: number): string {
   return `/api/runs/${id}/events`
 }

@@ -1,0 +1,49 @@
+/** Set-default and delete for a model version, with confirmation, feedback and translated errors. */
+import { ElMessage } from 'element-plus'
+import 'element-plus/es/components/message/style/css'
+import { ref } from 'vue'
+import { useI18n } from 'vue-i18n'
+
+import { deleteModel, setDefaultModel } from '@/api/models'
+
+import { useApiError } from './useApiError'
+import { useConfirm } from './useConfirm'
+
+export function useModelActions(onChange: () => void) {
+  const { t } = useI18n()
+  const { notify } = useApiError()
+  const confirm = useConfirm()
+  const busyId = ref<number | null>(null)
+
+  async function makeDefault(model: { id: number }) {
+    busyId.value = model.id
+    try {
+      await setDefaultModel(model.id)
+      ElMessage({ type: 'success', message: t('models.defaultSet') })
+      onChange()
+    } catch (err) {
+      notify(err)
+    } finally {
+      busyId.value = null
+    }
+  }
+
+  async function remove(model: { id: number; name: string }): Promise<boolean> {
+    const ok = await confirm(t('models.confirmDelete', { name: model.name }), {
+      danger: true,
+      confirmText: t('common.delete'),
+    })
+    if (!ok) return false
+    try {
+      await deleteModel(model.id)
+      ElMessage({ type: 'success', message: t('common.deleted') })
+      onChange()
+      return true
+    } catch (err) {
+      notify(err)
+      return false
+    }
+  }
+
+  return { busyId, makeDefault, remove }
+}

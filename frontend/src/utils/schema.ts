@@ -1,0 +1,58 @@
+/** Reading the training-config JSON schema (pydantic): which widget a field needs, its bounds and default. */
+import type { JsonSchema, JsonSchemaProperty } from '@/api/training'
+
+export type FieldWidget = 'text' | 'integer' | 'number' | 'float-text' | 'select' | 'switch' | 'int-list'
+
+export interface FormField {
+  name: string
+  widget: FieldWidget
+  nullable: boolean
+  options: string[]
+  min?: number
+  max?: number
+  default: unknown
+  description: string
+  title: string
+}
+
+/** The non-null branch of `anyOf: [{...}, {type: null}]`, and whether null is allowed. */
+function unwrap(prop: JsonSchemaProperty): { base: JsonSchemaProperty; nullable: boolean } {
+  if (prop.anyOf?.length) {
+    const nonNull = prop.anyOf.filter((p) => p.type !== 'null')
+    return { base: { ...nonNull[0], ...prop, anyOf: undefined }, nullable: nonNull.length < prop.anyOf.length }
+  }
+  return { base: prop, nullable: false }
+}
+
+export function schemaFields(schema: JsonSchema): FormField[] {
+  return Object.entries(schema.properties).map(([name, prop]) => {
+    const { base, nullable } = unwrap(prop)
+    const min = base.minimum ?? base.exclusiveMinimum
+    const max = base.maximum ?? base.exclusiveMaximum
+    let widget: FieldWidget = 'text'
+    if (base.enum?.length) widget = 'select'
+    else if (base.type === 'boolean') widget = 'switch'
+    else if (base.type === 'integer') widget = 'integer'
+    else if (base.type === 'number') widget = max !== undefined && max <= 0.01 ? 'float-text' : 'number'
+    else if (base.type === 'array') widget = 'int-list'
+    return {
+      name,
+      widget,
+      nullable,
+      options: (base.enum ?? []).map(String),
+      min,
+      max,
+      default: prop.default ?? null,
+      description: base.description ?? '',
+      title: base.title ?? name,
+    }
+  })
+}
+
+export function schemaDefaults(schema: JsonSchema): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const f of schemaFields(schema)) {
+    out[f.name] = Array.isArray(f.default) ? [...f.default] : f.default
+  }
+  return out
+}
