@@ -1,10 +1,155 @@
-"""`llm-trainer train` (placeholder until its issue lands)."""
+"""`llm-trainer train`: queue a run (dataset id or CSV file); with --wait, train it here and show progress."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import signal
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Any
+
+from llm_trainer.cli.common import add_data_dir, settings_from_args
+from llm_trainer.ml.training.config import TrainingConfig
+
+TERMINAL = {"succeeded", "stopped", "failed", "cancelled", "interrupted"}
+
+
+def _flag_kwargs(annotation: Any) -> dict[str, Any]:
+    """argparse options for one TrainingConfig field type."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return {"choices": list(args)}
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if origin is list:
+        return {"type": args[0], "nargs": "*"}
+    if args:  # Optional[X]
+        return _flag_kwargs(args[0])
+    return {"type": annotation}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainingConfig field (same names, help and choices as the API/UI)."""
+    group = parser.add_argument_group("training config")
+    for name, field in TrainingConfig.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(
+            flag, dest=f"cfg_{name}", default=None, help=field.description, **_flag_kwargs(field.annotation)
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> TrainingConfig:
+    values = {name: getattr(args, f"cfg_{name}") for name in TrainingConfig.model_fields}
+    return TrainingConfig.model_validate({k: v for k, v in values.items() if v is not None})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="(not available yet)")
-    p.set_defaults(func=lambda _args: print("not available yet") or 1)
+    p = sub.add_parser("train", help="Queue a training run; with --wait, train it now and show progress.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", type=int, help="Id of a dataset already uploaded.")
+    source.add_argument("--file", type=Path, help="CSV/XLSX/TSV file with text and label columns to import first.")
+    p.add_argument(
+        "--base-model",
+        default="embedded:multilingual-e5-small",
+        help="Hub id (bert-base-chinese), absolute folder, embedded:multilingual-e5-small or tfidf.",
+    )
+    p.add_argument("--wait", action="store_true", help="Train in this process's scheduler and print progress.")
+    add_data_dir(p)
+    add_config_flags(p)
+    p.set_defaults(func=run)
+
+
+def _import_file(session: Any, settings: Any, path: Path) -> int:
+    from llm_trainer.services.datasets import create_from_upload, incoming_dir
+
+    staged = incoming_dir(settings) / f"cli-{time.time_ns()}{path.suffix}"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, staged)  # the dataset service takes ownership of (moves) the staged copy
+    dataset = create_from_upload(session, settings, staged, path.name)
+    print(f"imported {path.name} as dataset {dataset.id} ({dataset.row_count} rows, labels {dataset.labels})")
+    return dataset.id
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from llm_trainer.core.errors import AppError
+    from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+    from llm_trainer.db.migrate import upgrade_to_head
+    from llm_trainer.services import training
+
+    settings = settings_from_args(args)
+    settings.ensure_dirs()
+    engine = make_engine(settings.db_path)
+    upgrade_to_head(engine)
+    factory = make_session_factory(engine)
+    try:
+        config = config_from_args(args)
+        with session_scope(factory) as session:
+            dataset_id = args.dataset if args.dataset is not None else _import_file(session, settings, args.file)
+            run_ = training.create_run(
+                session, settings, dataset_id=dataset_id, base_model=args.base_model, config=config
+            )
+            run_id = run_.id
+    except ValidationError as exc:
+        print(f"invalid training config: {exc}", file=sys.stderr)
+        return 2
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"queued run {run_id}")
+    if not args.wait:
+        print("a running `llm-trainer serve` on this data dir will start it (or run again with --wait)")
+        return 0
+    return _train_here(settings, factory, run_id)
+
+
+def _train_here(settings: Any, factory: Any, run_id: int) -> int:
+    """Schedule in this process and print progress; Ctrl-C stops gracefully, a second Ctrl-C kills."""
+    from llm_trainer.db.base import session_scope
+    from llm_trainer.services import training
+    from llm_trainer.services.run_scheduler import RunScheduler
+
+    scheduler = RunScheduler(settings, factory)
+    scheduler.start()
+
+    def _stop(_sig: int, _frame: Any) -> None:
+        with session_scope(factory) as session:
+            run = training.stop_run(session, run_id)
+        print(f"\nstop requested (run is {run.status}); press Ctrl-C again to kill it", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, _stop)
+    last = ""
+    while True:
+        with session_scope(factory) as session:
+            run = training.get_run(session, run_id)
+            status, progress, error = run.status, dict(run.progress or {}), run.error_message
+        line = _progress_line(status, progress)
+        if line != last:
+            print(line, flush=True)
+            last = line
+        if status in TERMINAL:
+            break
+        time.sleep(2)
+    scheduler.shutdown()
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+    if progress.get("model_version_id"):
+        print(f"model version {progress['model_version_id']}: accuracy {progress.get('accuracy'):.4f}")
+    return 0 if status in ("succeeded", "stopped") else 1
+
+
+def _progress_line(status: str, p: dict[str, Any]) -> str:
+    parts = [f"[{status}]", p.get("phase", "")]
+    if p.get("total_steps"):
+        parts.append(f"step {p.get('step', 0)}/{p['total_steps']}")
+    for key, fmt in (("epoch", "epoch {:.2f}"), ("loss", "loss {:.4f}"), ("samples_per_s", "{:.1f} samples/s")):
+        if isinstance(p.get(key), (int, float)):
+            parts.append(fmt.format(p[key]))
+    if isinstance(p.get("eta_s"), (int, float)):
+        parts.append(f"ETA {p['eta_s'] / 60:.1f} min")
+    return "  ".join(x for x in parts if x)

@@ -110,14 +110,20 @@ class RunScheduler:
                 if code is None:
                     continue
                 self.procs.pop(run.id, None)
-            elif worker_alive(run.pid, run.id):
-                continue  # started by an earlier server process; it exits by itself if that server is gone
+            elif worker_alive(run.pid, run.id) or self._just_started_elsewhere(run):
+                continue  # started by another scheduler (earlier server, CLI); it exits when that owner is gone
             else:
                 code = None
             self._mark_ended(session, run, code)
         for run_id, proc in list(self.procs.items()):  # finished workers whose run already ended
             if proc.poll() is not None:
                 self.procs.pop(run_id, None)
+
+    @staticmethod
+    def _just_started_elsewhere(run: Run) -> bool:
+        """Another scheduler (e.g. `llm-trainer train --wait`) set it running and is about to record its pid."""
+        started = _aware(run.started_at)
+        return run.pid is None and started is not None and (_now() - started).total_seconds() < 30
 
     def _mark_ended(self, session: Session, run: Run, code: int | None) -> None:
         session.refresh(run)

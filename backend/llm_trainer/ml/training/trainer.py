@@ -251,6 +251,7 @@ def _prepare_model(job: TrainJob, reporter: Reporter) -> tuple[Any, Any]:
         job.split.labels,
         job.cache_dir,
         progress=lambda info: reporter.progress({"phase": "loading_model", **info}),
+        train_texts=job.split.train_texts,  # the embedded model's vocabulary is trimmed to what the data needs
     )
     if job.config.freeze_embeddings:
         model.get_input_embeddings().requires_grad_(False)

@@ -1,0 +1,99 @@
+"""Training use cases without workers: validation before queueing, queue order, cancel/resume rules, crash recovery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from llm_trainer.core.config import Settings
+from llm_trainer.core.errors import Conflict, InvalidInput
+from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+from llm_trainer.db.migrate import upgrade_to_head
+from llm_trainer.db.models import Run
+from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.services import training
+from llm_trainer.services.run_scheduler import RunScheduler
+from tests.helpers.training_data import insert_dataset, review_rows
+
+
+@pytest.fixture
+def factory(settings: Settings):
+    settings.ensure_dirs()
+    engine = make_engine(settings.db_path)
+    upgrade_to_head(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def dataset_id(factory) -> int:
+    return insert_dataset(factory, review_rows(30))
+
+
+def _queue(factory, settings, dataset_id, model, **config) -> int:
+    with session_scope(factory) as session:
+        return training.create_run(
+            session, settings, dataset_id=dataset_id, base_model=str(model), config=TrainingConfig(**config)
+        ).id
+
+
+def test_validation_names_the_field_and_the_fix(factory, settings, dataset_id, tiny_model_dir):
+    with session_scope(factory) as session:
+        with pytest.raises(InvalidInput) as missing:
+            training.create_run(session, settings, dataset_id=77, base_model="tfidf", config=TrainingConfig())
+        assert missing.value.details["field"] == "dataset_id"
+        with pytest.raises(InvalidInput) as bad_model:
+            training.create_run(
+                session, settings, dataset_id=dataset_id, base_model="/nowhere", config=TrainingConfig()
+            )
+        assert bad_model.value.details["field"] == "base_model" and "does not exist" in bad_model.value.message
+        with pytest.raises(InvalidInput) as own_split:
+            training.create_run(
+                session, settings, dataset_id=dataset_id, base_model=str(tiny_model_dir),
+                config=TrainingConfig(validation_source="dataset"),
+            )  # fmt: skip
+        assert own_split.value.details["field"] == "config.validation_source"
+        assert runs_repo.count_runs(session) == 0
+
+
+def test_queue_is_fifo_and_cancel_resume_follow_the_lifecycle(factory, settings, dataset_id, tiny_model_dir):
+    ids = [_queue(factory, settings, dataset_id, tiny_model_dir, run_name=f"r{i}") for i in range(3)]
+    with session_scope(factory) as session:
+        assert [r.id for r in training.queue_status(session)["queue"]] == ids
+        assert runs_repo.queue_positions(session) == {ids[0]: 1, ids[1]: 2, ids[2]: 3}
+        assert training.stop_run(session, ids[1]).status == "cancelled"  # stopping a queued run cancels it
+        with pytest.raises(Conflict):
+            training.cancel_run(session, ids[1])
+        with pytest.raises(Conflict):
+            training.resume_run(session, ids[0])  # queued, not stopped/interrupted
+        with pytest.raises(Conflict):
+            training.stop_current(session)
+        assert runs_repo.queue_positions(session) == {ids[0]: 1, ids[2]: 2}
+
+
+def test_running_run_without_a_live_worker_becomes_interrupted_at_start(factory, settings, dataset_id, tiny_model_dir):
+    run_id = _queue(factory, settings, dataset_id, tiny_model_dir)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with session_scope(factory) as session:
+        assert runs_repo.transition(session, run_id, "running", pid=dead.pid, started_at=datetime(2020, 1, 1))
+    with session_scope(factory) as session:
+        scheduler = RunScheduler(settings.model_copy(update={"max_concurrent_runs": 0}), factory)
+        scheduler.tick()
+        run = session.get(Run, run_id)
+        session.refresh(run)
+        assert run.status == "interrupted" and "Resume" in run.error_message
+        resumed = training.resume_run(session, run_id)
+        assert resumed.status == "queued" and resumed.resume_count == 1
+
+
+def test_transition_refuses_moves_the_lifecycle_forbids(factory, settings, dataset_id, tiny_model_dir):
+    run_id = _queue(factory, settings, dataset_id, tiny_model_dir)
+    with session_scope(factory) as session:
+        assert not runs_repo.transition(session, run_id, "succeeded")  # queued -> succeeded skips running
+        assert runs_repo.transition(session, run_id, "cancelled", finished_at=datetime.now(timezone.utc))
+        assert not runs_repo.transition(session, run_id, "running")
