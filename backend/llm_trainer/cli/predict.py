@@ -92,10 +92,13 @@ def _predict_texts(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
 def _predict_file(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
     from llm_trainer.services import batch_jobs
 
-    with args.file.open("rb") as f:
-        job = batch_jobs.start_job(
-            serving, f, args.file.name, args.model, args.variant, args.text_column, args.label_column
-        )
+    if not args.file.is_file():
+        print(f"error: no such file: {args.file}", file=sys.stderr)
+        return 1
+    job = batch_jobs.start_job(
+        serving, args.file, args.file.name, args.model, args.variant, args.text_column, args.label_column,
+        keep_source=True,
+    )  # fmt: skip
     for thread in serving.threads:
         thread.join()
     job = batch_jobs.get_job(serving, job.id)

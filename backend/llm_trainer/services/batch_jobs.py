@@ -7,9 +7,9 @@ import logging
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from llm_trainer.core.errors import AppError, Conflict, NotFound, PayloadTooLarge
+from llm_trainer.core.errors import AppError, Conflict, NotFound
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import BatchJob
 from llm_trainer.db.repositories import batch_jobs as jobs_repo
@@ -17,7 +17,6 @@ from llm_trainer.services.serving import Serving, check_variant, find_version, l
 
 log = logging.getLogger(__name__)
 CHUNK_TEXTS = 256  # texts per batcher call: progress updates stay frequent and live requests can interleave
-COPY_CHUNK = 1024 * 1024
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 OUTPUT_COLUMNS = ("predicted_label", "probability")
 
@@ -29,20 +28,24 @@ def neutralise(cell: str) -> str:
 
 def start_job(
     serving: Serving,
-    upload: BinaryIO,
+    source: Path,
     filename: str,
     model_id: int | None = None,
     variant: str | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    *,
+    keep_source: bool = False,
 ) -> BatchJob:
-    """Store the upload, check its columns and the model, record a queued job and run it in the background."""
+    """Take the received file (moved, or copied with keep_source), check columns and model, queue the job."""
     from llm_trainer.datafiles.columns import choose_columns
     from llm_trainer.datafiles.reader import open_table
 
     folder = serving.settings.uploads_dir / "batch" / uuid.uuid4().hex
     try:
-        path = _save_upload(upload, folder, filename, serving.settings.max_upload_mb)
+        folder.mkdir(parents=True)
+        path = folder / ("input" + Path(filename or "upload.csv").suffix.lower())
+        (shutil.copyfile if keep_source else shutil.move)(source, path)
         table = open_table(path, filename)
         choice = choose_columns(table.columns, text_column, label_column, require_label=False)
         with session_scope(serving.session_factory) as session:
@@ -54,6 +57,8 @@ def start_job(
             )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # a refused upload leaves nothing behind
+        if not keep_source:
+            Path(source).unlink(missing_ok=True)
         raise
     serving.spawn(_run_job, serving, job.id)
     return job
@@ -82,23 +87,6 @@ def result_file(serving: Serving, job_id: int) -> tuple[Path, str]:
             details={"status": job.status},
         )
     return Path(job.output_path), f"{Path(job.filename).stem or 'predictions'}-predictions.csv"
-
-
-def _save_upload(upload: BinaryIO, folder: Path, filename: str, max_mb: int) -> Path:
-    """Copy the upload to disk in chunks, refusing it as soon as it passes the size limit."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ("input" + Path(filename or "upload.csv").suffix.lower())
-    limit, written = max_mb * 1024 * 1024, 0
-    with path.open("wb") as out:
-        while chunk := upload.read(COPY_CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise PayloadTooLarge(
-                    f"The file is larger than {max_mb} MB. Split it into smaller files and upload them one by one.",
-                    code="file_too_large",
-                )
-            out.write(chunk)
-    return path
 
 
 def _run_job(serving: Serving, job_id: int) -> None:

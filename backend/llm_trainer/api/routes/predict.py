@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
 from llm_trainer.api.schemas.predict import (
     BatchJobPublic,
@@ -13,11 +12,13 @@ from llm_trainer.api.schemas.predict import (
     PredictionPublic,
     PredictRequest,
     PredictResponse,
-    Variant,
 )
 from llm_trainer.api.serving_dep import ServingDep
+from llm_trainer.api.uploads import receive_upload
+from llm_trainer.core.errors import InvalidInput
 from llm_trainer.db.models import BatchJob
 from llm_trainer.services import batch_jobs, prediction
+from llm_trainer.services.datasets import incoming_dir
 
 router = APIRouter(tags=["predict"])
 
@@ -71,17 +72,53 @@ def _job_public(job: BatchJob) -> BatchJobPublic:
     )
 
 
-@router.post("/api/predict/batch", response_model=BatchJobPublic, status_code=202, summary="Predict a whole file")
-def create_batch_job(
-    serving: ServingDep,
-    file: Annotated[UploadFile, File(description="CSV, TSV or XLSX with a text column (and optionally a label one).")],
-    model_id: Annotated[int | None, Form()] = None,
-    variant: Annotated[Variant | None, Form()] = None,
-    text_column: Annotated[str | None, Form()] = None,
-    label_column: Annotated[str | None, Form()] = None,
-) -> BatchJobPublic:
-    job = batch_jobs.start_job(
-        serving, file.file, file.filename or "upload.csv", model_id, variant, text_column, label_column
+BATCH_FIELDS = {
+    "model_id": {"type": "integer", "description": "Model version id (default: the default version)."},
+    "variant": {"type": "string", "enum": ["pytorch", "onnx", "onnx_int8", "tfidf"]},
+    "text_column": {"type": "string", "description": "Column holding the texts (default: guessed)."},
+    "label_column": {"type": "string", "description": "Column with true labels, for accuracy/F1 (optional)."},
+}
+BATCH_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}, **BATCH_FIELDS},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/api/predict/batch",
+    response_model=BatchJobPublic,
+    status_code=202,
+    summary="Predict a whole CSV/TSV/XLSX file in the background",
+    openapi_extra=BATCH_OPENAPI,
+)
+async def create_batch_job(request: Request, serving: ServingDep) -> BatchJobPublic:
+    # Same streaming receiver as dataset upload: the size limit is enforced while the file arrives.
+    settings = serving.settings
+    upload = await receive_upload(request, incoming_dir(settings), settings.max_upload_mb * 1024 * 1024)
+    try:
+        model_id = int(upload.text("model_id")) if upload.text("model_id") else None
+    except ValueError:
+        upload.path.unlink(missing_ok=True)
+        raise InvalidInput("model_id must be a whole number (a version id from GET /api/models).") from None
+    job = await run_in_threadpool(
+        batch_jobs.start_job,
+        serving,
+        upload.path,
+        upload.filename,
+        model_id,
+        upload.text("variant"),
+        upload.text("text_column"),
+        upload.text("label_column"),
     )
     return _job_public(job)
 
