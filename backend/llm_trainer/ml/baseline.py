@@ -25,7 +25,10 @@ def build_pipeline(seed: int = 0):
 
     return Pipeline(
         [
-            ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1, max_features=300_000)),
+            (
+                "tfidf",
+                TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1, max_features=300_000),
+            ),
             ("clf", LogisticRegression(C=10.0, max_iter=2000, random_state=seed)),
         ]
     )

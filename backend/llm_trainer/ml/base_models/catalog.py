@@ -60,8 +60,15 @@ def build_catalog(cache_dir: Path, hub_problem: str | None = None, probe_hub: bo
     if probe_hub:
         hub_problem = probe()
     entries = [
-        Entry(p.source, p.kind, _availability(p, cache_dir, hub_problem), p.params_m, p.size_mb,
-              p.description_en, p.description_zh)  # fmt: skip
+        Entry(
+            p.source,
+            p.kind,
+            _availability(p, cache_dir, hub_problem),
+            p.params_m,
+            p.size_mb,
+            p.description_en,
+            p.description_zh,
+        )  # fmt: skip
         for p in PRESETS
     ]
     default, reason = choose_default(entries, hub_problem)

@@ -50,9 +50,7 @@ def build_tokenizer(pieces: Sequence[str], scores: Sequence[float], charsmap: by
     """A fast tokenizer over `pieces` (specials included at their ids) with XLM-R's pre/post-processing."""
     vocab = [(p, 0.0 if p in SPECIAL_TOKENS else float(s)) for p, s in zip(pieces, scores, strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=unk_id, byte_fallback=False))
-    tok.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
+    tok.normalizer = normalizers.Sequence([normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     bos, eos = pieces.index("<s>"), pieces.index("</s>")

