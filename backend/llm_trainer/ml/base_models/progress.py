@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,6 @@ def report(progress: ProgressCallback | None, stage: str, done: int, total: int 
     if progress is None:
         return
     percent = round(100.0 * done / total, 1) if total else None
-    try:
+    # The observer's bug must not abort a download.
+    with contextlib.suppress(Exception):
         progress({"stage": stage, "downloaded": done, "total": total, "percent": percent})
-    except Exception:  # noqa: BLE001 - the observer's bug must not abort a download
-        pass
