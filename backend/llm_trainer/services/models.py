@@ -25,6 +25,20 @@ def list_models(session: Session) -> list[ModelVersion]:
     return versions_query.list_versions(session)
 
 
+KEY_METRICS = ("accuracy", "macro_f1", "weighted_f1", "truncation_share")
+
+
+def key_metrics(version: ModelVersion) -> dict[str, float]:
+    """Headline numbers for the list: the version's scores and the TF-IDF baseline's on the same split."""
+    metrics = version.metrics or {}
+    out = {k: float(metrics[k]) for k in KEY_METRICS if isinstance(metrics.get(k), int | float)}
+    baseline = metrics.get("baseline") or {}
+    for k in ("accuracy", "macro_f1"):
+        if isinstance(baseline.get(k), int | float):
+            out[f"baseline_{k}"] = float(baseline[k])
+    return out
+
+
 def get_model(session: Session, model_id: int) -> ModelVersion:
     return find_version(session, model_id)
 

@@ -18,7 +18,7 @@ def test_list_and_detail_show_key_metrics_and_variants(client, settings):
     assert [m["id"] for m in listed] == [second, first]  # newest first
     assert client.get("/api/models").json() == listed
     tiny = listed[1]
-    assert tiny["key_metrics"] == {"accuracy": 1.0, "macro_f1": 1.0}
+    assert tiny["key_metrics"] == {"accuracy": 1.0, "macro_f1": 1.0, "baseline_accuracy": 0.9}
     assert tiny["labels"] == ["差评", "好评"] and tiny["size_bytes"] > 0
     assert tiny["serving_variant"] == "pytorch"
     assert tiny["variants"]["onnx_int8"]["status"] == "absent"

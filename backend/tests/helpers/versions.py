@@ -115,7 +115,7 @@ def make_version(
         base_model="tiny-bert",
         status="succeeded",
         labels=LABELS,
-        metrics={"accuracy": 1.0, "macro_f1": 1.0},
+        metrics={"accuracy": 1.0, "macro_f1": 1.0, "baseline": {"accuracy": 0.9}, "global_step": 30},
         is_default=is_default,
         dataset_id=dataset_id,
         **extra,

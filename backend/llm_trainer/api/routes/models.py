@@ -19,7 +19,6 @@ router = APIRouter(tags=["models"])
 
 
 def _public(version: ModelVersion, serving: Serving) -> dict:
-    metrics = version.metrics or {}
     return {
         "id": version.id,
         "name": version.name,
@@ -27,9 +26,7 @@ def _public(version: ModelVersion, serving: Serving) -> dict:
         "base_model": version.base_model,
         "status": version.status,
         "labels": list(version.labels or []),
-        "key_metrics": {
-            k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        },
+        "key_metrics": models_service.key_metrics(version),
         "is_default": version.is_default,
         "size_bytes": version.size_bytes,
         "created_at": version.created_at,
