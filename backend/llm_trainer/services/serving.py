@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import batch_jobs, versions_query
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
 from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, TFIDF, load_predictor, variants_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,4 +120,8 @@ def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple
                 code="model_files_missing",
             ) from exc
 
-    return serving.cache.get((version.id, variant), load)
+    entry, waited_ms = serving.cache.get((version.id, variant), load)
+    if waited_ms is not None:
+        log.info("model version %s (%s) loaded in %.0f ms; this request waited %.0f ms", version.id, variant,
+                 entry.load_ms, waited_ms)  # fmt: skip
+    return entry, waited_ms

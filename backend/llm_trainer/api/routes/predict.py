@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +16,7 @@ from llm_trainer.api.schemas.predict import (
     PredictResponse,
 )
 from llm_trainer.api.serving_dep import ServingDep
-from llm_trainer.api.uploads import receive_upload
+from llm_trainer.api.uploads import UPLOAD_OPENAPI, receive_upload
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.db.models import BatchJob
 from llm_trainer.services import batch_jobs, prediction
@@ -78,19 +80,11 @@ BATCH_FIELDS = {
     "text_column": {"type": "string", "description": "Column holding the texts (default: guessed)."},
     "label_column": {"type": "string", "description": "Column with true labels, for accuracy/F1 (optional)."},
 }
-BATCH_OPENAPI = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}, **BATCH_FIELDS},
-                }
-            }
-        },
-    }
+# Same multipart body as dataset upload, with this endpoint's own form fields.
+BATCH_OPENAPI = copy.deepcopy(UPLOAD_OPENAPI)
+BATCH_OPENAPI["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"] = {
+    "file": {"type": "string", "format": "binary"},
+    **BATCH_FIELDS,
 }
 
 
