@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
 from llm_trainer.db.models import ModelVersion
+from llm_trainer.ml.modeling import load_classifier
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
 
@@ -53,6 +53,8 @@ def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, ti
     assert (folder / "model.safetensors").exists()
     logs = client.get(f"/api/runs/{run['id']}/logs").json()
     assert logs["lines"], "the run's log file is readable through the API"
+    _, model = load_classifier(folder, "cpu")  # the serving side's loader reads the version folder
+    assert set(model.config.id2label.values()) == {"好评", "差评"}
 
 
 def test_invalid_requests_answer_422_with_field(client, dataset_id, tiny_model_dir):
@@ -151,11 +153,26 @@ def test_unknown_run_is_404(client):
     assert client.post("/train/stop").status_code == 409
 
 
-def test_version_folder_loads_with_load_classifier(client, dataset_id, tiny_model_dir, settings):
-    pytest.importorskip("torch")
-    from llm_trainer.ml.modeling import load_classifier
+def test_live_server_streams_run_events_until_the_end(live_server, data_dir, tiny_model_dir):
+    import httpx
 
-    run = wait_run(client.get, _train(client, dataset_id, tiny_model_dir, **FAST)["id"], finished, timeout=180)
-    folder = Path(settings.models_dir / str(run["model_version_ids"][0]))
-    tokenizer, model = load_classifier(folder, "cpu")
-    assert model.config.id2label[0] in {"好评", "差评"}
+    from llm_trainer.db.base import make_engine, make_session_factory
+
+    engine = make_engine(data_dir / "llm_trainer.sqlite3")
+    dataset = insert_dataset(make_session_factory(engine), review_rows(40))
+    engine.dispose()
+    body = {"dataset_id": dataset, "base_model": str(tiny_model_dir), "config": {"epochs": 2, "batch_size": 8}}
+    run_id = httpx.post(f"{live_server}/train", json=body, timeout=30).json()["id"]
+    statuses, steps = [], []
+    with httpx.stream("GET", f"{live_server}/api/runs/{run_id}/events", timeout=120) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            snap = json.loads(line[5:])
+            statuses.append(snap["status"])
+            steps.append(snap["progress"].get("step") or 0)
+            if finished(snap):
+                break
+    assert statuses[-1] == "succeeded" and "running" in statuses
+    assert steps == sorted(steps) and steps[-1] > 0, "progress only moves forward"

@@ -121,6 +121,10 @@ class EncodedDataset:
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.items[i]
 
+    @property
+    def label_ids(self) -> list[int]:
+        return [item["labels"] for item in self.items]
+
 
 def class_weights(label_ids: Sequence[int], num_labels: int) -> list[float]:
     """Inverse-frequency weights normalised to mean 1 (absent classes get weight 1)."""

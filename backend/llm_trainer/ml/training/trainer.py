@@ -250,7 +250,7 @@ def _prepare_model(job: TrainJob, reporter: Reporter) -> tuple[Any, Any]:
         job.base_model,
         job.split.labels,
         job.cache_dir,
-        progress=lambda info: reporter.progress({"phase": "loading_model", **info}),
+        progress=lambda info: reporter.progress({"phase": "loading_model", "loading": info}),
         train_texts=job.split.train_texts,  # the embedded model's vocabulary is trimmed to what the data needs
     )
     if job.config.freeze_embeddings:
@@ -348,7 +348,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     callbacks = [_make_callback(reporter, effective_batch)]
     if cfg.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    weights = class_weights(list(train_ds_labels(train_ds)), len(label2id)) if cfg.class_weighting == "auto" else None
+    weights = class_weights(train_ds.label_ids, len(label2id)) if cfg.class_weighting == "auto" else None
     trainer = Trainer(
         model=model,
         args=args,
@@ -388,10 +388,6 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
         resumed_from_step=resumed_from,
         warnings=warnings,
     )
-
-
-def train_ds_labels(ds: EncodedDataset) -> list[int]:
-    return [item["labels"] for item in ds.items]
 
 
 def predict_probs(model: Any, tokenizer: Any, ds: EncodedDataset, batch_size: int, precision: str) -> np.ndarray:
