@@ -64,6 +64,7 @@ def shot(page, name: str, full_page: bool = True) -> Path:
     """Save a screenshot as a test artefact under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.mouse.move(0, 0)  # no hover highlight on the last clicked button
     page.screenshot(path=str(path), full_page=full_page)
     return path
 

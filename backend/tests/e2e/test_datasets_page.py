@@ -30,8 +30,8 @@ def test_upload_csv_shows_report_preview_and_charts(page, tmp_path):
     table.get_by_text("第1单").wait_for()
     assert table.get_by_text("好评").count() == 0
     # Charts render onto canvases.
-    assert page.locator("[data-test=label-chart] canvas").count() == 1
-    assert page.locator("[data-test=length-chart] canvas").count() == 1
+    assert page.locator("[data-test=label-chart] canvas").count() >= 1
+    assert page.locator("[data-test=length-chart] canvas").count() >= 1
     page.wait_for_timeout(600)  # chart entrance animation
     shot(page, "02-dataset-detail")
 

@@ -10,6 +10,8 @@ export interface FormField {
   options: string[]
   min?: number
   max?: number
+  /** Absent when the server fills it itself (pydantic default_factory): the form then leaves the field out. */
+  hasDefault: boolean
   default: unknown
   description: string
   title: string
@@ -42,6 +44,7 @@ export function schemaFields(schema: JsonSchema): FormField[] {
       options: (base.enum ?? []).map(String),
       min,
       max,
+      hasDefault: 'default' in prop,
       default: prop.default ?? null,
       description: base.description ?? '',
       title: base.title ?? name,
@@ -52,7 +55,7 @@ export function schemaFields(schema: JsonSchema): FormField[] {
 export function schemaDefaults(schema: JsonSchema): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const f of schemaFields(schema)) {
-    out[f.name] = Array.isArray(f.default) ? [...f.default] : f.default
+    if (f.hasDefault) out[f.name] = Array.isArray(f.default) ? [...f.default] : f.default
   }
   return out
 }

@@ -312,6 +312,7 @@ const en: typeof zhCN = {
     predict: 'Predict',
     result: 'Prediction',
     latency: '{ms} ms',
+    loadMs: 'of which {ms} ms loading the model',
     truncated: 'The text was too long and was truncated',
     probabilities: 'Class probabilities',
     noModels: 'No model yet. Train one on the Training page first.',

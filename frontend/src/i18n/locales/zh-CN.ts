@@ -310,6 +310,7 @@ export default {
     predict: '预测',
     result: '预测结果',
     latency: '耗时 {ms} 毫秒',
+    loadMs: '其中加载模型 {ms} 毫秒',
     truncated: '文本过长，已截断后预测',
     probabilities: '各类别概率',
     noModels: '还没有可用的模型。先到「训练」页训练一个。',
