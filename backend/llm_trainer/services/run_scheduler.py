@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -77,11 +78,29 @@ class RunScheduler:
         self.thread.start()
 
     def shutdown(self) -> None:
-        """Stop scheduling; running workers notice the server is gone and mark themselves interrupted."""
+        """Stop scheduling and end this server's workers (they would exit with it anyway): runs become interrupted."""
         self.stopping.set()
         self.wake.set()
         if self.thread:
             self.thread.join(timeout=5)
+        ended = []
+        for run_id, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                kill_worker(proc.pid, run_id)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+                ended.append(run_id)
+        with session_scope(self.factory) as session:
+            for run_id in ended:
+                runs_repo.transition(
+                    session,
+                    run_id,
+                    RunStatus.INTERRUPTED,
+                    error_message="The server stopped while this run was training. Resume it to continue.",
+                    log_tail=tail(log_path(self.settings.runs_dir, run_id)),
+                    finished_at=_now(),
+                )
+        self.procs.clear()
 
     def notify(self) -> None:
         self.wake.set()

@@ -274,6 +274,8 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     reporter.progress({"phase": "done", "model_version_id": version_id, "accuracy": metrics["accuracy"]})
     reporter.flush(force=True)
     _finish_status(factory, run_id, stopped, finished_at=datetime.now(timezone.utc), device=device)
+    if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
+        shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
     log.info("run %s %s: version %s, accuracy %.4f", run_id, status, version_id, metrics["accuracy"])
     return 0
 

@@ -51,6 +51,7 @@ def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, ti
     config = json.loads((folder / "config.json").read_text())
     assert set(config["id2label"].values()) == {"好评", "差评"}
     assert (folder / "model.safetensors").exists()
+    assert not (settings.runs_dir / str(run["id"]) / "checkpoints").exists(), "checkpoints of a finished run go"
     logs = client.get(f"/api/runs/{run['id']}/logs").json()
     assert logs["lines"], "the run's log file is readable through the API"
     _, model = load_classifier(folder, "cpu")  # the serving side's loader reads the version folder
@@ -132,8 +133,8 @@ def test_kill_9_marks_run_interrupted_and_server_keeps_answering(client, dataset
 
 
 def test_runs_queue_in_order_and_queued_run_can_be_cancelled(client, dataset_id, tiny_model_dir):
-    first = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16)
-    second = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16)
+    first = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16, class_weighting="auto")
+    second = _train(client, dataset_id, tiny_model_dir, epochs=2, batch_size=16, early_stopping_patience=1)
     third = _train(client, dataset_id, tiny_model_dir, epochs=1, batch_size=16)
     status = client.get("/train/status").json()
     assert [r["id"] for r in status["queue"]] + ([status["current"]["id"]] if status["current"] else []) != []
