@@ -9,6 +9,7 @@ import signal
 import pytest
 
 from llm_trainer.db.models import ModelVersion
+from llm_trainer.ml.baseline import is_baseline_dir
 from llm_trainer.ml.modeling import load_classifier
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
@@ -48,6 +49,7 @@ def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, ti
     assert meta["lineage"]["dataset_id"] == dataset_id and meta["lineage"]["dataset_hash"]
     assert meta["metrics"]["accuracy"] > 0.9  # the two classes use disjoint words: easy to learn
     assert {"macro_f1", "weighted_f1", "per_class", "confusion_matrix", "misclassified"} <= set(meta["metrics"])
+    assert 0 < meta["metrics"]["baseline"]["accuracy"] <= 1, "TF-IDF on the same validation split, for comparison"
     config = json.loads((folder / "config.json").read_text())
     assert set(config["id2label"].values()) == {"好评", "差评"}
     assert (folder / "model.safetensors").exists()
@@ -177,3 +179,12 @@ def test_live_server_streams_run_events_until_the_end(live_server, data_dir, tin
                 break
     assert statuses[-1] == "succeeded" and "running" in statuses
     assert steps == sorted(steps) and steps[-1] > 0, "progress only moves forward"
+
+
+def test_tfidf_baseline_trains_as_a_version(client, dataset_id, settings):
+    run = wait_run(client.get, _train(client, dataset_id, "tfidf")["id"], finished, timeout=120)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+    folder = settings.models_dir / str(run["model_version_ids"][0])
+    meta = json.loads((folder / "llm_trainer.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "tfidf" and meta["metrics"]["accuracy"] > 0.9 and meta["metrics"]["confusion_matrix"]
+    assert is_baseline_dir(folder)

@@ -372,7 +372,8 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
 
     reporter.progress({"phase": "evaluating"})
     model = trainer.accelerator.unwrap_model(trainer.model)
-    probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, precision) if is_main else np.zeros((0, 0))
+    # The version's metrics are measured in fp32, as it is served; the per-epoch curve used the training precision.
+    probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, "fp32") if is_main else np.zeros((0, 0))
     return TrainOutcome(
         model=model,
         tokenizer=tokenizer,
