@@ -188,3 +188,30 @@ def test_tfidf_baseline_trains_as_a_version(client, dataset_id, settings):
     meta = json.loads((folder / "llm_trainer.json").read_text(encoding="utf-8"))
     assert meta["kind"] == "tfidf" and meta["metrics"]["accuracy"] > 0.9 and meta["metrics"]["confusion_matrix"]
     assert is_baseline_dir(folder)
+
+
+def test_training_request_paths_never_import_torch(tmp_path):
+    """The web server stays light: queueing, status, runs and the schema answer without loading torch."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from fastapi.testclient import TestClient
+from llm_trainer.api.app import create_app
+from llm_trainer.core.config import Settings
+from tests.helpers.training_data import insert_dataset, review_rows
+app = create_app(Settings(data_dir=sys.argv[1]))
+ds = insert_dataset(app.state.session_factory, review_rows(20))
+with TestClient(app) as c:
+    app.state.run_scheduler.shutdown()  # only the request paths are under test here, not the worker
+    assert c.post("/train", json={"dataset_id": ds, "base_model": "tfidf"}).status_code == 201
+    for path in ("/train/status", "/api/runs", "/api/runs/1", "/api/runs/1/metrics", "/api/runs/1/logs",
+                 "/api/training/config-schema"):
+        assert c.get(path).status_code == 200, path
+    assert c.post("/api/runs/1/cancel").status_code == 200
+print("torch" in sys.modules, "transformers" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
