@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import pick, shot
-from tests.e2e.data import review_rows, write_csv
+from tests.e2e.data import review_rows, upload, write_csv
 
 pytestmark = pytest.mark.browser
 
@@ -53,3 +55,21 @@ def test_file_without_text_label_columns_asks_for_columns(page, tmp_path):
     page.locator("[data-test=upload-submit]").click()
     page.wait_for_url(re.compile(r"/data/\d+$"))
     page.locator("[data-test=validation-report]").get_by_text("正文内容X / 打分Y").wait_for()
+
+
+def test_rename_and_delete_dataset(page, server, tmp_path):
+    upload(server, write_csv(tmp_path / "old.csv", review_rows(30, seed=5)), "旧名字")
+    page.goto("/data")
+    row = page.locator("[data-test=dataset-table] .el-table__row").filter(has_text="旧名字")
+    row.locator("[data-test=rename]").click()
+    box = page.locator(".el-message-box input")
+    box.fill("新名字")
+    page.locator(".el-message-box__btns .el-button--primary").click()
+    row = page.locator("[data-test=dataset-table] .el-table__row").filter(has_text="新名字")
+    expect(row).to_be_visible()
+
+    row.locator("[data-test=delete-dataset]").click()
+    expect(page.locator(".el-message-box")).to_contain_text("新名字")  # the confirmation names what goes
+    page.locator(".el-message-box__btns .el-button--primary").click()
+    expect(page.locator("[data-test=dataset-table]").get_by_text("新名字")).to_have_count(0)
+    assert all(d["name"] != "新名字" for d in httpx.get(f"{server}/api/datasets").json())

@@ -7,12 +7,11 @@ import { useI18n } from 'vue-i18n'
 import { deleteModel, setDefaultModel } from '@/api/models'
 
 import { useApiError } from './useApiError'
-import { useConfirm } from './useConfirm'
+import { useConfirmedDelete } from './useConfirmedDelete'
 
 export function useModelActions(onChange: () => void) {
   const { t } = useI18n()
   const { notify } = useApiError()
-  const confirm = useConfirm()
   const busyId = ref<number | null>(null)
 
   async function makeDefault(model: { id: number }) {
@@ -28,21 +27,11 @@ export function useModelActions(onChange: () => void) {
     }
   }
 
+  const confirmedDelete = useConfirmedDelete(deleteModel, 'models.confirmDelete')
   async function remove(model: { id: number; name: string }): Promise<boolean> {
-    const ok = await confirm(t('models.confirmDelete', { name: model.name }), {
-      danger: true,
-      confirmText: t('common.delete'),
-    })
-    if (!ok) return false
-    try {
-      await deleteModel(model.id)
-      ElMessage({ type: 'success', message: t('common.deleted') })
-      onChange()
-      return true
-    } catch (err) {
-      notify(err)
-      return false
-    }
+    const gone = await confirmedDelete(model)
+    if (gone) onChange()
+    return gone
   }
 
   return { busyId, makeDefault, remove }
