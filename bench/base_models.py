@@ -3,6 +3,7 @@
 Usage (from the repo root):
     .venv/bin/python bench/base_models.py heads   [--train 3000 --val 1000]   # pooler vs mean-pooling head
     .venv/bin/python bench/base_models.py accuracy [--epochs 1 --max-len 64]  # e5 (trimmed) vs TF-IDF, full splits
+    .venv/bin/python bench/base_models.py tfidf   [--train 3000 --val 1000]  # TF-IDF, full and same subsets
     .venv/bin/python bench/base_models.py sizes                              # conversion time, saved sizes
 
 Splits: 80/20 stratified, random_state 0. The fine-tuning loop here is deliberately minimal (AdamW, linear warmup/decay,
@@ -192,6 +193,26 @@ def cmd_accuracy(args):
               f"| {acc:.4f} | {secs:.0f} ({steps} steps) | {model.config.vocab_size} |", flush=True)  # fmt: skip
 
 
+def cmd_tfidf(args):
+    """TF-IDF on the full split, and on the same subsets the fine-tuning runs used (for a like-for-like row)."""
+    from llm_trainer.ml.baseline import evaluate_baseline, train_baseline
+
+    print("| dataset | TF-IDF trained on | val | val accuracy |\n|---|---|---|---|")
+    for name in args.datasets:
+        tr_x, va_x, tr_y, va_y = load_split(name)
+        sub_val = subset(va_x, va_y, args.val)
+        for train in ((tr_x, tr_y), subset(tr_x, tr_y, args.train)):
+            pipeline, full = train_baseline(*train, va_x, va_y)
+            part = evaluate_baseline(pipeline, *sub_val)
+            print(
+                f"| {name} | {len(train[0])} | {len(va_x)} | {full['accuracy']:.4f} |"
+            )
+            print(
+                f"| {name} | {len(train[0])} | {len(sub_val[0])} | {part['accuracy']:.4f} |",
+                flush=True,
+            )
+
+
 def cmd_sizes(args):
     from llm_trainer.ml.base_models import embedded
     from llm_trainer.ml.modeling import load_base_for_training
@@ -225,7 +246,7 @@ def cmd_sizes(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["heads", "accuracy", "sizes"])
+    parser.add_argument("what", choices=["heads", "accuracy", "tfidf", "sizes"])
     parser.add_argument(
         "--datasets", nargs="+", default=["waimai_10k", "thucnews_titles_10cls"]
     )
@@ -240,10 +261,16 @@ def main():
     parser.add_argument("--max-len", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--fp32", action="store_true")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads")
     args = parser.parse_args()
-    args.train = args.train or (3000 if args.what == "heads" else 10**9)
-    torch.set_num_threads(os.cpu_count() or 1)
-    {"heads": cmd_heads, "accuracy": cmd_accuracy, "sizes": cmd_sizes}[args.what](args)
+    args.train = args.train or (3000 if args.what in ("heads", "tfidf") else 10**9)
+    torch.set_num_threads(args.threads)
+    {
+        "heads": cmd_heads,
+        "accuracy": cmd_accuracy,
+        "tfidf": cmd_tfidf,
+        "sizes": cmd_sizes,
+    }[args.what](args)
 
 
 if __name__ == "__main__":

