@@ -29,7 +29,7 @@ def chromium() -> Iterator[object]:
     if not CHROMIUM.exists():
         _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     if not DIST_INDEX.is_file():
-        _unavailable(f"The web UI is not built ({DIST_INDEX} missing): run `make run` or `cd frontend && npm run build`")
+        _unavailable(f"The web UI is not built ({DIST_INDEX} missing): run `cd frontend && npm run build`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -98,6 +98,22 @@ def test_predict_shows_label_and_probabilities(page, server, dataset_id, tiny_ba
     shot(page, "07-inference")
 
 
+def test_batch_file_prediction_with_progress_and_download(page, server, dataset_id, tiny_base, tmp_path):
+    _version(server, dataset_id, tiny_base)
+    path = write_csv(tmp_path / "batch.csv", review_rows(40, seed=11))
+    page.goto("/inference")
+    page.locator("[data-test=batch] input[type=file]").set_input_files(str(path))
+    page.locator("[data-test=batch-start]").click()
+    job = page.locator("[data-test=batch-job]")
+    expect(job).to_contain_text("已处理 40 / 40", timeout=60_000)
+    expect(page.locator("[data-test=batch-metrics]")).to_contain_text("准确率")  # the file has a label column
+    href = page.locator("[data-test=batch] a[download]").get_attribute("href")
+    body = httpx.get(server + href).content
+    assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM so that Excel shows Chinese
+    assert body.decode("utf-8-sig").count("\n") >= 41
+    shot(page, "07b-inference-batch")
+
+
 def test_stop_run_yields_stopped_version(page, server, dataset_id, tiny_base):
     # Long enough to be stopped mid-way: many epochs at batch 4.
     run = start_run(server, dataset_id, str(tiny_base), epochs=40, batch_size=4, max_length=32, run_name="要停止的任务")

@@ -1,17 +1,19 @@
 /** Derived numbers of a run's progress snapshot. */
 import type { Run } from '@/api/runs'
 
+/** Training progress in percent, from step / total_steps (the snapshot's `percent` belongs to a model download). */
 export function runPercent(run: Run | null | undefined): number {
   if (!run) return 0
   if (run.status === 'succeeded') return 100
   const p = run.progress ?? {}
-  if (typeof p.percent === 'number') return clamp(p.percent <= 1 && p.percent > 0 && !p.total_steps ? p.percent * 100 : p.percent)
-  if (p.step && p.total_steps) return clamp((p.step / p.total_steps) * 100)
+  if (p.step && p.total_steps) return Math.max(0, Math.min(100, Math.round((p.step / p.total_steps) * 1000) / 10))
   return 0
 }
 
-function clamp(v: number): number {
-  return Math.max(0, Math.min(100, Math.round(v * 10) / 10))
+/** Download/conversion percent while the base model is being fetched, else null. */
+export function downloadPercent(run: Run | null | undefined): number | null {
+  const p = run?.progress
+  return p && p.phase === 'loading_model' && typeof p.percent === 'number' ? p.percent : null
 }
 
 export function runTitle(run: Run): string {
