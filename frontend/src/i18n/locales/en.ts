@@ -147,6 +147,12 @@ const en: typeof zhCN = {
     available: 'available',
     unavailable: 'unavailable',
     recommended: 'recommended',
+    embedded: {
+      ready: 'ready, works offline',
+      idle: 'Not prepared yet: the first run fetches and converts it (once).',
+      prepare: 'Prepare now',
+      running: 'Fetching and converting the embedded model…',
+    },
     downloading: 'downloading {p}%',
     basic: 'Main settings',
     advanced: 'Advanced settings',

@@ -145,6 +145,12 @@ export default {
     available: '可用',
     unavailable: '不可用',
     recommended: '推荐',
+    embedded: {
+      ready: '已就绪，可离线使用',
+      idle: '尚未准备：首次训练时会自动获取并转换（只需一次）。',
+      prepare: '现在准备',
+      running: '正在获取并转换内置模型…',
+    },
     downloading: '下载中 {p}%',
     basic: '常用参数',
     advanced: '高级参数',
