@@ -134,6 +134,18 @@ def available_memory_bytes(device: str) -> int | None:
     return int(psutil.virtual_memory().available)
 
 
+def preflight_memory(model: Any, batch_size: int, max_length: int, precision: str, device: str) -> tuple[int, list]:
+    """(estimated bytes, warnings): warn before training when the estimate nears the device's free memory."""
+    needed = estimate_memory_bytes(model, batch_size, max_length, precision)
+    free = available_memory_bytes(device)
+    if free is not None and needed > 0.9 * free:
+        return needed, [
+            f"estimated memory {needed / 2**30:.1f} GiB exceeds ~90% of the free {free / 2**30:.1f} GiB on {device}: "
+            "lower batch_size or max_length if the run fails"
+        ]
+    return needed, []
+
+
 def _stop_agreed(local: bool) -> bool:
     """In data-parallel runs every process must stop at the same step: rank 0's decision is shared."""
     import torch
@@ -258,10 +270,48 @@ def _prepare_model(job: TrainJob, reporter: Reporter) -> tuple[Any, Any]:
     return tokenizer, model
 
 
+def _training_args(job: TrainJob, device: str, precision: str, world: int, total_steps: int) -> Any:
+    """HF TrainingArguments from our config: length-grouped batches, checkpoints under the run dir, no tqdm/hub."""
+    from transformers import TrainingArguments
+
+    cfg = job.config
+    return TrainingArguments(
+        output_dir=str(job.work_dir / CHECKPOINTS),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size * 2,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=int(cfg.warmup_ratio * total_steps),
+        weight_decay=cfg.weight_decay,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        eval_strategy=cfg.eval_strategy,
+        eval_steps=cfg.eval_steps,
+        save_strategy=cfg.save_strategy,
+        save_steps=cfg.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=cfg.save_strategy == cfg.eval_strategy,  # keep the best checkpoint
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        seed=cfg.seed,
+        use_cpu=device == "cpu",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        train_sampling_strategy="group_by_length",
+        logging_strategy="steps",
+        logging_steps=max(1, total_steps // 300),
+        logging_first_step=True,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        ddp_backend="gloo" if device == "cpu" and world > 1 else None,
+        ddp_find_unused_parameters=False if world > 1 else None,
+    )
+
+
 def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     """Train `job.base_model` on `job.split` and return the (best) model with validation probabilities."""
     import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 
     cfg = job.config
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -271,7 +321,6 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     if device == "cpu":
         torch.set_num_threads(cpu_threads(world))
     set_seed(cfg.seed)
-    warnings: list[str] = []
 
     tokenizer, model = _prepare_model(job, reporter)
     label2id = {name: i for i, name in enumerate(job.split.labels)}
@@ -285,13 +334,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     )
     val_ds = EncodedDataset(tokenizer, job.split.val_texts, [label2id[x] for x in job.split.val_labels], max_length)
 
-    needed = estimate_memory_bytes(model, cfg.batch_size, max_length, precision)
-    free = available_memory_bytes(device)
-    if free is not None and needed > 0.9 * free:
-        warnings.append(
-            f"estimated memory {needed / 2**30:.1f} GiB exceeds ~90% of the free {free / 2**30:.1f} GiB on {device}: "
-            "lower batch_size or max_length if the run fails"
-        )
+    needed, warnings = preflight_memory(model, cfg.batch_size, max_length, precision, device)
     for w in warnings:
         reporter.info("WARNING: " + w)
     effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * world
@@ -313,38 +356,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
         }
     )
 
-    keep_best = cfg.save_strategy == cfg.eval_strategy
-    args = TrainingArguments(
-        output_dir=str(job.work_dir / CHECKPOINTS),
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size * 2,
-        num_train_epochs=cfg.epochs,
-        learning_rate=cfg.learning_rate,
-        warmup_steps=int(cfg.warmup_ratio * total_steps),
-        weight_decay=cfg.weight_decay,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        eval_strategy=cfg.eval_strategy,
-        eval_steps=cfg.eval_steps,
-        save_strategy=cfg.save_strategy,
-        save_steps=cfg.eval_steps,
-        save_total_limit=2,
-        load_best_model_at_end=keep_best,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
-        seed=cfg.seed,
-        use_cpu=device == "cpu",
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        train_sampling_strategy="group_by_length",
-        logging_strategy="steps",
-        logging_steps=max(1, total_steps // 300),
-        logging_first_step=True,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        ddp_backend="gloo" if device == "cpu" and world > 1 else None,
-        ddp_find_unused_parameters=False if world > 1 else None,
-    )
+    args = _training_args(job, device, precision, world, total_steps)
     callbacks = [_make_callback(reporter, effective_batch)]
     if cfg.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))

@@ -72,3 +72,15 @@ def test_config_bounds_and_consistency():
     with pytest.raises(ValueError, match="CUDA"):
         TrainingConfig(precision="fp16", device="cpu")
     assert TrainingConfig(gpu_ids=[0, 1]).world_size == 2
+
+
+def test_preflight_warns_when_the_batch_cannot_fit(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification
+
+    from llm_trainer.ml.training.trainer import preflight_memory
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    small, none = preflight_memory(model, 8, 32, "fp32", "cpu")
+    assert none == [] and small > sum(p.numel() for p in model.parameters()) * 4
+    _, warned = preflight_memory(model, 10**7, 512, "fp32", "cpu")
+    assert warned and "batch_size" in warned[0]
