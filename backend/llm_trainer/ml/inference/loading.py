@@ -48,19 +48,19 @@ def load_predictor(version_dir: Path, kind: str, variant: str, warm_up: bool = T
     return predictor
 
 
-def _labels_from_config(config: Any) -> list[str]:
-    id2label = {int(k): str(v) for k, v in config.id2label.items()}
-    return [id2label[i] for i in sorted(id2label)]
+def _labels_from_config(id2label: dict) -> list[str]:
+    by_id = {int(k): str(v) for k, v in id2label.items()}
+    return [by_id[i] for i in sorted(by_id)]
 
 
-def max_length_for(version_dir: Path, tokenizer: Any, config: Any) -> int:
+def max_length_for(version_dir: Path, tokenizer: Any, max_positions: int | None) -> int:
     """Training's max length when recorded, else the longest input both tokenizer and positions allow."""
     recorded = read_manifest(version_dir).get("max_length")
     if recorded:
         return int(recorded)
     limits = [DEFAULT_MAX_LENGTH, int(getattr(tokenizer, "model_max_length", DEFAULT_MAX_LENGTH) or DEFAULT_MAX_LENGTH)]
-    if getattr(config, "max_position_embeddings", None):
-        limits.append(int(config.max_position_embeddings))
+    if max_positions:
+        limits.append(int(max_positions))
     return min(limits)
 
 
@@ -69,8 +69,9 @@ def _load_torch(version_dir: Path) -> Predictor:
 
     configure_torch()
     tokenizer, model = load_classifier(version_dir, "cpu")
-    labels = _labels_from_config(model.config)
-    return TorchPredictor(tokenizer, model, labels, max_length_for(version_dir, tokenizer, model.config))
+    labels = _labels_from_config(model.config.id2label)
+    max_length = max_length_for(version_dir, tokenizer, getattr(model.config, "max_position_embeddings", None))
+    return TorchPredictor(tokenizer, model, labels, max_length)
 
 
 def _load_onnx(version_dir: Path, variant: str) -> Predictor:
@@ -78,7 +79,7 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     if not path.is_file():
         raise FileNotFoundError(path)
     import onnxruntime as ort
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = cpu_threads()
@@ -86,9 +87,12 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     tokenizer = AutoTokenizer.from_pretrained(version_dir)
-    config = AutoConfig.from_pretrained(version_dir)
-    labels = _labels_from_config(config)
-    return OnnxPredictor(tokenizer, session, labels, max_length_for(version_dir, tokenizer, config), variant)
+    # config.json read as plain JSON: custom heads (model_type bert_mean_pool) need no registration, and the
+    # ONNX path never imports torch.
+    config = json.loads((version_dir / "config.json").read_text(encoding="utf-8"))
+    labels = _labels_from_config(config["id2label"])
+    max_length = max_length_for(version_dir, tokenizer, config.get("max_position_embeddings"))
+    return OnnxPredictor(tokenizer, session, labels, max_length, variant)
 
 
 def _load_tfidf(version_dir: Path) -> Any:

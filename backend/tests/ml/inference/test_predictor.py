@@ -81,3 +81,32 @@ def test_tfidf_version_is_a_predictor_too(settings):
     good, bad = predictor.predict(["这家店很好吃，推荐", "太慢了，难吃，失望"])
     assert (good.label, bad.label) == ("好评", "差评")
     assert sum(p for _, p in good.probabilities) == pytest.approx(1.0)
+
+
+def test_exported_custom_head_version_serves_from_a_fresh_process(tmp_path):
+    """A mean-pooling (embedded e5 style) version's ONNX variant loads after a restart, before anything registered
+    the custom head with transformers."""
+    import subprocess
+    import sys
+
+    from transformers import AutoTokenizer
+
+    from llm_trainer.ml.base_models.heads import MeanPoolBertConfig, MeanPoolBertForSequenceClassification
+
+    folder = tmp_path / "mean-pool"
+    tokenizer = AutoTokenizer.from_pretrained(trained_tiny_bert())
+    config = MeanPoolBertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=64, num_labels=2, id2label={0: "差评", 1: "好评"}, label2id={"差评": 0, "好评": 1},
+    )  # fmt: skip
+    MeanPoolBertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    build_export(folder, ONNX)
+    code = (
+        "import sys; from pathlib import Path; from llm_trainer.ml.inference.loading import load_predictor; "
+        f"p = load_predictor(Path({str(folder)!r}), 'transformer', 'onnx'); "
+        "print(p.labels, p.max_length, p.predict(['好吃' * 100])[0].truncated)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['差评', '好评'] 64 True"
