@@ -163,3 +163,24 @@ def test_home_shows_hardware_and_latest_versions(page, server, dataset_id, tiny_
     shot(page, "00-home-idle")
     page.locator("[data-test=start-training]").click()
     page.wait_for_url(re.compile(r"/data$"))
+
+
+def test_resume_stopped_run_continues(page, server, dataset_id, tiny_base):
+    stopped = [r for r in httpx.get(f"{server}/api/runs").json()["items"] if r["status"] == "stopped"]
+    if not stopped:
+        run = start_run(server, dataset_id, str(tiny_base), epochs=40, batch_size=4, max_length=32)
+        wait_run(server, run["id"], {"running"}, timeout=120)
+        httpx.post(f"{server}/api/runs/{run['id']}/stop").raise_for_status()
+        stopped = [wait_run(server, run["id"], {"stopped"}, timeout=180)]
+    run = stopped[0]
+    page.goto(f"/training/runs/{run['id']}")
+    card = page.locator("[data-test=run-card]")
+    expect(card.locator("[data-status=stopped]")).to_be_visible()
+    page.locator("[data-test=resume-run]").click()
+    # Back in the queue, then training again from its checkpoint: the live view follows without a reload.
+    expect(card.locator("[data-status=running]")).to_be_visible(timeout=120_000)
+    expect(card).to_contain_text(re.compile(r"第 \d+ / 1280 步"), timeout=60_000)
+    card.locator("[data-test=stop-run]").click()
+    page.locator(".el-message-box__btns .el-button--primary").click()
+    expect(card.locator("[data-status=stopped]")).to_be_visible(timeout=180_000)
+    assert httpx.get(f"{server}/api/runs/{run['id']}").json()["resume_count"] == 1
