@@ -10,6 +10,7 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def build_tiny_bert(out_dir: Path, texts: Iterable[str], num_labels: int = 2) -> Path:
     """Save a 2-layer, hidden-32 BERT + a char-level WordPiece vocab built from `texts` into `out_dir`."""
+    import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -29,7 +30,10 @@ def build_tiny_bert(out_dir: Path, texts: Iterable[str], num_labels: int = 2) ->
         max_position_embeddings=128,
         num_labels=num_labels,
     )
-    model = BertForSequenceClassification(config)
+    # Fixed initial weights: tests that assert on learned accuracy must not depend on the draw.
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = BertForSequenceClassification(config)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
