@@ -162,7 +162,7 @@ def cmd_heads(args):
         tr_x, va_x, tr_y, va_y = load_split(name)
         train, val = subset(tr_x, tr_y, args.train), subset(va_x, va_y, args.val)
         labels = sorted(set(tr_y))
-        for head in ("pooler", "mean"):
+        for head in args.heads:
             tok, model = embedded_model(labels, head, train[0])
             acc, secs, _ = finetune(tok, model, train, val, epochs=args.epochs, max_len=args.max_len,
                                     batch_size=32, lr=args.lr, bf16=not args.fp32)  # fmt: skip
@@ -264,6 +264,9 @@ def main():
     parser.add_argument("--max-len", type=int, default=64)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--fp32", action="store_true")
+    parser.add_argument(
+        "--heads", nargs="+", default=["pooler", "mean"], choices=["pooler", "mean"]
+    )
     parser.add_argument(
         "--skip-tfidf", action="store_true", help="accuracy: leave out the TF-IDF row"
     )
