@@ -27,6 +27,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+# The server sets this for itself (ml/inference/runtime.py); the in-process pipeline gets it too, so the side-by-side
+# compares serving, not OpenMP spinning on shared cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 DATASET = ROOT.parent / "shared" / "datasets" / "waimai_10k.csv"

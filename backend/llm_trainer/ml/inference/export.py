@@ -11,6 +11,7 @@ import numpy as np
 
 from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, export_path, load_predictor
 from llm_trainer.ml.inference.predictor import Predictor
+from llm_trainer.ml.inference.runtime import configure_torch
 
 # Two texts of different lengths: batch and sequence axes must not be specialised to 1 while tracing.
 _TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
@@ -20,6 +21,7 @@ def build_export(version_dir: Path, variant: str) -> Path:
     """Write `exports/<variant>/model.onnx` (int8 builds on the fp32 graph, building it first if needed)."""
     if variant not in (ONNX, ONNX_INT8):
         raise ValueError(f"unknown export variant {variant!r}")
+    configure_torch()
     fp32 = export_path(version_dir, ONNX)
     if not fp32.is_file():
         _publish(version_dir, ONNX, _export_fp32)

@@ -78,6 +78,7 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     path = export_path(version_dir, variant)
     if not path.is_file():
         raise FileNotFoundError(path)
+    configure_torch()  # transformers imports torch: let it start with the serving settings
     import onnxruntime as ort
     from transformers import AutoTokenizer
 
@@ -85,6 +86,8 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     options.intra_op_num_threads = cpu_threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # No busy-waiting between runs: on shared cores spinning pool threads steal time from the ones working.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     tokenizer = AutoTokenizer.from_pretrained(version_dir)
     # config.json read as plain JSON: custom heads (model_type bert_mean_pool) need no registration, and the

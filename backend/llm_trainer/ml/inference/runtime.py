@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 
 _lock = threading.Lock()
@@ -25,6 +26,7 @@ def configure_torch() -> None:
     with _lock:
         if _configured:
             return
+        _import_torch_with_passive_openmp()
         import torch
 
         torch.set_num_threads(cpu_threads())
@@ -32,3 +34,17 @@ def configure_torch() -> None:
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(1)
         _configured = True
+
+
+def _import_torch_with_passive_openmp() -> None:
+    """OpenMP reads OMP_WAIT_POLICY once, when torch loads it. PASSIVE makes idle threads sleep instead of spin:
+    on shared cores (a training worker, other processes) spinning threads starve the ones doing work, and a 25 ms
+    forward pass was measured taking up to a second. The variable is removed again so processes started later
+    (training workers) keep their own default. An explicit user setting is left alone."""
+    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import torch  # noqa: F401
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
