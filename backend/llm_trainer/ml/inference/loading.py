@@ -82,6 +82,8 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     import onnxruntime as ort
     from transformers import AutoTokenizer
 
+    import llm_trainer.ml.base_models.heads  # noqa: F401 - AutoTokenizer reads config.json; custom heads must be known
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = cpu_threads()
     options.inter_op_num_threads = 1
