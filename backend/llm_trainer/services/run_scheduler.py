@@ -167,10 +167,13 @@ class RunScheduler:
         log.warning("run %s -> %s: %s", run.id, status.value, message)
 
     def _enforce_stop_timeouts(self, session: Session) -> None:
+        """Kill workers that did not reach a step boundary within stop_timeout_s of the first stop."""
         for run in runs_repo.active_runs(session):
             requested = _aware(run.stop_requested_at)
             if run.status != RunStatus.STOPPING.value or requested is None:
                 continue
+            if (run.progress or {}).get("stop_acknowledged"):
+                continue  # the worker stopped at a step boundary and is evaluating/saving: give it the time
             if (_now() - requested).total_seconds() > self.settings.stop_timeout_s:
                 kill_worker(run.pid, run.id)
 

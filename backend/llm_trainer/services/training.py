@@ -181,6 +181,7 @@ def resume_run(session: Session, run_id: int) -> Run:
         finished_at=None,
         pid=None,
         resume_count=run.resume_count + 1,
+        progress={**(run.progress or {}), "stop_acknowledged": False},
     ):
         raise Conflict(
             f"Run {run_id} is {run.status}; only stopped or interrupted runs can be resumed.", code="not_resumable"

@@ -93,6 +93,8 @@ def test_config_schema_has_help_for_every_field(client):
 def test_stop_gives_usable_stopped_version_and_resume_continues(client, dataset_id, tiny_model_dir, settings):
     created = _train(client, dataset_id, tiny_model_dir, epochs=100, batch_size=2, save_strategy="no", seed=2)
     wait_run(client.get, created["id"], lambda r: (r["progress"].get("step") or 0) >= 5, timeout=180)
+    # The timeout covers reaching a step boundary, not the evaluation and saving that follow an acknowledged stop.
+    client.app.state.run_scheduler.settings.stop_timeout_s = 3
     resp = client.post("/train/stop")
     assert resp.status_code == 200 and resp.json()["status"] == "stopping"
 
@@ -109,7 +111,7 @@ def test_stop_gives_usable_stopped_version_and_resume_continues(client, dataset_
 
     resp = client.post(f"/api/runs/{run['id']}/resume")
     assert resp.status_code == 200 and resp.json()["status"] == "queued"
-    wait_run(client.get, run["id"], lambda r: r["status"] == "running" and (r["progress"].get("step") or 0) > 0)
+    wait_run(client.get, run["id"], lambda r: r["status"] == "running" and r["progress"]["step"] > stopped_step)
     client.post(f"/api/runs/{run['id']}/stop")
     resumed = wait_run(client.get, run["id"], finished, timeout=120)
     assert resumed["status"] == "stopped", resumed["error_message"] + resumed["log_tail"]

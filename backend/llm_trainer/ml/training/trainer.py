@@ -192,6 +192,8 @@ def _make_callback(reporter: Reporter, effective_batch: int):
             )
             if _stop_agreed(reporter.stop_requested()):
                 self.stopped_at = state.global_step
+                # Acknowledged at a step boundary: the scheduler's stop timeout no longer applies (eval + save follow).
+                reporter.progress({"phase": "evaluating", "stop_acknowledged": True})
                 control.should_training_stop = True
                 control.should_evaluate = True
                 control.should_save = True
