@@ -85,6 +85,9 @@ class RunScheduler:
             self.thread.join(timeout=5)
         ended = []
         for run_id, proc in list(self.procs.items()):
+            if proc.poll() is None and self._recorded_outcome(run_id):
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=30)  # it already recorded its outcome and is only tidying up
             if proc.poll() is None:
                 kill_worker(proc.pid, run_id)
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -101,6 +104,11 @@ class RunScheduler:
                     finished_at=_now(),
                 )
         self.procs.clear()
+
+    def _recorded_outcome(self, run_id: int) -> bool:
+        with session_scope(self.factory) as session:
+            run = runs_repo.get_run(session, run_id)
+            return run is None or run.status not in runs_repo.ACTIVE
 
     def notify(self) -> None:
         self.wake.set()
