@@ -32,6 +32,9 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+
+from bench_data_dir import prepare_data_dir
+
 DATASET = ROOT.parent / "shared" / "datasets" / "waimai_10k.csv"
 CONFIG = {"validation_source": "split", "validation_ratio": 0.2, "seed": 42}
 MAX_LENGTH = 128
@@ -78,15 +81,7 @@ def main() -> int:
     )
     ap.add_argument("--port", type=int, default=8765)
     args = ap.parse_args()
-    data_dir = (
-        args.data_dir or Path(tempfile.mkdtemp(prefix="bench-predict-"))
-    ).resolve()
-    os.environ["LLM_TRAINER_DATA_DIR"] = str(data_dir)
-    if args.e5_cache and (args.e5_cache / "embedded").is_dir():
-        (data_dir / "cache").mkdir(parents=True, exist_ok=True)
-        link = data_dir / "cache" / "embedded"
-        if not link.exists():
-            link.symlink_to((args.e5_cache / "embedded").resolve())
+    data_dir = prepare_data_dir(args.data_dir, "bench-predict-", args.e5_cache)
 
     url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(

@@ -12,12 +12,14 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+
+from bench_data_dir import prepare_data_dir
+
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
@@ -40,15 +42,7 @@ def main() -> int:
         help="A cache dir already holding the converted e5 model.",
     )
     args = ap.parse_args()
-    data_dir = (
-        args.data_dir or Path(tempfile.mkdtemp(prefix="bench-train-"))
-    ).resolve()
-    os.environ["LLM_TRAINER_DATA_DIR"] = str(data_dir)
-    if args.e5_cache and (args.e5_cache / "embedded").is_dir():
-        (data_dir / "cache").mkdir(parents=True, exist_ok=True)
-        link = data_dir / "cache" / "embedded"
-        if not link.exists():
-            link.symlink_to((args.e5_cache / "embedded").resolve())
+    data_dir = prepare_data_dir(args.data_dir, "bench-train-", args.e5_cache)
 
     from llm_trainer.cli.train import _import_file, _train_here
     from llm_trainer.core.config import get_settings

@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 
 from llm_trainer.api.app import create_app
 from llm_trainer.core.config import Settings
+from llm_trainer.db.base import make_engine, make_session_factory
+from llm_trainer.db.migrate import upgrade_to_head
 from tests.helpers.tiny_model import build_tiny_bert
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +36,16 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir, frontend_dist=data_dir / "no-ui")
+
+
+@pytest.fixture
+def factory(settings: Settings):
+    """A session factory on the test's migrated SQLite file (for service/worker tests without HTTP)."""
+    settings.ensure_dirs()
+    engine = make_engine(settings.db_path)
+    upgrade_to_head(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture

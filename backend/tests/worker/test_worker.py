@@ -7,26 +7,14 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 from llm_trainer.core.config import Settings
-from llm_trainer.db.base import make_engine, make_session_factory, session_scope
-from llm_trainer.db.migrate import upgrade_to_head
+from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion, Run
 from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.worker.launch import worker_env
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
-
-
-@pytest.fixture
-def factory(settings: Settings):
-    settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
-    upgrade_to_head(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _running_run(factory, base_model: str, **config) -> int:
