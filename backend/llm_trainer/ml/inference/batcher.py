@@ -70,6 +70,10 @@ class MicroBatcher:
                 return
             self._closed = True
             self._queue.put(None)
+        # Wait for the loop to end: a thread still inside torch when the interpreter exits aborts the process
+        # ("terminate called without an active exception"), which killed `llm-trainer predict` at exit.
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
 
     def _loop(self) -> None:
         under_load = False
