@@ -1,11 +1,30 @@
-/** Model versions produced by runs (and TF-IDF baselines): list, detail, rename, default, download, delete. */
+/** Model versions produced by runs (and TF-IDF baselines): list, detail, rename, default, download, delete, and the
+ * faster ONNX Runtime variants (build one, choose which one serves). */
 import { http } from './http'
 import type { EvalMetrics } from './types'
+
+/** How a version is run: the trained PyTorch model, its ONNX Runtime exports, or a TF-IDF baseline. */
+export type VariantName = 'pytorch' | 'onnx' | 'onnx_int8' | 'tfidf'
+export type ExportVariant = 'onnx' | 'onnx_int8'
+
+/** A built variant scored against the PyTorch model on the version's validation texts. */
+export interface VariantEvaluation {
+  samples: number
+  /** Share of texts where both give the same label, 0..1. */
+  agreement: number | null
+  max_probability_diff: number | null
+  /** Present when the validation texts have labels. */
+  accuracy?: number
+  accuracy_reference?: number
+  accuracy_delta?: number
+}
 
 export interface VariantInfo {
   status: 'ready' | 'building' | 'failed' | 'absent' | string
   size_bytes: number | null
+  /** Accuracy change vs the PyTorch model (fraction; -0.01 is one point worse). */
   accuracy_delta: number | null
+  evaluation: VariantEvaluation | null
   error: string | null
 }
 
@@ -23,8 +42,8 @@ export interface ModelSummary {
   created_at: string
   run_id: number | null
   dataset_id: number | null
-  serving_variant: string
-  variants: Record<string, VariantInfo>
+  serving_variant: VariantName
+  variants: Partial<Record<VariantName, VariantInfo>>
   loaded_variants: string[]
 }
 
@@ -50,8 +69,23 @@ export async function getModel(id: number): Promise<ModelDetail> {
   return data
 }
 
-export async function renameModel(id: number, name: string): Promise<ModelDetail> {
-  const { data } = await http.patch<ModelDetail>(`/api/models/${id}`, { name })
+async function patchModel(id: number, body: { name?: string; serving_variant?: VariantName }): Promise<ModelDetail> {
+  const { data } = await http.patch<ModelDetail>(`/api/models/${id}`, body)
+  return data
+}
+
+export function renameModel(id: number, name: string): Promise<ModelDetail> {
+  return patchModel(id, { name })
+}
+
+/** Choose the variant that answers this version's predictions by default (refused when it is not built). */
+export function setServingVariant(id: number, variant: VariantName): Promise<ModelDetail> {
+  return patchModel(id, { serving_variant: variant })
+}
+
+/** Start building an ONNX variant in the background; poll `getModel` until its status leaves "building". */
+export async function exportVariant(id: number, variant: ExportVariant): Promise<ModelDetail> {
+  const { data } = await http.post<ModelDetail>(`/api/models/${id}/export`, { variant })
   return data
 }
 

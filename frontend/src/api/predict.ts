@@ -1,5 +1,6 @@
 /** Prediction: the spec's `POST /predict` for texts, and batch file jobs under /api/predict/batch. */
 import { http } from './http'
+import type { VariantName } from './models'
 
 export interface ClassProbability {
   label: string
@@ -17,15 +18,18 @@ export interface Prediction {
 export interface PredictResponse {
   model_id: number
   model_name: string
-  variant: string
+  /** The variant that answered. */
+  variant: VariantName
   latency_ms: number
   load_ms: number | null
   predictions: Prediction[]
 }
 
-export async function predictText(text: string, modelId?: number): Promise<PredictResponse> {
+/** Without a model: the default version; without a variant: the one chosen to serve that version. */
+export async function predictText(text: string, modelId?: number, variant?: VariantName): Promise<PredictResponse> {
   const body: Record<string, unknown> = { text }
   if (modelId) body.model_id = modelId
+  if (variant) body.variant = variant
   const { data } = await http.post<PredictResponse>('/predict', body)
   return data
 }
@@ -51,11 +55,13 @@ export interface BatchJob {
 export async function startBatchPrediction(
   file: File,
   modelId: number | undefined,
+  variant: VariantName | undefined,
   onProgress?: (percent: number) => void,
 ): Promise<BatchJob> {
   const form = new FormData()
   form.append('file', file)
   if (modelId) form.append('model_id', String(modelId))
+  if (variant) form.append('variant', variant)
   const { data } = await http.post<BatchJob>('/api/predict/batch', form, {
     timeout: 0,
     onUploadProgress: (e) => {

@@ -1,0 +1,128 @@
+import { flushPromises } from '@vue/test-utils'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+
+import * as modelsApi from '@/api/models'
+import type { ModelDetail, VariantInfo } from '@/api/models'
+import { mountWith } from '@/test/setup'
+import { formatPoints } from '@/utils/variants'
+
+import ServingVariants from './ServingVariants.vue'
+
+vi.mock('@/api/models', () => ({ exportVariant: vi.fn(), getModel: vi.fn(), setServingVariant: vi.fn() }))
+
+const ABSENT: VariantInfo = { status: 'absent', size_bytes: null, accuracy_delta: null, evaluation: null, error: null }
+
+function ready(delta: number, agreement = 0.98): VariantInfo {
+  return {
+    status: 'ready',
+    size_bytes: 4_000_000,
+    accuracy_delta: delta,
+    evaluation: { samples: 50, agreement, max_probability_diff: 0.01, accuracy: 0.9 + delta, accuracy_reference: 0.9, accuracy_delta: delta },
+    error: null,
+  }
+}
+
+function version(variants: Partial<Record<'onnx' | 'onnx_int8', VariantInfo>>, served: ModelDetail['serving_variant'] = 'pytorch') {
+  return {
+    id: 7,
+    name: 'v7',
+    kind: 'transformer',
+    size_bytes: 16_000_000,
+    serving_variant: served,
+    variants: { pytorch: { ...ABSENT, status: 'ready' }, onnx: ABSENT, onnx_int8: ABSENT, ...variants },
+    loaded_variants: ['pytorch'],
+    metrics: { accuracy: 0.9 },
+  } as unknown as ModelDetail
+}
+
+async function mountFor(model: ModelDetail) {
+  const w = mountWith(ServingVariants, { props: { model } })
+  await flushPromises() // el-table renders its rows after mounting
+  // Behave like the page: every answer from the server replaces the version shown.
+  const follow = () => {
+    const last = w.emitted<[ModelDetail]>('updated')?.at(-1)?.[0]
+    if (last) void w.setProps({ model: last })
+  }
+  return { w, follow }
+}
+
+afterEach(() => vi.useRealTimers())
+
+describe('ServingVariants', () => {
+  it('explains each variant, marks the served one and offers build or serve as fits its state', async () => {
+    const failed = { ...ABSENT, status: 'failed', error: 'RuntimeError: export broke' }
+    const { w } = await mountFor(version({ onnx: ready(0), onnx_int8: failed }, 'onnx'))
+
+    expect(w.text()).toContain('答案与原始模型相同')
+    expect(w.text()).toContain('体积约为四分之一')
+    expect(w.find('[data-test=variant-onnx]').attributes('data-served')).toBe('true')
+    expect(w.find('[data-test=variant-pytorch]').attributes('data-served')).toBe('false')
+    expect(w.findAll('[data-test=served]')).toHaveLength(1)
+    expect(w.find('[data-test=serve-onnx]').exists()).toBe(false) // already serving
+    expect(w.find('[data-test=serve-pytorch]').text()).toBe('使用此版本提供服务')
+    expect(w.find('[data-test=build-onnx]').exists()).toBe(false) // already built
+    expect(w.find('[data-test=build-onnx_int8]').text()).toBe('重新生成')
+    expect(w.find('[data-test=variant-error]').text()).toContain('RuntimeError: export broke')
+    expect(w.find('[data-test=accuracy-onnx]').text()).toContain('准确率 0.0 个百分点')
+    expect(w.find('[data-test=accuracy-onnx]').text()).toContain('98.0% 的预测相同（50 条验证文本）')
+  })
+
+  it('warns when int8 loses more than one accuracy point, and only then', async () => {
+    const bad = (await mountFor(version({ onnx: ready(0), onnx_int8: ready(-0.025) }))).w
+    expect(bad.find('[data-test=int8-warning]').text()).toContain('低 2.5 个百分点')
+    expect(bad.find('[data-test=accuracy-onnx_int8]').text()).toContain('准确率 -2.5 个百分点')
+    const fine = (await mountFor(version({ onnx: ready(0), onnx_int8: ready(-0.01) }))).w
+    expect(fine.find('[data-test=int8-warning]').exists()).toBe(false)
+  })
+
+  it('builds a variant, follows it every 2 s while it builds, then stops asking', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const { w, follow } = await mountFor(version({}))
+    vi.mocked(modelsApi.exportVariant).mockResolvedValueOnce(version({ onnx: { ...ABSENT, status: 'building' } }))
+    vi.mocked(modelsApi.getModel)
+      .mockResolvedValueOnce(version({ onnx: { ...ABSENT, status: 'building' } }))
+      .mockResolvedValueOnce(version({ onnx: ready(0) }))
+
+    await w.find('[data-test=build-onnx]').trigger('click')
+    await flushPromises()
+    follow()
+    await flushPromises()
+    expect(modelsApi.exportVariant).toHaveBeenCalledWith(7, 'onnx')
+    expect(w.find('[data-test=variant-onnx]').attributes('data-status')).toBe('building')
+    expect(w.text()).toContain('正在生成')
+
+    await vi.advanceTimersByTimeAsync(1900)
+    expect(modelsApi.getModel).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(100)
+    follow()
+    expect(modelsApi.getModel).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(2000)
+    follow()
+    await flushPromises()
+    expect(modelsApi.getModel).toHaveBeenCalledTimes(2)
+    expect(w.find('[data-test=variant-onnx]').attributes('data-status')).toBe('ready')
+    expect(w.find('[data-test=serve-onnx]').exists()).toBe(true)
+
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(modelsApi.getModel).toHaveBeenCalledTimes(2) // nothing builds any more
+  })
+
+  it('makes a ready variant the served one', async () => {
+    const { w, follow } = await mountFor(version({ onnx: ready(0) }))
+    vi.mocked(modelsApi.setServingVariant).mockResolvedValueOnce(version({ onnx: ready(0) }, 'onnx'))
+    await w.find('[data-test=serve-onnx]').trigger('click')
+    await flushPromises()
+    follow()
+    await flushPromises()
+    expect(modelsApi.setServingVariant).toHaveBeenCalledWith(7, 'onnx')
+    expect(w.find('[data-test=variant-onnx]').attributes('data-served')).toBe('true')
+  })
+})
+
+describe('formatPoints', () => {
+  it('shows a fraction as signed percentage points with one decimal', () => {
+    expect(formatPoints(-0.0125)).toBe('-1.2')
+    expect(formatPoints(0.004)).toBe('+0.4')
+    expect(formatPoints(-0.0004)).toBe('0.0')
+  })
+})
