@@ -9,8 +9,12 @@ from typing import Any
 
 import numpy as np
 
-# Length-sorted chunks of this size keep padding small while still amortising per-call overhead on CPU.
+# Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
+# amortises per-call overhead, long ones go in small batches so one long text does not pad 63 short ones, and
+# activations stay cache-sized. 512 measured best (quiet, 2 cores, 256-text requests of real reviews: pytorch
+# 126 texts/s and int8 363, vs 73 and 163 with plain 64-text batches).
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_TOKENS = 512
 WARM_UP_TEXT = "预热一下模型，warm-up"
 
 
@@ -62,38 +66,63 @@ class Predictor(ABC):
 
 
 class TokenizedPredictor(Predictor):
-    """Shared tokenise -> length-sorted batches -> logits -> softmax path of the transformer variants."""
+    """Tokenise -> token-budget batches of similar length -> logits -> softmax: shared by the transformer variants."""
 
     tensor_type = "np"
 
-    def __init__(self, tokenizer: Any, labels: list[str], max_length: int, batch_size: int = DEFAULT_BATCH_SIZE):
+    def __init__(
+        self,
+        tokenizer: Any,
+        labels: list[str],
+        max_length: int,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    ):
         self.tokenizer = tokenizer
         self.labels = labels
         self.max_length = max_length
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
 
     @abstractmethod
     def _logits(self, encoded: Any) -> np.ndarray:
         """Run the model on one padded batch."""
 
+    def _encode(self, texts: list[str], padded: bool) -> Any:
+        tensors = self.tensor_type if padded else None
+        return self.tokenizer(
+            texts, truncation=True, max_length=self.max_length, padding=padded, return_tensors=tensors
+        )
+
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        texts = list(texts)
         probs = np.zeros((len(texts), len(self.labels)))
-        truncated = [False] * len(texts)
-        # Sorting by length means each batch pads to similar lengths: less wasted compute than random batches.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            encoded = self.tokenizer(
-                [texts[i] for i in idx],
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors=self.tensor_type,
-            )
-            probs[idx] = _softmax(self._logits(encoded))
-            for i, cut in zip(idx, _overflowed(encoded, len(idx)), strict=True):
-                truncated[i] = cut
-        return probs, truncated
+        if len(texts) == 1:  # the common single-text request: one pass, nothing to group
+            encoded = self._encode(texts, padded=True)
+            probs[:] = _softmax(self._logits(encoded))
+            return probs, _overflowed(encoded, 1)
+        # Tokenise once unpadded to learn token lengths (and truncation), then group similar lengths together.
+        unpadded = self._encode(texts, padded=False)
+        lengths = [len(ids) for ids in unpadded["input_ids"]]
+        for idx in token_batches(lengths, self.batch_size, self.batch_tokens):
+            probs[idx] = _softmax(self._logits(self._encode([texts[i] for i in idx], padded=True)))
+        return probs, _overflowed(unpadded, len(texts))
+
+
+def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int) -> list[list[int]]:
+    """Indexes grouped by ascending length into batches within both limits (a lone over-long text still gets one)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        # Sorted ascending, so the newcomer is the longest: the padded size becomes (n + 1) x its length.
+        if current and (len(current) >= max_texts or (len(current) + 1) * lengths[i] > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _overflowed(encoded: Any, n: int) -> list[bool]:

@@ -110,3 +110,15 @@ def test_exported_custom_head_version_serves_from_a_fresh_process(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "['差评', '好评'] 64 True"
+
+
+def test_token_batches_group_similar_lengths_within_limits():
+    from llm_trainer.ml.inference.predictor import token_batches
+
+    lengths = [5, 120, 6, 5, 7, 300, 6, 5]
+    batches = token_batches(lengths, max_texts=3, max_tokens=40)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every text exactly once
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 40
+    assert [5] in batches and [1] in batches  # the long texts never pad a batch of short ones
