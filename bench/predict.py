@@ -27,11 +27,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-# The server sets this for itself (ml/inference/runtime.py); the in-process pipeline gets it too, so the side-by-side
-# compares serving, not OpenMP spinning on shared cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+from llm_trainer.ml.inference.runtime import (
+    SHORT_SPIN,  # after the path above; imports no torch
+)
+
+# The server starts torch with these OpenMP settings (ml/inference/runtime.py); the in-process pipeline gets the same,
+# so the side-by-side compares serving paths, not OpenMP wait policies (the pipeline is slower with the defaults).
+for _var, _value in SHORT_SPIN.items():
+    os.environ.setdefault(_var, _value)
 
 from bench_data_dir import prepare_data_dir
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.ml.inference.runtime import on_torch_thread
+
 # Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
 # amortises per-call overhead, long ones go in small batches so one long text does not pad 63 short ones, and
 # activations stay cache-sized. 512 measured best (quiet, 2 cores, 256-text requests of real reviews: pytorch
@@ -144,6 +146,9 @@ class TorchPredictor(TokenizedPredictor):
         self.model = model
 
     def _logits(self, encoded: Any) -> np.ndarray:
+        return on_torch_thread(self._forward, encoded)
+
+    def _forward(self, encoded: Any) -> np.ndarray:
         import torch
 
         with torch.inference_mode():

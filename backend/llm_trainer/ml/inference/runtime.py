@@ -6,9 +6,17 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _configured = False
+_torch_thread_lock = threading.Lock()
+_torch_thread: ThreadPoolExecutor | None = None
+_on_torch_thread = threading.local()
 
 
 def cpu_threads() -> int:
@@ -26,7 +34,7 @@ def configure_torch() -> None:
     with _lock:
         if _configured:
             return
-        _import_torch_with_passive_openmp()
+        _import_torch_with_short_openmp_spin()
         import torch
 
         torch.set_num_threads(cpu_threads())
@@ -36,15 +44,51 @@ def configure_torch() -> None:
         _configured = True
 
 
-def _import_torch_with_passive_openmp() -> None:
-    """OpenMP reads OMP_WAIT_POLICY once, when torch loads it. PASSIVE makes idle threads sleep instead of spin:
-    on shared cores (a training worker, other processes) spinning threads starve the ones doing work, and a 25 ms
-    forward pass was measured taking up to a second. The variable is removed again so processes started later
-    (training workers) keep their own default. An explicit user setting is left alone."""
-    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+# Idle OpenMP threads spin this long before sleeping: libgomp counts spins (~0.2 ms here), LLVM/Intel OpenMP
+# (macOS, Windows builds) milliseconds.
+SHORT_SPIN = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}
+USER_OPENMP_VARS = ("OMP_WAIT_POLICY", *SHORT_SPIN)
+
+
+def _import_torch_with_short_openmp_spin() -> None:
+    """OpenMP reads its wait settings once, when torch loads it. A forward pass is ~100 parallel regions back to
+    back: threads that sleep between them (OMP_WAIT_POLICY=PASSIVE) pay a wake-up each time (fp32 p50 25.8 ms),
+    threads that spin the default ~300k rounds starve a training worker sharing the cores and get starved by it
+    (p50 100 ms, p95 292 ms next to a busy process). A short spin serves both: 20.0 ms quiet, 57.9 ms next to the
+    busy process (PASSIVE: 83.4). The variables are removed again so processes started later (training workers)
+    keep their own defaults. Any explicit user setting is left alone."""
+    if "torch" in sys.modules or any(var in os.environ for var in USER_OPENMP_VARS):
         return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.update(SHORT_SPIN)
     try:
         import torch  # noqa: F401
     finally:
-        del os.environ["OMP_WAIT_POLICY"]
+        for var in SHORT_SPIN:
+            del os.environ[var]
+
+
+def on_torch_thread(fn: Callable[..., T], *args: object) -> T:
+    """Run torch work on the process's one torch thread and wait for it (direct call when already there).
+
+    libgomp keeps an OpenMP pool per thread that ever ran a parallel region, and once pools hold more threads than
+    there are cores it cuts every pool's spinning to ~100 rounds: a second thread touching torch (a model loaded
+    in a request thread, a second model's batcher) took the fp32 forward from 19.8 to 25.2 ms for good.
+    """
+    global _torch_thread
+    if getattr(_on_torch_thread, "active", False):
+        return fn(*args)
+    with _torch_thread_lock:
+        if _torch_thread is None:
+            # Not a daemon: at exit Python joins it idle, never inside torch (which aborted the process).
+            _torch_thread = ThreadPoolExecutor(1, thread_name_prefix="torch", initializer=_start_torch_thread)
+        executor = _torch_thread
+    return executor.submit(fn, *args).result()
+
+
+def _start_torch_thread() -> None:
+    _on_torch_thread.active = True
+    configure_torch()
+    import torch
+
+    # OpenMP's thread count is a per-thread setting: apply it on the thread that does the work.
+    torch.set_num_threads(cpu_threads())
