@@ -14,11 +14,11 @@ from llm_trainer.core.errors import Conflict, InvalidInput
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF, export_path, variants_for
+from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF, variants_for
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
 
 log = logging.getLogger(__name__)
-EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
 
 
 def list_models(session: Session) -> list[ModelVersion]:
@@ -141,7 +141,7 @@ def _set_variant(version: ModelVersion, variant: str, info: dict[str, Any]) -> N
 
 
 def _run_export(serving: Serving, model_id: int, variant: str) -> None:
-    from llm_trainer.ml.inference.export import export_and_compare
+    from llm_trainer.ml.inference.export import export_and_compare, ready_record
 
     with session_scope(serving.session_factory) as session:
         version = find_version(session, model_id)
@@ -149,15 +149,7 @@ def _run_export(serving: Serving, model_id: int, variant: str) -> None:
         texts, labels = validation_sample(session, version)
     try:
         reports = export_and_compare(folder, variant, texts, labels)
-        infos = {
-            name: {
-                "status": "ready",
-                "size_bytes": export_path(folder, name).stat().st_size,
-                "accuracy_delta": report.get("accuracy_delta"),
-                "evaluation": report,
-            }
-            for name, report in reports.items()
-        }
+        infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
     except Exception as exc:  # recorded for the user; the server keeps running
         log.exception("export of version %s as %s failed", model_id, variant)
         infos = {variant: {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}}

@@ -100,7 +100,8 @@ def _save_version(
     duration_s: float,
     write_files: Any,
 ) -> int:
-    """Write the version folder (via `write_files(folder)`) and its row together; nothing half-written survives."""
+    """Write the version folder (via `write_files(folder)`, which may return the version's `exports` record) and its
+    row together; nothing half-written survives."""
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.models_dir / f".tmp-run{run.id}-{uuid.uuid4().hex[:8]}"
     created = datetime.now(timezone.utc)
@@ -123,7 +124,7 @@ def _save_version(
         "lineage": lineage,
     }
     try:
-        write_files(tmp)
+        exports = write_files(tmp) or {}
         (tmp / VERSION_META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         with session_scope(factory) as session:
             version = versions_repo.create_version(
@@ -139,6 +140,7 @@ def _save_version(
                 metrics=metrics,
                 config=run.config,
                 lineage=lineage,
+                exports=exports,
                 size_bytes=_folder_size(tmp),
                 created_at=created,
             )
@@ -162,7 +164,31 @@ def _train_tfidf(run: Run, split: Split, reporter: DbReporter) -> tuple[dict[str
     duration = time.monotonic() - started
     reporter.metric("eval", 1, 1.0, {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
     reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": round(duration, 1)})
-    return metrics, lambda folder: save_baseline(pipeline, folder), duration
+
+    def write_files(folder: Path) -> None:
+        save_baseline(pipeline, folder)
+
+    return metrics, write_files, duration
+
+
+def _fast_serving(folder: Path, config: TrainingConfig, split: Split, reporter: Any) -> dict[str, Any]:
+    """Build the ONNX copy the version will answer with when lossless; a failure only costs the speed-up."""
+    from llm_trainer.ml.inference.export import fast_serving_exports
+    from llm_trainer.ml.inference.loading import ONNX
+
+    reporter.progress({"phase": "exporting"})
+    started = time.monotonic()
+    try:
+        exports = fast_serving_exports(folder, split.val_texts, split.val_labels)
+    except Exception as exc:  # noqa: BLE001 - the version stays usable with PyTorch
+        log.warning("ONNX copy for fast serving failed; the version answers with PyTorch:\n%s", traceback.format_exc())
+        return {"variants": {ONNX: {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}}}
+    exports["variants"][ONNX]["build_seconds"] = round(time.monotonic() - started, 1)
+    log.info(
+        "ONNX copy built and compared in %.1f s; served with %s",
+        time.monotonic() - started, exports.get("serving_variant", "pytorch (the copy's answers differ)"),
+    )  # fmt: skip
+    return exports
 
 
 def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, **fields: Any) -> None:
@@ -261,8 +287,9 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
         )
         stopped, max_length, device, kind = outcome.stopped, outcome.max_length, outcome.device, "transformer"
 
-        def write_files(folder: Path) -> None:
+        def write_files(folder: Path) -> dict[str, Any] | None:
             save_model_folder(outcome.model, outcome.tokenizer, folder)
+            return _fast_serving(folder, config, split, reporter) if config.fast_serving else None
 
     reporter.progress({"phase": "saving"})
     duration = time.monotonic() - started

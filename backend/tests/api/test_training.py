@@ -60,6 +60,27 @@ def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, ti
     assert set(model.config.id2label.values()) == {"好评", "差评"}
 
 
+def test_finished_version_answers_with_its_lossless_onnx_copy(client, dataset_id, tiny_model_dir, settings):
+    run = wait_run(client.get, _train(client, dataset_id, tiny_model_dir, **FAST)["id"], finished, timeout=180)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+    [version_id] = run["model_version_ids"]
+    detail = client.get(f"/api/models/{version_id}").json()
+    onnx = detail["variants"]["onnx"]
+    assert detail["serving_variant"] == "onnx", onnx
+    assert onnx["status"] == "ready" and onnx["evaluation"]["agreement"] == 1.0
+    assert onnx["evaluation"]["samples"] == 16 and onnx["accuracy_delta"] == 0  # the whole validation split
+    text = "菜很好吃，服务也不错"
+    served = client.post("/predict", json={"text": text, "model_id": version_id}).json()
+    plain = client.post("/predict", json={"text": text, "model_id": version_id, "variant": "pytorch"}).json()
+    assert served["variant"] == "onnx" and plain["variant"] == "pytorch"
+    assert served["label"] == plain["label"] and served["score"] == pytest.approx(plain["score"], abs=1e-5)
+
+    off = wait_run(client.get, _train(client, dataset_id, tiny_model_dir, **FAST, fast_serving=False)["id"], finished)
+    [plain_id] = off["model_version_ids"]
+    assert client.get(f"/api/models/{plain_id}").json()["serving_variant"] == "pytorch"
+    assert not (settings.models_dir / str(plain_id) / "exports").exists(), "no copy built when switched off"
+
+
 def test_invalid_requests_answer_422_with_field(client, dataset_id, tiny_model_dir):
     cases = [
         ({"dataset_id": 999, "base_model": str(tiny_model_dir)}, "dataset_id"),

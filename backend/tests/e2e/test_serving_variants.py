@@ -1,5 +1,5 @@
-"""Serving variants in a real browser: build the ONNX variant of a tiny trained version from its page, serve with it,
-then see on the inference page that it is the one answering."""
+"""Serving variants in a real browser: a freshly trained version already answers with its lossless ONNX copy; build
+the int8 variant from the version page, serve with it, then see on the inference page which variant answers."""
 
 from __future__ import annotations
 
@@ -23,36 +23,39 @@ def version_id(server: str, tmp_path_factory: pytest.TempPathFactory) -> int:
     tmp = tmp_path_factory.mktemp("serving")
     base = build_tiny_bert(tmp / "base", all_texts(rows))
     dataset = upload(server, write_csv(tmp / "reviews.csv", rows), "服务版本")
-    config = {"epochs": 6, "batch_size": 16, "learning_rate": 2e-3, "max_length": 32, "freeze_embeddings": False}
+    config = {"epochs": 8, "batch_size": 16, "learning_rate": 2e-3, "max_length": 32, "freeze_embeddings": False}
     run = start_run(server, dataset["id"], str(base), **config)
     return wait_run(server, run["id"], {"succeeded"})["model_version_ids"][-1]
 
 
-def test_build_onnx_serve_it_and_predict_with_it(page, server, version_id):
+def test_served_by_onnx_after_training_then_build_int8_and_predict_with_it(page, server, version_id):
     page.goto(f"/versions/{version_id}")
-    pytorch, onnx = page.locator("[data-test=variant-pytorch]"), page.locator("[data-test=variant-onnx]")
-    expect(pytorch).to_have_attribute("data-served", "true")
-    expect(onnx).to_have_attribute("data-status", "absent")
-    expect(page.locator("[data-test=serving-variants]")).to_contain_text("答案与原始模型相同")
-
-    page.locator("[data-test=build-onnx]").click()
-    expect(onnx).to_have_attribute("data-status", "ready", timeout=180_000)  # followed by polling, no reload
-    expect(page.locator("[data-test=accuracy-onnx]")).to_contain_text(re.compile(r"\d+\.\d% 的预测相同"))
-    page.locator("[data-test=serve-onnx]").click()
+    pytorch, onnx, int8 = (page.locator(f"[data-test=variant-{name}]") for name in ("pytorch", "onnx", "onnx_int8"))
+    # Training built the ONNX fp32 copy and chose it because its answers match PyTorch's.
+    expect(onnx).to_have_attribute("data-status", "ready")
     expect(onnx).to_have_attribute("data-served", "true")
     expect(pytorch).to_have_attribute("data-served", "false")
-    assert httpx.get(f"{server}/api/models/{version_id}").json()["serving_variant"] == "onnx"
+    expect(page.locator("[data-test=accuracy-onnx]")).to_contain_text("100.0% 的预测相同")
+    expect(int8).to_have_attribute("data-status", "absent")
+
+    page.locator("[data-test=build-onnx_int8]").click()
+    expect(int8).to_have_attribute("data-status", "ready", timeout=180_000)  # followed by polling, no reload
+    expect(page.locator("[data-test=accuracy-onnx_int8]")).to_contain_text(re.compile(r"\d+\.\d% 的预测相同"))
+    page.locator("[data-test=serve-onnx_int8]").click()
+    expect(int8).to_have_attribute("data-served", "true")
+    expect(onnx).to_have_attribute("data-served", "false")
+    assert httpx.get(f"{server}/api/models/{version_id}").json()["serving_variant"] == "onnx_int8"
     expect(page.locator(".el-message")).to_have_count(0, timeout=10_000)  # the confirmation toast has gone
     shot(page, "13-serving-variants")
 
     page.get_by_role("button", name="用它推理").click()
     page.wait_for_url(re.compile(rf"/inference\?model={version_id}$"))
-    expect(page.locator("[data-test=variant-select]")).to_contain_text("ONNX fp32")  # the served one by default
+    expect(page.locator("[data-test=variant-select]")).to_contain_text("ONNX int8")  # the served one by default
     page.locator("[data-test=predict-text]").fill("牛肉面味道很好，送餐很快")
     page.locator("[data-test=predict]").click()
     answered = page.locator("[data-test=answered-variant]")
-    expect(answered).to_have_attribute("data-variant", "onnx", timeout=60_000)
-    expect(answered).to_contain_text("ONNX fp32")
+    expect(answered).to_have_attribute("data-variant", "onnx_int8", timeout=60_000)
+    expect(answered).to_contain_text("ONNX int8")
     shot(page, "13b-inference-variant")
 
     pick(page, "[data-test=variant-select]", "PyTorch fp32（原始）")  # a one-off test with another variant

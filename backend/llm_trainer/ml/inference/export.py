@@ -13,6 +13,12 @@ from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, export_path, load_
 from llm_trainer.ml.inference.predictor import Predictor
 from llm_trainer.ml.inference.runtime import configure_torch
 
+EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
+# An export is served without being asked for only when it answers like PyTorch: the same label on (nearly) every
+# validation text and probabilities equal up to float rounding (ONNX fp32 measured 4e-6 apart).
+LOSSLESS_AGREEMENT = 0.999
+LOSSLESS_MAX_PROBABILITY_DIFF = 1e-3
+
 # Two texts of different lengths: batch and sequence axes must not be specialised to 1 while tracing.
 _TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
 
@@ -113,3 +119,32 @@ def export_and_compare(
         )
         for name in built
     }
+
+
+def ready_record(version_dir: Path, variant: str, report: dict[str, Any]) -> dict[str, Any]:
+    """What a version stores about a built variant: size and how it compares with PyTorch."""
+    return {
+        "status": "ready",
+        "size_bytes": export_path(version_dir, variant).stat().st_size,
+        "accuracy_delta": report.get("accuracy_delta"),
+        "evaluation": report,
+    }
+
+
+def is_lossless(report: dict[str, Any]) -> bool:
+    """True when the variant may replace PyTorch without the user noticing anything but speed."""
+    agreement, gap = report.get("agreement"), report.get("max_probability_diff")
+    return (
+        agreement is not None
+        and gap is not None
+        and (agreement >= LOSSLESS_AGREEMENT and gap <= LOSSLESS_MAX_PROBABILITY_DIFF)
+    )
+
+
+def fast_serving_exports(version_dir: Path, texts: Sequence[str], labels: Sequence[str] | None) -> dict[str, Any]:
+    """Build a fresh version's ONNX fp32 copy and choose it for serving when lossless: the version's `exports`."""
+    report = export_and_compare(version_dir, ONNX, texts[:EVAL_SAMPLE_CAP], labels and labels[:EVAL_SAMPLE_CAP])[ONNX]
+    exports: dict[str, Any] = {"variants": {ONNX: ready_record(version_dir, ONNX, report)}}
+    if is_lossless(report):
+        exports["serving_variant"] = ONNX
+    return exports

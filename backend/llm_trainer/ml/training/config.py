@@ -77,6 +77,12 @@ class TrainingConfig(BaseModel):
         description="Keep the word-embedding table fixed: much faster steps on CPU for large-vocabulary models, "
         "usually without loss of accuracy.",
     )
+    fast_serving: bool = Field(
+        True,
+        description="After training, also build an ONNX Runtime copy of the model and answer predictions with it "
+        "when it gives the same results (same fp32 maths, about twice as fast on CPU). Adds seconds to the run "
+        "and the copy's size on disk.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingConfig:
