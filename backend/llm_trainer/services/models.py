@@ -15,7 +15,7 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF, variants_for
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, ONNX, ONNX_INT8, TFIDF, variants_for
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ def start_export(serving: Serving, session: Session, model_id: int, variant: str
     if variant_infos(version)[variant]["status"] == "building":
         raise Conflict(f"Variant '{variant}' of version {model_id} is already being built.", code="export_running")
     _set_variant(version, variant, {"status": "building"})
+    if variant == ONNX_INT8 and variant_infos(version)[ONNX]["status"] != "ready":
+        _set_variant(version, ONNX, {"status": "building"})  # int8 is quantised from the fp32 graph, built first
     session.commit()
     serving.spawn(_run_export, serving, model_id, variant)
     return version
@@ -152,11 +154,15 @@ def _run_export(serving: Serving, model_id: int, variant: str) -> None:
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
     except Exception as exc:  # recorded for the user; the server keeps running
         log.exception("export of version %s as %s failed", model_id, variant)
-        infos = {variant: {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}}
+        failed = {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}
+        infos = {name: failed for name in ((ONNX, ONNX_INT8) if variant == ONNX_INT8 else (variant,))}
     with session_scope(serving.session_factory) as session:
         version = versions_query.get_version(session, model_id)
         if version is not None:
+            current = variant_infos(version)
             for name, info in infos.items():
+                if info["status"] == "failed" and current[name]["status"] != "building":
+                    continue  # a ready fp32 graph stays ready when only its int8 quantisation failed
                 serving.cache.evict(model_id, name)  # a rebuilt graph must not be served from the old session
                 _set_variant(version, name, info)
 

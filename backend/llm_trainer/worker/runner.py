@@ -82,7 +82,9 @@ def _baseline_summary(split: Split) -> dict[str, Any] | None:
 
 
 def _folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    """The model's own size: exported copies (exports/) report theirs per variant, as exports built later do."""
+    exports = folder / "exports"
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and exports not in p.parents)
 
 
 def _save_version(

@@ -84,6 +84,7 @@ def test_export_int8_then_serve_it_by_request_and_by_default(client, settings):
     version_id = make_version(settings, dataset_id=dataset_id, config={"validation_ratio": 0.25, "seed": 1})
     r = client.post(f"/api/models/{version_id}/export", json={"variant": "onnx_int8"})
     assert r.status_code == 202 and r.json()["variants"]["onnx_int8"]["status"] == "building"
+    assert r.json()["variants"]["onnx"]["status"] == "building", "the fp32 graph int8 starts from is built too"
     deadline = time.time() + 180
     while time.time() < deadline:
         variants = client.get(f"/api/models/{version_id}").json()["variants"]

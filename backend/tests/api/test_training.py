@@ -69,6 +69,8 @@ def test_finished_version_answers_with_its_lossless_onnx_copy(client, dataset_id
     assert detail["serving_variant"] == "onnx", onnx
     assert onnx["status"] == "ready" and onnx["evaluation"]["agreement"] == 1.0
     assert onnx["evaluation"]["samples"] == 16 and onnx["accuracy_delta"] == 0  # the whole validation split
+    on_disk = sum(f.stat().st_size for f in (settings.models_dir / str(version_id)).rglob("*") if f.is_file())
+    assert detail["size_bytes"] + onnx["size_bytes"] == on_disk, "model and copy sized apart"
     text = "菜很好吃，服务也不错"
     served = client.post("/predict", json={"text": text, "model_id": version_id}).json()
     plain = client.post("/predict", json={"text": text, "model_id": version_id, "variant": "pytorch"}).json()
