@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.ml.inference.predictor import OnnxPredictor, Predictor, SklearnPredictor, TorchPredictor
-from llm_trainer.ml.inference.runtime import configure_torch, cpu_threads, on_torch_thread
+from llm_trainer.ml.inference.runtime import cpu_threads, on_torch_thread
 
 MANIFEST = "llm_trainer.json"
 PYTORCH = "pytorch"
@@ -82,11 +82,7 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     path = export_path(version_dir, variant)
     if not path.is_file():
         raise FileNotFoundError(path)
-    configure_torch()  # transformers imports torch: let it start with the serving settings
     import onnxruntime as ort
-    from transformers import AutoTokenizer
-
-    import llm_trainer.ml.base_models.heads  # noqa: F401 - AutoTokenizer reads config.json; custom heads must be known
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = cpu_threads()
@@ -95,13 +91,28 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     # ORT's pool threads spin briefly between operators (its default): measured int8 single text p50 5.5 ms vs
     # 7.9 ms without spinning; next to a busy process 15.5 vs 14.4 ms, so spinning costs little when shared.
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    tokenizer = AutoTokenizer.from_pretrained(version_dir)
+    tokenizer = _tokenizer_without_torch(version_dir)
     # config.json read as plain JSON: custom heads (model_type bert_mean_pool) need no registration, and the
     # ONNX path never imports torch.
     config = json.loads((version_dir / "config.json").read_text(encoding="utf-8"))
     labels = _labels_from_config(config["id2label"])
     max_length = max_length_for(version_dir, tokenizer, config.get("max_position_embeddings"))
     return OnnxPredictor(tokenizer, session, labels, max_length, variant)
+
+
+def _tokenizer_without_torch(version_dir: Path) -> Any:
+    """The version's tokenizer.json through the generic fast class: unlike AutoTokenizer it imports neither torch nor
+    model code, which made a one-shot `llm-trainer predict` on an ONNX variant ~3 s slower. The export's comparison
+    with PyTorch (its own tokenizer) would catch any difference."""
+    from transformers import PreTrainedTokenizerFast
+
+    if (version_dir / "tokenizer.json").is_file():
+        return PreTrainedTokenizerFast.from_pretrained(version_dir)
+    from transformers import AutoTokenizer
+
+    import llm_trainer.ml.base_models.heads  # noqa: F401 - AutoTokenizer reads config.json; custom heads must be known
+
+    return AutoTokenizer.from_pretrained(version_dir)
 
 
 def _load_tfidf(version_dir: Path) -> Any:

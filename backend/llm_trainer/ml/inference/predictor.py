@@ -163,6 +163,9 @@ class OnnxPredictor(TokenizedPredictor):
         self.session = session
         self.variant = variant
         self.input_names = [i.name for i in session.get_inputs()]
+        # The tokenizer returns exactly what the graph takes (e.g. BERT's token_type_ids, which the generic fast
+        # tokenizer class leaves out by default).
+        tokenizer.model_input_names = list(self.input_names)
 
     def _logits(self, encoded: Any) -> np.ndarray:
         feed = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
