@@ -64,6 +64,25 @@ def start_job(
     return job
 
 
+def resume_unfinished(serving: Serving) -> list[int]:
+    """Jobs a previous server process left queued or running start again from the top (their input file is kept);
+    one whose file is gone is failed with a message saying so. Returns the ids started again."""
+    resumed = []
+    with session_scope(serving.session_factory) as session:
+        for job in jobs_repo.unfinished(session):
+            if Path(job.input_path).is_file():
+                jobs_repo.set_progress(session, job.id, status="queued", done=0)
+                resumed.append(job.id)
+            else:
+                jobs_repo.finish(
+                    session, job.id, "failed", error_message="The server restarted and this job's file is gone. "
+                    "Upload the file again.",
+                )  # fmt: skip
+    for job_id in resumed:
+        serving.spawn(_run_job, serving, job_id)
+    return resumed
+
+
 def get_job(serving: Serving, job_id: int) -> BatchJob:
     with session_scope(serving.session_factory) as session:
         job = jobs_repo.get_job(session, job_id)

@@ -13,7 +13,7 @@ from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import InvalidInput, NotFound, Unavailable
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
-from llm_trainer.db.repositories import batch_jobs, versions_query
+from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
 from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, TFIDF, load_predictor, variants_for
 
@@ -33,12 +33,16 @@ class Serving:
         self.cache = ModelCache(self.settings.model_cache_size)
 
     def start(self) -> None:
-        """Batch jobs and exports cannot survive a restart (their thread died with the old process): say so."""
+        """Background work cut by a restart: batch jobs start again (their files are kept); exports are marked
+        failed so the user can rebuild them."""
+        from llm_trainer.services.batch_jobs import resume_unfinished
         from llm_trainer.services.models import fail_interrupted_exports
 
         with session_scope(self.session_factory) as session:
-            batch_jobs.fail_unfinished(session, "The server restarted while this job ran. Upload the file again.")
             fail_interrupted_exports(session)
+        resumed = resume_unfinished(self)
+        if resumed:
+            log.info("batch jobs %s were cut by a restart and started again", resumed)
 
     def close(self) -> None:
         self.cache.clear()

@@ -155,3 +155,31 @@ def test_xlsx_without_label_column_and_bad_files(client, settings):
     assert empty.status_code == 422
     assert len(list((settings.uploads_dir / "batch").iterdir())) == 1  # refused uploads leave nothing behind
     assert client.get("/api/predict/batch/999").status_code == 404
+
+
+def test_batch_jobs_cut_by_a_restart_start_again(settings):
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import update
+
+    from llm_trainer.api.app import create_app
+    from llm_trainer.db.models import BatchJob
+
+    make_version(settings)
+    data = ("评论\n" + "\n".join(t for t, _ in review_texts(20, seed=2)) + "\n").encode("utf-8")
+    with TestClient(create_app(settings)) as client:
+        first, second = (client.post("/api/predict/batch", files={"file": ("a.csv", data)}).json() for _ in range(2))
+        for job in (first, second):
+            assert _wait_job(client, job["id"])["status"] == "succeeded"
+        factory = client.app.state.session_factory
+    # As if the server had died mid-way: both jobs still running, and the second one's uploaded file lost.
+    with factory() as session, session.begin():
+        session.execute(update(BatchJob).values(status="running", done=5, finished_at=None, output_path=""))
+        input_path = session.get(BatchJob, second["id"]).input_path
+    Path(input_path).unlink()
+    with TestClient(create_app(settings)) as client:
+        resumed, lost = _wait_job(client, first["id"]), _wait_job(client, second["id"])
+        assert (resumed["status"], resumed["done"], resumed["total"]) == ("succeeded", 20, 20)
+        assert client.get(f"/api/predict/batch/{first['id']}/download").status_code == 200
+        assert lost["status"] == "failed" and "Upload the file again" in lost["error_message"]

@@ -1,4 +1,4 @@
-"""Queries for whole-file prediction jobs: create, progress updates, finish, interrupted-job cleanup."""
+"""Queries for whole-file prediction jobs: create, progress updates, finish, jobs left unfinished by a restart."""
 
 from __future__ import annotations
 
@@ -34,11 +34,7 @@ def finish(session: Session, job_id: int, status: str, **fields: Any) -> None:
     set_progress(session, job_id, status=status, finished_at=datetime.now(timezone.utc), **fields)
 
 
-def fail_unfinished(session: Session, message: str) -> int:
-    """Jobs left queued/running by a previous server process cannot resume: mark them failed."""
-    result = session.execute(
-        update(BatchJob)
-        .where(BatchJob.status.in_(("queued", "running")))
-        .values(status="failed", error_message=message, finished_at=datetime.now(timezone.utc))
-    )
-    return int(result.rowcount or 0)
+def unfinished(session: Session) -> list[BatchJob]:
+    """Jobs a previous server process left queued or running, oldest first."""
+    stmt = select(BatchJob).where(BatchJob.status.in_(("queued", "running"))).order_by(BatchJob.id)
+    return list(session.scalars(stmt))
