@@ -291,7 +291,11 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
 
         def write_files(folder: Path) -> dict[str, Any] | None:
             save_model_folder(outcome.model, outcome.tokenizer, folder)
-            return _fast_serving(folder, config, split, reporter) if config.fast_serving else None
+            # Not after a stop: the user wants the run over, and a second stop (kill) during a long export would
+            # lose the version; the copy can be built from the model page later.
+            return (
+                _fast_serving(folder, config, split, reporter) if config.fast_serving and not outcome.stopped else None
+            )
 
     reporter.progress({"phase": "saving"})
     duration = time.monotonic() - started

@@ -131,6 +131,7 @@ def test_stop_gives_usable_stopped_version_and_resume_continues(client, dataset_
     with client.app.state.session_factory() as session:
         version = session.get(ModelVersion, version_id)
         assert version.status == "stopped" and 0 <= version.metrics["accuracy"] <= 1 and version.size_bytes > 0
+        assert not version.exports, "a stopped run ends without building the fast-serving copy"
 
     resp = client.post(f"/api/runs/{run['id']}/resume")
     assert resp.status_code == 200 and resp.json()["status"] == "queued"

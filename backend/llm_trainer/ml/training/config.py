@@ -81,7 +81,7 @@ class TrainingConfig(BaseModel):
         True,
         description="After training, also build an ONNX Runtime copy of the model and answer predictions with it "
         "when it gives the same results (same fp32 maths, about twice as fast on CPU). Adds seconds to the run "
-        "and the copy's size on disk.",
+        "and the copy's size on disk. Skipped when the run is stopped (build it later on the model page).",
     )
 
     @model_validator(mode="after")

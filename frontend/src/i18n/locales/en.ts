@@ -237,7 +237,7 @@ const en: typeof zhCN = {
       num_processes: { label: 'Processes', help: 'Data-parallel processes. With several GPUs it is their count; on CPU more than 1 uses gloo DDP.' },
       precision: { label: 'Precision', help: 'auto: bf16 where the GPU/CPU supports it, else fp32. fp16 needs a CUDA GPU.' },
       freeze_embeddings: { label: 'Freeze embeddings', help: 'Keep the word-embedding table fixed: much faster on CPU for large-vocabulary models, usually without loss of accuracy.' },
-      fast_serving: { label: 'Speed up serving', help: 'After training, also build an ONNX Runtime copy and answer predictions with it when it gives the same results on the validation split (same fp32 maths, about twice as fast on CPU). Takes seconds to half a minute more and the copy\'s size on disk.' },
+      fast_serving: { label: 'Speed up serving', help: 'After training, also build an ONNX Runtime copy and answer predictions with it when it gives the same results on the validation split (same fp32 maths, about twice as fast on CPU). Takes seconds to half a minute more and the copy\'s size on disk. Skipped when you stop a run (build it later on the model page).' },
     },
     options: {
       epoch: 'every epoch',

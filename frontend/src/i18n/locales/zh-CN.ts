@@ -235,7 +235,7 @@ export default {
       num_processes: { label: '并行进程数', help: '数据并行的进程数。多 GPU 时等于 GPU 数；CPU 上大于 1 时使用 gloo 分布式。' },
       precision: { label: '精度', help: 'auto 在支持的 GPU/CPU 上使用 bf16，否则 fp32。fp16 需要 CUDA GPU。' },
       freeze_embeddings: { label: '冻结词向量', help: '不更新词嵌入表：大词表模型在 CPU 上快很多，通常不损失准确率。' },
-      fast_serving: { label: '训练后自动加速', help: '训练结束后额外生成一个 ONNX Runtime 副本；若它在验证集上的预测与原模型一致，就用它来回答预测（同样的 fp32 计算，CPU 上约快一倍）。多花几秒到半分钟，并多占一份模型大小的磁盘空间。' },
+      fast_serving: { label: '训练后自动加速', help: '训练结束后额外生成一个 ONNX Runtime 副本；若它在验证集上的预测与原模型一致，就用它来回答预测（同样的 fp32 计算，CPU 上约快一倍）。多花几秒到半分钟，并多占一份模型大小的磁盘空间。手动停止的训练不生成，可稍后在模型页面生成。' },
     },
     options: {
       epoch: '每轮',
