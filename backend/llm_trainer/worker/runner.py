@@ -126,8 +126,10 @@ def _save_version(
         "lineage": lineage,
     }
     try:
-        exports = write_files(tmp) or {}
+        # The manifest first: the fast-serving export inside write_files reads the version's max_length from it.
+        tmp.mkdir(parents=True)
         (tmp / VERSION_META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        exports = write_files(tmp) or {}
         with session_scope(factory) as session:
             version = versions_repo.create_version(
                 session,
@@ -173,7 +175,7 @@ def _train_tfidf(run: Run, split: Split, reporter: DbReporter) -> tuple[dict[str
     return metrics, write_files, duration
 
 
-def _fast_serving(folder: Path, config: TrainingConfig, split: Split, reporter: Any) -> dict[str, Any]:
+def _fast_serving(folder: Path, split: Split, val_probs: Any, reporter: Any) -> dict[str, Any]:
     """Build the ONNX copy the version will answer with when lossless; a failure only costs the speed-up."""
     from llm_trainer.ml.inference.export import fast_serving_exports
     from llm_trainer.ml.inference.loading import ONNX
@@ -181,7 +183,7 @@ def _fast_serving(folder: Path, config: TrainingConfig, split: Split, reporter: 
     reporter.progress({"phase": "exporting"})
     started = time.monotonic()
     try:
-        exports = fast_serving_exports(folder, split.val_texts, split.val_labels)
+        exports = fast_serving_exports(folder, split.val_texts, split.val_labels, val_probs, split.labels)
     except Exception as exc:  # noqa: BLE001 - the version stays usable with PyTorch
         log.warning("ONNX copy for fast serving failed; the version answers with PyTorch:\n%s", traceback.format_exc())
         return {"variants": {ONNX: {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}}}
@@ -293,9 +295,8 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
             save_model_folder(outcome.model, outcome.tokenizer, folder)
             # Not after a stop: the user wants the run over, and a second stop (kill) during a long export would
             # lose the version; the copy can be built from the model page later.
-            return (
-                _fast_serving(folder, config, split, reporter) if config.fast_serving and not outcome.stopped else None
-            )
+            wanted = config.fast_serving and not outcome.stopped
+            return _fast_serving(folder, split, outcome.val_probs, reporter) if wanted else None
 
     reporter.progress({"phase": "saving"})
     duration = time.monotonic() - started

@@ -91,9 +91,22 @@ def compare_variants(
 ) -> dict[str, Any]:
     """Accuracy of both on labelled texts (delta = candidate - reference), agreement and largest probability gap."""
     ref_probs, _ = reference.probabilities(texts)
+    return compare_to_reference(ref_probs, reference.labels, candidate, texts, labels)
+
+
+def compare_to_reference(
+    ref_probs: np.ndarray,
+    ref_classes: Sequence[str],
+    candidate: Predictor,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+) -> dict[str, Any]:
+    """`compare_variants` against reference probabilities already at hand (columns in `ref_classes` order)."""
     cand_probs, _ = candidate.probabilities(texts)
-    ref_pred = [reference.labels[i] for i in ref_probs.argmax(axis=1)]
-    cand_pred = [candidate.labels[i] for i in cand_probs.argmax(axis=1)]
+    if list(ref_classes) != list(candidate.labels):  # same classes, maybe another column order
+        ref_probs = ref_probs[:, [list(ref_classes).index(c) for c in candidate.labels]]
+    ref_pred = [candidate.labels[i] for i in ref_probs.argmax(axis=1)] if texts else []
+    cand_pred = [candidate.labels[i] for i in cand_probs.argmax(axis=1)] if texts else []
     report: dict[str, Any] = {
         "samples": len(texts),
         "agreement": float(np.mean([a == b for a, b in zip(ref_pred, cand_pred, strict=True)])) if texts else None,
@@ -112,10 +125,11 @@ def export_and_compare(
     """Build the variant (int8 builds fp32 ONNX on the way), then score each built graph against PyTorch."""
     build_export(version_dir, variant)
     reference = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)
+    ref_probs, _ = reference.probabilities(texts)
     built = (ONNX, ONNX_INT8) if variant == ONNX_INT8 else (ONNX,)
     return {
-        name: compare_variants(
-            reference, load_predictor(version_dir, "transformer", name, warm_up=False), texts, labels
+        name: compare_to_reference(
+            ref_probs, reference.labels, load_predictor(version_dir, "transformer", name, warm_up=False), texts, labels
         )
         for name in built
     }
@@ -141,9 +155,19 @@ def is_lossless(report: dict[str, Any]) -> bool:
     )
 
 
-def fast_serving_exports(version_dir: Path, texts: Sequence[str], labels: Sequence[str] | None) -> dict[str, Any]:
-    """Build a fresh version's ONNX fp32 copy and choose it for serving when lossless: the version's `exports`."""
-    report = export_and_compare(version_dir, ONNX, texts[:EVAL_SAMPLE_CAP], labels and labels[:EVAL_SAMPLE_CAP])[ONNX]
+def fast_serving_exports(
+    version_dir: Path,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    ref_probs: np.ndarray,
+    ref_classes: Sequence[str],
+) -> dict[str, Any]:
+    """Build a fresh version's ONNX fp32 copy and choose it for serving when lossless: the version's `exports`.
+    The reference is the PyTorch model's own validation probabilities from training (no second PyTorch pass)."""
+    build_export(version_dir, ONNX)
+    n = min(len(texts), EVAL_SAMPLE_CAP)
+    candidate = load_predictor(version_dir, "transformer", ONNX, warm_up=False)
+    report = compare_to_reference(ref_probs[:n], ref_classes, candidate, texts[:n], labels and labels[:n])
     exports: dict[str, Any] = {"variants": {ONNX: ready_record(version_dir, ONNX, report)}}
     if is_lossless(report):
         exports["serving_variant"] = ONNX

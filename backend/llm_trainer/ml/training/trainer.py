@@ -385,7 +385,9 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     train_seconds = time.monotonic() - started
 
     reporter.progress({"phase": "evaluating"})
-    model = trainer.accelerator.unwrap_model(trainer.model)
+    # keep_fp32_wrapper=False drops the autocast that mixed precision wrapped around forward(): without it these
+    # "fp32" probabilities were bf16 ones (4e-4 apart from the served model on a tiny run, 1e-8 once removed).
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     # The version's metrics are measured in fp32, as it is served; the per-epoch curve used the training precision.
     probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, "fp32") if is_main else np.zeros((0, 0))
     return TrainOutcome(
