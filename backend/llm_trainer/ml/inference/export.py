@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,17 +61,21 @@ def _export_fp32(version_dir: Path, out: Path) -> None:
     encoded = dict(tokenizer(_TRACE_TEXTS, padding=True, return_tensors="pt"))
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     raw = out.with_name("raw.onnx")
-    torch.onnx.export(
-        model,
-        (),
-        kwargs=encoded,
-        f=str(raw),
-        dynamo=True,
-        input_names=list(encoded),
-        output_names=["logits"],
-        dynamic_shapes={name: {0: batch, 1: seq} for name in encoded},
-        verbose=False,
-    )
+    with warnings.catch_warnings():
+        # Every input shares the batch/sequence dims on purpose; the exporter warns once per input that it merged
+        # the names, which only cluttered the run log users read.
+        warnings.filterwarnings("ignore", message=r"# The axis name: .* will not be used", category=UserWarning)
+        torch.onnx.export(
+            model,
+            (),
+            kwargs=encoded,
+            f=str(raw),
+            dynamo=True,
+            input_names=list(encoded),
+            output_names=["logits"],
+            dynamic_shapes={name: {0: batch, 1: seq} for name in encoded},
+            verbose=False,
+        )
     graph = onnx.load(str(raw))
     # The exporter's recorded intermediate shapes trip ONNX shape inference in the quantiser; ORT re-infers them.
     del graph.graph.value_info[:]
