@@ -14,8 +14,8 @@ from llm_trainer.core.errors import Conflict, InvalidInput
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
-from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, ONNX, ONNX_INT8, TFIDF, variants_for
+from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF, variants_for
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,9 @@ def start_export(serving: Serving, session: Session, model_id: int, variant: str
         )
     if variant_infos(version)[variant]["status"] == "building":
         raise Conflict(f"Variant '{variant}' of version {model_id} is already being built.", code="export_running")
-    _set_variant(version, variant, {"status": "building"})
-    if variant == ONNX_INT8 and variant_infos(version)[ONNX]["status"] != "ready":
-        _set_variant(version, ONNX, {"status": "building"})  # int8 is quantised from the fp32 graph, built first
+    for name in built_by(variant):  # int8 builds the fp32 graph first, unless that one is ready already
+        if name == variant or variant_infos(version)[name]["status"] != "ready":
+            _set_variant(version, name, {"status": "building"})
     session.commit()
     serving.spawn(_run_export, serving, model_id, variant)
     return version
@@ -143,7 +143,7 @@ def _set_variant(version: ModelVersion, variant: str, info: dict[str, Any]) -> N
 
 
 def _run_export(serving: Serving, model_id: int, variant: str) -> None:
-    from llm_trainer.ml.inference.export import export_and_compare, ready_record
+    from llm_trainer.ml.inference.export import export_and_compare, failed_record, ready_record
 
     with session_scope(serving.session_factory) as session:
         version = find_version(session, model_id)
@@ -154,8 +154,7 @@ def _run_export(serving: Serving, model_id: int, variant: str) -> None:
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
     except Exception as exc:  # recorded for the user; the server keeps running
         log.exception("export of version %s as %s failed", model_id, variant)
-        failed = {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}
-        infos = {name: failed for name in ((ONNX, ONNX_INT8) if variant == ONNX_INT8 else (variant,))}
+        infos = dict.fromkeys(built_by(variant), failed_record(exc))
     with session_scope(serving.session_factory) as session:
         version = versions_query.get_version(session, model_id)
         if version is not None:

@@ -177,7 +177,7 @@ def _train_tfidf(run: Run, split: Split, reporter: DbReporter) -> tuple[dict[str
 
 def _fast_serving(folder: Path, split: Split, val_probs: Any, reporter: Any) -> dict[str, Any]:
     """Build the ONNX copy the version will answer with when lossless; a failure only costs the speed-up."""
-    from llm_trainer.ml.inference.export import fast_serving_exports
+    from llm_trainer.ml.inference.export import failed_record, fast_serving_exports
     from llm_trainer.ml.inference.loading import ONNX
 
     reporter.progress({"phase": "exporting"})
@@ -186,7 +186,7 @@ def _fast_serving(folder: Path, split: Split, val_probs: Any, reporter: Any) -> 
         exports = fast_serving_exports(folder, split.val_texts, split.val_labels, val_probs, split.labels)
     except Exception as exc:  # noqa: BLE001 - the version stays usable with PyTorch
         log.warning("ONNX copy for fast serving failed; the version answers with PyTorch:\n%s", traceback.format_exc())
-        return {"variants": {ONNX: {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}}}
+        return {"variants": {ONNX: failed_record(exc)}}
     exports["variants"][ONNX]["build_seconds"] = round(time.monotonic() - started, 1)
     log.info(
         "ONNX copy built and compared in %.1f s; served with %s",

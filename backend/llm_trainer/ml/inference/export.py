@@ -91,14 +91,6 @@ def _quantize_int8(fp32: Path, out: Path) -> None:
     quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
 
 
-def compare_variants(
-    reference: Predictor, candidate: Predictor, texts: Sequence[str], labels: Sequence[str] | None
-) -> dict[str, Any]:
-    """Accuracy of both on labelled texts (delta = candidate - reference), agreement and largest probability gap."""
-    ref_probs, _ = reference.probabilities(texts)
-    return compare_to_reference(ref_probs, reference.labels, candidate, texts, labels)
-
-
 def compare_to_reference(
     ref_probs: np.ndarray,
     ref_classes: Sequence[str],
@@ -106,7 +98,8 @@ def compare_to_reference(
     texts: Sequence[str],
     labels: Sequence[str] | None,
 ) -> dict[str, Any]:
-    """`compare_variants` against reference probabilities already at hand (columns in `ref_classes` order)."""
+    """Score a variant against reference probabilities (columns in `ref_classes` order) on the same texts: accuracy
+    of both on labelled texts (delta = candidate - reference), agreement and the largest probability gap."""
     cand_probs, _ = candidate.probabilities(texts)
     if list(ref_classes) != list(candidate.labels):  # same classes, maybe another column order
         ref_probs = ref_probs[:, [list(ref_classes).index(c) for c in candidate.labels]]
@@ -124,19 +117,30 @@ def compare_to_reference(
     return report
 
 
+def built_by(variant: str) -> tuple[str, ...]:
+    """The graphs one export job builds and scores: int8 is quantised from the fp32 graph, built on the way."""
+    return (ONNX, ONNX_INT8) if variant == ONNX_INT8 else (variant,)
+
+
 def export_and_compare(
-    version_dir: Path, variant: str, texts: Sequence[str], labels: Sequence[str] | None
+    version_dir: Path,
+    variant: str,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    reference: tuple[np.ndarray, Sequence[str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Build the variant (int8 builds fp32 ONNX on the way), then score each built graph against PyTorch."""
+    """Build the variant, then score each graph it built against PyTorch: `reference` (probabilities, their classes)
+    when the caller has them, as training does, else the version's PyTorch model run on `texts`."""
     build_export(version_dir, variant)
-    reference = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)
-    ref_probs, _ = reference.probabilities(texts)
-    built = (ONNX, ONNX_INT8) if variant == ONNX_INT8 else (ONNX,)
+    if reference is None:
+        predictor = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)
+        reference = predictor.probabilities(texts)[0], predictor.labels
+    ref_probs, ref_classes = reference
     return {
         name: compare_to_reference(
-            ref_probs, reference.labels, load_predictor(version_dir, "transformer", name, warm_up=False), texts, labels
+            ref_probs, ref_classes, load_predictor(version_dir, "transformer", name, warm_up=False), texts, labels
         )
-        for name in built
+        for name in built_by(variant)
     }
 
 
@@ -148,6 +152,11 @@ def ready_record(version_dir: Path, variant: str, report: dict[str, Any]) -> dic
         "accuracy_delta": report.get("accuracy_delta"),
         "evaluation": report,
     }
+
+
+def failed_record(exc: BaseException) -> dict[str, Any]:
+    """What a version stores about a variant whose build failed: the error, readable by the user."""
+    return {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"}
 
 
 def is_lossless(report: dict[str, Any]) -> bool:
@@ -169,10 +178,9 @@ def fast_serving_exports(
 ) -> dict[str, Any]:
     """Build a fresh version's ONNX fp32 copy and choose it for serving when lossless: the version's `exports`.
     The reference is the PyTorch model's own validation probabilities from training (no second PyTorch pass)."""
-    build_export(version_dir, ONNX)
     n = min(len(texts), EVAL_SAMPLE_CAP)
-    candidate = load_predictor(version_dir, "transformer", ONNX, warm_up=False)
-    report = compare_to_reference(ref_probs[:n], ref_classes, candidate, texts[:n], labels and labels[:n])
+    reference = ref_probs[:n], ref_classes
+    report = export_and_compare(version_dir, ONNX, texts[:n], labels and labels[:n], reference)[ONNX]
     exports: dict[str, Any] = {"variants": {ONNX: ready_record(version_dir, ONNX, report)}}
     if is_lossless(report):
         exports["serving_variant"] = ONNX
