@@ -43,7 +43,14 @@ async function mountFor(model: ModelDetail) {
     const last = w.emitted<[ModelDetail]>('updated')?.at(-1)?.[0]
     if (last) void w.setProps({ model: last })
   }
-  return { w, follow }
+  // A click whose answer the page shows: the request settles, then the returned version is displayed.
+  const click = async (selector: string) => {
+    await w.find(selector).trigger('click')
+    await flushPromises()
+    follow()
+    await flushPromises()
+  }
+  return { w, follow, click }
 }
 
 afterEach(() => vi.useRealTimers())
@@ -77,16 +84,13 @@ describe('ServingVariants', () => {
 
   it('builds a variant, follows it every 2 s while it builds, then stops asking', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const { w, follow } = await mountFor(version({}))
+    const { w, follow, click } = await mountFor(version({}))
     vi.mocked(modelsApi.exportVariant).mockResolvedValueOnce(version({ onnx: { ...ABSENT, status: 'building' } }))
     vi.mocked(modelsApi.getModel)
       .mockResolvedValueOnce(version({ onnx: { ...ABSENT, status: 'building' } }))
       .mockResolvedValueOnce(version({ onnx: ready(0) }))
 
-    await w.find('[data-test=build-onnx]').trigger('click')
-    await flushPromises()
-    follow()
-    await flushPromises()
+    await click('[data-test=build-onnx]')
     expect(modelsApi.exportVariant).toHaveBeenCalledWith(7, 'onnx')
     expect(w.find('[data-test=variant-onnx]').attributes('data-status')).toBe('building')
     expect(w.text()).toContain('正在生成')
@@ -108,12 +112,9 @@ describe('ServingVariants', () => {
   })
 
   it('makes a ready variant the served one', async () => {
-    const { w, follow } = await mountFor(version({ onnx: ready(0) }))
+    const { w, click } = await mountFor(version({ onnx: ready(0) }))
     vi.mocked(modelsApi.setServingVariant).mockResolvedValueOnce(version({ onnx: ready(0) }, 'onnx'))
-    await w.find('[data-test=serve-onnx]').trigger('click')
-    await flushPromises()
-    follow()
-    await flushPromises()
+    await click('[data-test=serve-onnx]')
     expect(modelsApi.setServingVariant).toHaveBeenCalledWith(7, 'onnx')
     expect(w.find('[data-test=variant-onnx]').attributes('data-served')).toBe('true')
   })
