@@ -10,7 +10,7 @@ import sys
 import time
 import traceback
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ def _save_version(
     row together; nothing half-written survives."""
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.models_dir / f".tmp-run{run.id}-{uuid.uuid4().hex[:8]}"
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     lineage = {
         "run_id": run.id,
         "dataset_id": run.dataset_id,
@@ -219,7 +219,7 @@ def execute(run_id: int, settings: Settings) -> int:
                     run_id,
                     RunStatus.INTERRUPTED,
                     error_message="The server that started this run exited; resume it to continue.",
-                    finished_at=datetime.now(timezone.utc),
+                    finished_at=datetime.now(UTC),
                 )
 
     parent = os.environ.get(PARENT_PID_ENV)
@@ -244,7 +244,7 @@ def _record_failure(factory: sessionmaker[Session], settings: Settings, run_id: 
             RunStatus.FAILED,
             error_message=message,
             log_tail=tail(log_path(settings.runs_dir, run_id)),
-            finished_at=datetime.now(timezone.utc),
+            finished_at=datetime.now(UTC),
         )
 
 
@@ -307,7 +307,7 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     )  # fmt: skip
     reporter.progress({"phase": "done", "model_version_id": version_id, "accuracy": metrics["accuracy"]})
     reporter.flush(force=True)
-    _finish_status(factory, run_id, stopped, finished_at=datetime.now(timezone.utc), device=device)
+    _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
         shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
     log.info("run %s %s: version %s, accuracy %.4f", run_id, status, version_id, metrics["accuracy"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -50,7 +50,7 @@ def _set_created(serving, version_id, when, status="succeeded"):
 
 
 def test_default_is_the_marked_version_else_the_newest_succeeded(serving, settings):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     older = make_version(settings, "older")
     newer = make_tfidf_version(settings, "newer")
     stopped = make_version(settings, "stopped newest")

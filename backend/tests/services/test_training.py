@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -84,5 +84,5 @@ def test_transition_refuses_moves_the_lifecycle_forbids(factory, settings, datas
     run_id = _queue(factory, settings, dataset_id, tiny_model_dir)
     with session_scope(factory) as session:
         assert not runs_repo.transition(session, run_id, "succeeded")  # queued -> succeeded skips running
-        assert runs_repo.transition(session, run_id, "cancelled", finished_at=datetime.now(timezone.utc))
+        assert runs_repo.transition(session, run_id, "cancelled", finished_at=datetime.now(UTC))
         assert not runs_repo.transition(session, run_id, "running")

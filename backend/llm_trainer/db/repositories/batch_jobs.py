@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -31,7 +31,7 @@ def set_progress(session: Session, job_id: int, **fields: Any) -> None:
 
 
 def finish(session: Session, job_id: int, status: str, **fields: Any) -> None:
-    set_progress(session, job_id, status=status, finished_at=datetime.now(timezone.utc), **fields)
+    set_progress(session, job_id, status=status, finished_at=datetime.now(UTC), **fields)
 
 
 def unfinished(session: Session) -> list[BatchJob]:
