@@ -37,6 +37,8 @@ UPLOAD_OPENAPI: dict[str, Any] = {
                         "description": {"type": "string"},
                         "text_column": {"type": "string"},
                         "label_column": {"type": "string"},
+                        "task": {"type": "string", "default": "classification"},
+                        "text_b_column": {"type": "string", "description": "Sentence pairs: the second text."},
                     },
                 }
             }

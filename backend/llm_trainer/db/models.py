@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from llm_trainer.core.tasks import TaskKind
 from llm_trainer.db.base import Base
 
 
@@ -21,6 +22,7 @@ class Dataset(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    task: Mapped[str] = mapped_column(String(20), default=TaskKind.CLASSIFICATION.value)
     filename: Mapped[str] = mapped_column(String(500))
     file_format: Mapped[str] = mapped_column(String(20))
     encoding: Mapped[str] = mapped_column(String(40), default="")
@@ -51,6 +53,11 @@ class DatasetRow(Base):
     idx: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     label: Mapped[str] = mapped_column(String(200))
+    # Second text of a sentence pair (task `pair`); None for single-text tasks.
+    text_b: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The task's structured target when one string label is not enough (multi-label list, NER spans, chat turns);
+    # `label` then holds a short display/filter form of it.
+    annotation: Mapped[Any] = mapped_column(JSON, nullable=True)
     split: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # Same text seen with different labels: kept for display, excluded from training.
     conflict: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -64,6 +71,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True)
+    task: Mapped[str] = mapped_column(String(20), default=TaskKind.CLASSIFICATION.value)
     base_model: Mapped[str] = mapped_column(String(500))
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
@@ -112,6 +120,7 @@ class ModelVersion(Base):
     name: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True)
     dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"), nullable=True)
+    task: Mapped[str] = mapped_column(String(20), default=TaskKind.CLASSIFICATION.value)
     kind: Mapped[str] = mapped_column(String(20), default="transformer")  # transformer | tfidf
     base_model: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), default="succeeded")  # succeeded | stopped

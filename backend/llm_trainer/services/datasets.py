@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
-from llm_trainer.datafiles.columns import SPLITS, choose_columns
-from llm_trainer.datafiles.reader import open_table
-from llm_trainer.datafiles.validate import DatasetValidator
+from llm_trainer.datafiles.columns import SPLITS
 from llm_trainer.db.models import Dataset, DatasetRow
 from llm_trainer.db.repositories import datasets as repo
+from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.tasks.spec import RowValidator
 
 log = logging.getLogger(__name__)
 
@@ -47,41 +47,37 @@ def create_from_upload(
     description: str | None = None,
     text_column: str | None = None,
     label_column: str | None = None,
+    task: str | None = None,
+    columns: dict[str, str | None] | None = None,
 ) -> Dataset:
-    """Read, validate and store an uploaded file as a dataset, all or nothing.
+    """Read, validate and store an uploaded file as a dataset of `task` (default classification), all or nothing.
 
-    The file at `path` is owned by this call: it ends up in uploads_dir/<id>/ or is deleted.
+    `columns` holds explicit choices for the task's other column roles (e.g. `text_b`). The file at `path` is owned
+    by this call: it ends up in uploads_dir/<id>/ or is deleted.
     """
     started = time.perf_counter()
     final_dir: Path | None = None
     try:
-        table = open_table(path, filename)
-        choice = choose_columns(table.columns, text_column, label_column)
-        validator = DatasetValidator(choice)
+        spec = get_spec(task)
+        roles = {**(columns or {}), "text": text_column, "label": label_column}
+        ingest = spec.open_ingest(path, filename, roles)
+        validator = ingest.validator
         dataset = repo.add_dataset(
             session,
             name=_clean_name(name) or Path(filename).stem[:200] or "dataset",
             description=(description or "").strip(),
+            task=spec.kind.value,
             filename=filename,
-            file_format=table.format,
-            encoding=table.encoding or "",
-            text_column=choice.text,
-            label_column=choice.label or "",
+            file_format=ingest.file_format,
+            encoding=ingest.encoding,
+            text_column=ingest.columns.get("text") or "",
+            label_column=ingest.columns.get("label") or "",
         )
-        _ingest(session, dataset.id, table.rows(), validator, settings.insert_batch_size)
+        _ingest(session, dataset.id, ingest.records, validator, settings.insert_batch_size)
         report = validator.finish()
         repo.mark_conflicts(session, dataset.id, validator.conflict_first_idxs)
-        report["source"] = {
-            "format": table.format,
-            "encoding": table.encoding,
-            "delimiter": table.delimiter,
-            "columns": table.columns,
-            "text_column": choice.text,
-            "label_column": choice.label,
-            "split_column": choice.split,
-            "guessed_columns": choice.guessed,
-            "size_bytes": path.stat().st_size,
-        }
+        report["task"] = spec.kind.value
+        report["source"] = ingest.source
         report["ingest_seconds"] = round(time.perf_counter() - started, 3)
         dataset.rows_read = report["rows_read"]
         dataset.row_count = report["rows_kept"]
@@ -103,7 +99,7 @@ def create_from_upload(
     return dataset
 
 
-def _ingest(session: Session, dataset_id: int, rows: Any, validator: DatasetValidator, batch_size: int) -> None:
+def _ingest(session: Session, dataset_id: int, rows: Any, validator: RowValidator, batch_size: int) -> None:
     """Clean rows as they stream from the file and insert them in batches (the hot loop of an upload)."""
     add = validator.add
     batch: list[Any] = []

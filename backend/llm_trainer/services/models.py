@@ -15,7 +15,8 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF, variants_for
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF
+from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ KEY_METRICS = ("accuracy", "macro_f1", "weighted_f1", "truncation_share")
 def key_metrics(version: ModelVersion) -> dict[str, float]:
     """Headline numbers for the list: the version's scores and the TF-IDF baseline's on the same split."""
     metrics = version.metrics or {}
-    out = {k: float(metrics[k]) for k in KEY_METRICS if isinstance(metrics.get(k), int | float)}
+    keys = (*get_spec(version.task).headline_metrics, *KEY_METRICS)
+    out = {k: float(metrics[k]) for k in dict.fromkeys(keys) if isinstance(metrics.get(k), int | float)}
     baseline = metrics.get("baseline") or {}
-    for k in ("accuracy", "macro_f1"):
+    for k in dict.fromkeys((*get_spec(version.task).headline_metrics, "accuracy", "macro_f1")):
         if isinstance(baseline.get(k), int | float):
             out[f"baseline_{k}"] = float(baseline[k])
     return out
@@ -100,7 +102,7 @@ def variant_infos(version: ModelVersion) -> dict[str, dict[str, Any]]:
     """Every variant this version offers with its build state (the base one is always ready)."""
     built = (version.exports or {}).get("variants") or {}
     infos = {}
-    for name in variants_for(version.kind):
+    for name in get_spec(version.task).variants(version.kind):
         infos[name] = (
             {"status": "ready"} if name not in EXPORT_VARIANTS else {"status": "absent", **built.get(name, {})}
         )

@@ -15,7 +15,8 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, TFIDF, load_predictor, variants_for
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, TFIDF
+from llm_trainer.ml.tasks.registry import get_spec
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def serving_variant(version: ModelVersion) -> str:
 def check_variant(version: ModelVersion, variant: str | None) -> str:
     """Validate a requested variant against what this version offers and has built."""
     chosen = variant or serving_variant(version)
-    offered = variants_for(version.kind)
+    offered = get_spec(version.task).variants(version.kind)
     if chosen not in offered:
         raise InvalidInput(
             f"Variant '{chosen}' is not available for version {version.id}; choose one of {', '.join(offered)}.",
@@ -116,7 +117,7 @@ def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple
 
     def load():  # noqa: ANN202
         try:
-            return load_predictor(folder, version.kind, variant)
+            return get_spec(version.task).load_predictor(folder, version.kind, variant)
         except (FileNotFoundError, OSError) as exc:
             raise Unavailable(
                 f"The files of model version {version.id} are missing or unreadable ({folder}). "

@@ -13,6 +13,7 @@ from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.models import Dataset, DatasetRow, Run
 from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
 from llm_trainer.services.run_scheduler import kill_worker
@@ -55,31 +56,8 @@ def check_dataset(session: Session, dataset_id: int, config: TrainingConfig) -> 
             code="dataset_not_found",
         )  # fmt: skip
     counts = _label_counts(session, dataset_id)
-    if len(counts) < 2:
-        raise _invalid(
-            "dataset_id",
-            f"Dataset {dataset_id} has {len(counts)} usable label(s); classification needs at least 2. "
-            "Add rows with another label.",
-            code="too_few_labels",
-        )
-    if config.validation_source == "dataset":
-        if not _validation_rows(session, dataset_id):
-            raise _invalid(
-                "config.validation_source",
-                "The dataset has no rows marked as validation/test; use validation_source=split.",
-            )
-        return dataset
-    rare = sorted(label for label, n in counts.items() if n < 2)
-    if rare:
-        raise _invalid(
-            "dataset_id",
-            f"Labels {rare} have a single row, too few for a stratified validation split. "
-            "Add rows for them or remove them from the dataset.",
-            code="label_too_rare",
-        )
-    total = sum(counts.values())
-    if total - max(round(total * config.validation_ratio), len(counts)) < len(counts):
-        raise _invalid("config.validation_ratio", "Too few rows to keep every label in both splits; add rows.")
+    validation_rows = _validation_rows(session, dataset_id) if config.validation_source == "dataset" else 0
+    get_spec(dataset.task).check_trainable(counts, validation_rows, config)
     return dataset
 
 
@@ -115,7 +93,12 @@ def create_run(
     source = check_base_model(base_model, config)
     name = config.run_name or f"{dataset.name} · {source.rsplit('/', 1)[-1]}"
     run = runs_repo.create_run(
-        session, name=name[:200], dataset_id=dataset_id, base_model=source, config=config.model_dump(mode="json")
+        session,
+        name=name[:200],
+        dataset_id=dataset_id,
+        task=dataset.task,
+        base_model=source,
+        config=config.model_dump(mode="json"),
     )
     session.commit()
     return run

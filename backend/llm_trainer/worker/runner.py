@@ -22,10 +22,10 @@ from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
 from llm_trainer.db.repositories import model_versions as versions_repo
 from llm_trainer.db.repositories import runs as runs_repo
-from llm_trainer.db.repositories.datasets import training_rows
+from llm_trainer.db.repositories.datasets import task_rows
+from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
-from llm_trainer.ml.training.data import Split, split_rows
-from llm_trainer.ml.training.evaluation import evaluate_probabilities
 from llm_trainer.worker.launch import PARENT_PID_ENV, log_path, tail
 from llm_trainer.worker.reporter import (
     DbReporter,
@@ -53,32 +53,9 @@ def _load(factory: sessionmaker[Session], run_id: int) -> tuple[Run, Dataset | N
         if run is None:
             raise LookupError(f"run {run_id} does not exist")
         dataset = session.get(Dataset, run.dataset_id) if run.dataset_id else None
-        rows = training_rows(session, run.dataset_id) if run.dataset_id else []
+        rows = [TaskRow(*r) for r in task_rows(session, run.dataset_id)] if run.dataset_id else []
         session.expunge_all()
     return run, dataset, rows
-
-
-def _baseline(split: Split) -> tuple[Any, dict[str, Any]]:
-    """Train the TF-IDF baseline on the same split; returns (pipeline, full metrics from its probabilities)."""
-    from llm_trainer.ml.baseline import train_baseline
-
-    pipeline, _ = train_baseline(split.train_texts, split.train_labels, split.val_texts, split.val_labels)
-    classes = [str(c) for c in pipeline.classes_]
-    probs = pipeline.predict_proba(split.val_texts)
-    order = [classes.index(label) if label in classes else None for label in split.labels]
-    import numpy as np
-
-    aligned = np.column_stack([probs[:, i] if i is not None else np.zeros(len(probs)) for i in order])
-    return pipeline, evaluate_probabilities(split.val_texts, split.val_labels, aligned, split.labels)
-
-
-def _baseline_summary(split: Split) -> dict[str, Any] | None:
-    try:
-        _, metrics = _baseline(split)
-    except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, never a reason to fail the run
-        log.warning("TF-IDF baseline unavailable: %s", exc)
-        return None
-    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "weighted_f1": metrics["weighted_f1"]}
 
 
 def _folder_size(folder: Path) -> int:
@@ -101,6 +78,7 @@ def _save_version(
     device: str,
     duration_s: float,
     write_files: Any,
+    manifest_extra: dict[str, Any] | None = None,
 ) -> int:
     """Write the version folder (via `write_files(folder)`, which may return the version's `exports` record) and its
     row together; nothing half-written survives."""
@@ -117,6 +95,7 @@ def _save_version(
         "created_at": created.isoformat(),
     }
     meta = {
+        "task": run.task,
         "kind": kind,
         "labels": labels,
         "base_model": run.base_model,
@@ -124,6 +103,7 @@ def _save_version(
         "metrics": metrics,
         "training_config": run.config,
         "lineage": lineage,
+        **(manifest_extra or {}),
     }
     try:
         # The manifest first: the fast-serving export inside write_files reads the version's max_length from it.
@@ -136,6 +116,7 @@ def _save_version(
                 name=run.name or f"{run.base_model} · run {run.id}",
                 run_id=run.id,
                 dataset_id=run.dataset_id,
+                task=run.task,
                 kind=kind,
                 base_model=run.base_model,
                 status=status,
@@ -157,42 +138,6 @@ def _save_version(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _train_tfidf(run: Run, split: Split, reporter: DbReporter) -> tuple[dict[str, Any], Any, float]:
-    from llm_trainer.ml.baseline import save_baseline
-
-    reporter.progress({"phase": "training", "step": 0, "total_steps": 1, "train_size": len(split.train_texts)})
-    started = time.monotonic()
-    pipeline, metrics = _baseline(split)
-    duration = time.monotonic() - started
-    reporter.metric("eval", 1, 1.0, {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
-    reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": round(duration, 1)})
-
-    def write_files(folder: Path) -> None:
-        save_baseline(pipeline, folder)
-
-    return metrics, write_files, duration
-
-
-def _fast_serving(folder: Path, split: Split, val_probs: Any, reporter: Any) -> dict[str, Any]:
-    """Build the ONNX copy the version will answer with when lossless; a failure only costs the speed-up."""
-    from llm_trainer.ml.inference.export import failed_record, fast_serving_exports
-    from llm_trainer.ml.inference.loading import ONNX
-
-    reporter.progress({"phase": "exporting"})
-    started = time.monotonic()
-    try:
-        exports = fast_serving_exports(folder, split.val_texts, split.val_labels, val_probs, split.labels)
-    except Exception as exc:  # noqa: BLE001 - the version stays usable with PyTorch
-        log.warning("ONNX copy for fast serving failed; the version answers with PyTorch:\n%s", traceback.format_exc())
-        return {"variants": {ONNX: failed_record(exc)}}
-    exports["variants"][ONNX]["build_seconds"] = round(time.monotonic() - started, 1)
-    log.info(
-        "ONNX copy built and compared in %.1f s; served with %s",
-        time.monotonic() - started, exports.get("serving_variant", "pytorch (the copy's answers differ)"),
-    )  # fmt: skip
-    return exports
 
 
 def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, **fields: Any) -> None:
@@ -256,61 +201,41 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     if dataset is None:
         raise ValueError("the run's dataset no longer exists; start a new run with an existing dataset")
     config = TrainingConfig.model_validate(run.config)
-    split = split_rows(rows, source=config.validation_source, ratio=config.validation_ratio, seed=config.seed)
+    spec = get_spec(run.task)
+    data = spec.prepare(rows, config)
     log.info(
-        "run %s: %s on dataset %s (%d train / %d validation rows, labels %s)",
-        run_id, run.base_model, dataset.id, len(split.train_texts), len(split.val_texts), split.labels,
+        "run %s: %s %s on dataset %s (%d rows, %d validation, labels %s)",
+        run_id, run.task, run.base_model, dataset.id, len(rows), data.val_size, data.labels,
     )  # fmt: skip
     if is_main:
         start_system_sampler(reporter)
     started = time.monotonic()
 
     if run.base_model == TFIDF:
-        metrics, write_files, _ = _train_tfidf(run, split, reporter)
-        stopped, max_length, device, kind = False, None, "cpu", "tfidf"
+        trained = spec.train_baseline(data, reporter)
     else:
-        from llm_trainer.ml.training.trainer import TrainJob, save_model_folder, train_transformer
-
         work_dir = settings.runs_dir / str(run_id)
-        job = TrainJob(run.base_model, config, split, work_dir, settings.cache_dir, resume=run.resume_count > 0)
-        outcome = train_transformer(job, reporter)
-        if not outcome.is_main:
+        job = ModelJob(run.base_model, config, work_dir, settings.cache_dir, resume=run.resume_count > 0)
+        trained = spec.train_model(data, job, reporter)
+        if not trained.is_main:
             return 0
-        reporter.progress({"phase": "evaluating"})
-        metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
-        metrics.update(
-            {
-                "baseline": _baseline_summary(split),
-                "max_length": outcome.max_length,
-                "truncation_share": round(outcome.truncation_share, 4),
-                "global_step": outcome.global_step,
-                "resumed_from_step": outcome.resumed_from_step,
-                "precision": outcome.precision,
-                "train_seconds": round(outcome.train_seconds, 1),
-            }
-        )
-        stopped, max_length, device, kind = outcome.stopped, outcome.max_length, outcome.device, "transformer"
-
-        def write_files(folder: Path) -> dict[str, Any] | None:
-            save_model_folder(outcome.model, outcome.tokenizer, folder)
-            # Not after a stop: the user wants the run over, and a second stop (kill) during a long export would
-            # lose the version; the copy can be built from the model page later.
-            wanted = config.fast_serving and not outcome.stopped
-            return _fast_serving(folder, split, outcome.val_probs, reporter) if wanted else None
+    stopped, metrics = trained.stopped, trained.metrics
+    primary = spec.primary_metric
 
     reporter.progress({"phase": "saving"})
     duration = time.monotonic() - started
     status = RunStatus.STOPPED.value if stopped else RunStatus.SUCCEEDED.value
     version_id = _save_version(
-        factory, settings, run, dataset, kind=kind, status=status, labels=split.labels, metrics=metrics,
-        max_length=max_length, device=device, duration_s=duration, write_files=write_files,
+        factory, settings, run, dataset, kind=trained.kind, status=status, labels=trained.labels, metrics=metrics,
+        max_length=trained.max_length, device=trained.device, duration_s=duration, write_files=trained.write_files,
+        manifest_extra=trained.manifest_extra,
     )  # fmt: skip
-    reporter.progress({"phase": "done", "model_version_id": version_id, "accuracy": metrics["accuracy"]})
+    reporter.progress({"phase": "done", "model_version_id": version_id, primary: metrics.get(primary)})
     reporter.flush(force=True)
-    _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=device)
+    _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
         shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
-    log.info("run %s %s: version %s, accuracy %.4f", run_id, status, version_id, metrics["accuracy"])
+    log.info("run %s %s: version %s, %s %s", run_id, status, version_id, primary, metrics.get(primary))
     return 0
 
 

@@ -283,3 +283,14 @@ def test_real_waimai_file_and_its_gbk_and_xlsx_copies(client: TestClient, tmp_pa
     assert (first["text"], first["label"]) == (rows[0][0], rows[0][1])
     news = post_file(client, SHARED_DATASETS / "thucnews_titles_10cls.csv").json()
     assert (news["num_labels"], news["rows_read"]) == (10, 19_972)
+
+
+def test_upload_says_its_task_and_refuses_an_unknown_task(client, tmp_path) -> None:
+    body = "text,label\n好吃,正面\n难吃,负面\n"
+    ok = client.post("/api/datasets", files={"file": ("a.csv", body.encode(), "text/csv")})
+    assert ok.status_code == 201 and ok.json()["task"] == "classification"
+    bad = client.post(
+        "/api/datasets", files={"file": ("a.csv", body.encode(), "text/csv")}, data={"task": "summarisation"}
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "unknown_task"
+    assert len(client.get("/api/datasets").json()) == 1  # the refused upload left nothing behind

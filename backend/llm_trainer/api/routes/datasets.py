@@ -23,7 +23,8 @@ router = APIRouter(tags=["datasets"])
 
 UPLOAD_DOC = (
     "Upload a labelled file (CSV/TSV/XLSX/JSONL/JSON array; encoding detected) as multipart field `file`, with "
-    "optional `name`, `description`, `text_column`, `label_column`. Returns the dataset and its validation report."
+    "optional `name`, `description`, `task` (classification, multi_label, pair...), `text_column`, `label_column`, "
+    "`text_b_column` (pairs). Returns the dataset and its validation report."
 )
 
 
@@ -45,6 +46,8 @@ async def upload_dataset(request: Request, session: SessionDep, settings: Settin
         description=upload.text("description"),
         text_column=upload.text("text_column"),
         label_column=upload.text("label_column"),
+        task=upload.text("task"),
+        columns={"text_b": upload.text("text_b_column")},
     )
     return DatasetPublic.from_model(dataset)
 

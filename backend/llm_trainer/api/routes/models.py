@@ -22,6 +22,7 @@ def _public(version: ModelVersion, serving: Serving) -> dict:
     return {
         "id": version.id,
         "name": version.name,
+        "task": version.task,
         "kind": version.kind,
         "base_model": version.base_model,
         "status": version.status,

@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from llm_trainer.api.schemas.predict import (
     BatchJobPublic,
-    ClassProbability,
     PredictionPublic,
     PredictRequest,
     PredictResponse,
@@ -29,18 +28,11 @@ router = APIRouter(tags=["predict"])
 @router.post("/predict", response_model=PredictResponse, summary="Classify one text or several (spec)")
 @router.post("/api/predict", response_model=PredictResponse, summary="Classify one text or several")
 def predict(body: PredictRequest, serving: ServingDep) -> PredictResponse:
-    result = prediction.predict(serving, body.all_texts(), body.model_id, body.variant)
-    items = [
-        PredictionPublic(
-            label=p.label,
-            score=p.score,
-            probabilities=[ClassProbability(label=lbl, probability=pr) for lbl, pr in p.probabilities],
-            truncated=p.truncated,
-        )
-        for p in result.predictions
-    ]
-    single = items[0] if body.text is not None else None
+    result = prediction.predict_fields(serving, body.input_fields(), body.model_id, body.variant)
+    items = [PredictionPublic.model_validate(answer) for answer in prediction.public_answers(result)]
+    single = items[0] if body.single else None
     return PredictResponse(
+        task=result.task,
         model_id=result.model_id,
         model_name=result.model_name,
         variant=result.variant,

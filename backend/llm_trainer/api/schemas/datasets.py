@@ -70,6 +70,10 @@ class SourceInfo(BaseModel):
 
 
 class ValidationReport(BaseModel):
+    """The shared part of every task's report; a task adds its own sections (e.g. `multi_label`, `pairs`)."""
+
+    model_config = ConfigDict(extra="allow")
+
     rows_read: int
     rows_kept: int
     trainable_rows: int
@@ -93,6 +97,7 @@ class DatasetSummary(BaseModel):
     id: int
     name: str
     description: str
+    task: str = Field(description="classification | multi_label | pair | ner | generation")
     filename: str
     file_format: str
     encoding: str
@@ -131,6 +136,8 @@ class DatasetRowPublic(BaseModel):
     label: str
     split: str | None
     conflict: bool
+    text_b: str | None = Field(None, description="Sentence pairs: the second text.")
+    annotation: Any = Field(None, description="The task's structured target (multi-label list, entity spans...).")
 
 
 class DatasetStats(BaseModel):

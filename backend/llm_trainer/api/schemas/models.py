@@ -19,6 +19,7 @@ class VariantInfo(BaseModel):
 class ModelPublic(BaseModel):
     id: int
     name: str
+    task: str = Field(description="classification | multi_label | pair | ner | generation")
     kind: str
     base_model: str
     status: str

@@ -5,40 +5,67 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Variant = Literal["pytorch", "onnx", "onnx_int8", "tfidf"]
 
 
+class TextPair(BaseModel):
+    text_a: str
+    text_b: str
+
+
 class PredictRequest(BaseModel):
+    """One input form per request; which forms a version accepts depends on its task (texts, or pairs for `pair`)."""
+
     text: str | None = Field(None, description="One text to classify.", examples=["这家店的菜很好吃"])
     texts: list[str] | None = Field(None, description="Several texts to classify in one call.")
+    text_a: str | None = Field(None, description="Sentence-pair versions: the first text (with text_b).")
+    text_b: str | None = Field(None, description="Sentence-pair versions: the second text (with text_a).")
+    pairs: list[TextPair] | None = Field(None, description="Sentence-pair versions: several pairs in one call.")
     model_id: int | None = Field(None, description="Model version id; default: the default version, else the newest.")
     variant: Variant | None = Field(None, description="Serving variant; default: the one chosen for the version.")
 
     @model_validator(mode="after")
     def _one_input(self) -> PredictRequest:
-        if (self.text is None) == (self.texts is None):
-            raise ValueError('send exactly one of "text" (one string) or "texts" (a list of strings)')
+        forms = [self.text is not None, self.texts is not None, self.text_a is not None, self.pairs is not None]
+        if sum(forms) != 1 or (self.text_a is None) != (self.text_b is None):
+            raise ValueError(
+                'send exactly one of "text" (one string), "texts" (a list of strings), "text_a"+"text_b" '
+                '(one pair) or "pairs" (a list of {"text_a","text_b"})'
+            )
         return self
 
-    def all_texts(self) -> list[str]:
-        return [self.text] if self.text is not None else list(self.texts or [])
+    @property
+    def single(self) -> bool:
+        return self.text is not None or self.text_a is not None
+
+    def input_fields(self) -> dict[str, Any]:
+        """The input part of the request, as the version's task reads it (`TaskSpec.clean_inputs`)."""
+        return self.model_dump(include={"text", "texts", "text_a", "text_b", "pairs"}, exclude_none=True)
 
 
 class ClassProbability(BaseModel):
     label: str
     probability: float
+    threshold: float | None = Field(None, description="Multi-label: the label's decision threshold.")
+    passed: bool | None = Field(None, description="Multi-label: probability >= threshold.")
 
 
 class PredictionPublic(BaseModel):
-    label: str
-    score: float = Field(description="Probability of the predicted label.")
+    """One input's answer; the fields beyond the classification ones are set by the tasks that have them."""
+
+    model_config = ConfigDict(extra="allow")  # a task may add its own fields (entities, generated text...)
+
+    label: str = Field(description="Predicted label (multi-label: the passing labels joined by '|').")
+    score: float = Field(description="Probability of the predicted label (multi-label: the highest probability).")
     probabilities: list[ClassProbability] = Field(description="Every class, most probable first.")
     truncated: bool = Field(description="The text was cut to the length limit before prediction.")
+    labels: list[str] | None = Field(None, description="Multi-label: every label that passes its threshold.")
 
 
 class PredictResponse(BaseModel):
+    task: str = "classification"
     model_id: int
     model_name: str
     variant: str

@@ -43,6 +43,7 @@ class RunPublic(BaseModel):
     name: str
     status: str
     dataset_id: int | None
+    task: str = Field(description="The dataset's task, which this run trains.")
     base_model: str
     config: dict[str, Any]
     queue_position: int | None = Field(None, description="1-based place in the queue while queued.")

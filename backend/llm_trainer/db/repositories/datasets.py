@@ -24,6 +24,16 @@ def training_rows(session: Session, dataset_id: int) -> list[tuple[str, str, str
     return [(t, lbl, s) for t, lbl, s in session.execute(stmt)]
 
 
+def task_rows(session: Session, dataset_id: int) -> list[tuple[str, str, str | None, str | None, Any]]:
+    """(text, label, split, text_b, annotation) of the trainable rows (conflicts excluded), in file order."""
+    stmt = (
+        select(DatasetRow.text, DatasetRow.label, DatasetRow.split, DatasetRow.text_b, DatasetRow.annotation)
+        .where(DatasetRow.dataset_id == dataset_id, DatasetRow.conflict.is_(False))
+        .order_by(DatasetRow.idx)
+    )
+    return [tuple(row) for row in session.execute(stmt)]
+
+
 def add_dataset(session: Session, **fields: Any) -> Dataset:
     """Insert a dataset and flush so its id exists for the rows that follow."""
     dataset = Dataset(**fields)
@@ -32,15 +42,21 @@ def add_dataset(session: Session, **fields: Any) -> Dataset:
     return dataset
 
 
-def insert_rows(session: Session, dataset_id: int, rows: Sequence[tuple[int, str, str, str | None, bool]]) -> None:
-    """Insert (idx, text, label, split, conflict) tuples with one executemany: no ORM objects per row."""
+def insert_rows(session: Session, dataset_id: int, rows: Sequence[tuple]) -> None:
+    """Insert (idx, text, label, split, conflict[, text_b, annotation JSON]) tuples with one executemany."""
     if not rows:
         return
     # dataset_id is an int from the database, so inlining it is safe and spares building a tuple per row.
-    sql = (
-        "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict) "
-        f"VALUES ({int(dataset_id)}, ?, ?, ?, ?, ?)"
-    )
+    if len(rows[0]) == 5:
+        sql = (
+            "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict) "
+            f"VALUES ({int(dataset_id)}, ?, ?, ?, ?, ?)"
+        )
+    else:
+        sql = (
+            "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict, text_b, annotation) "
+            f"VALUES ({int(dataset_id)}, ?, ?, ?, ?, ?, ?, ?)"
+        )
     session.connection().exec_driver_sql(sql, rows)
 
 

@@ -20,6 +20,10 @@ class Split:
     val_labels: list[str]
     labels: list[str] = field(default_factory=list)
 
+    @property
+    def val_size(self) -> int:
+        return len(self.val_texts)
+
 
 def label_order(labels: Sequence[str]) -> list[str]:
     """Distinct labels in a stable order: numeric order when every label is an integer, else lexical."""

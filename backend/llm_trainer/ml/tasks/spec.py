@@ -1,0 +1,168 @@
+"""What a task is to the rest of the product: the `TaskSpec` every task folder implements and registers.
+
+A task (core/tasks.py `TaskKind`) lives in `ml/tasks/<task>/` and is found through `ml/tasks/registry.py`; services,
+the worker, the API and the CLI only ever call `get_spec(kind)` and these methods, never `if task == ...`.
+
+How to add a task (what the `ner` and `generation` folders do):
+
+1. `ml/tasks/<task>/__init__.py` defines `class <Task>Spec(TaskSpec)` and calls `register(<Task>Spec())` at import;
+   add the module to `registry.TASK_MODULES` (one line).
+2. Data (`open_ingest`): read the uploaded file and return an `Ingest`: a stream of raw records, a `RowValidator`
+   that turns each record into a stored row and, at the end, the validation report, plus the chosen columns.
+   The default reads CSV/TSV/XLSX/JSONL through `datafiles.reader.open_table` and resolves `column_roles` with
+   `datafiles.columns`; override it for non-tabular files (CoNLL, Label Studio JSON). A stored row is either
+   `(idx, text, label, split, conflict)` or `(idx, text, label, split, conflict, text_b, annotation_json)`:
+   `label` is a short string for display and filtering (e.g. "外观|动力" or "PER×2,ORG"), `text_b` the second
+   text of a pair, `annotation_json` the task's structured target as a JSON string (label list, character spans
+   with exclusive end, chat turns). The report must be JSON; `rows_read`, `rows_kept`, `label_counts`,
+   `text_length` and `warnings` (list of `{code, message, details}`) are read by every page; add your own keys.
+   Bad input raises `core.errors.InvalidInput(message, code=...)` with a message saying how to fix it.
+3. Training (`check_trainable`, `prepare`, `train_baseline`, `train_model`), called by the worker in that order:
+   `prepare(rows, config)` gets every non-conflict `TaskRow` in file order and returns the task's split object
+   (whatever the task needs; it must expose `labels` and `val_size`). `train_model(data, job, reporter)` builds the
+   model head, collator and loss for the task (sequence classification, token classification with offsets and
+   windows, a causal LM with LoRA...), trains with live `reporter` progress and graceful stop, evaluates on the
+   validation split and returns a `TrainedVersion` whose `write_files(folder)` writes the servable files (the
+   manifest `llm_trainer.json` is already there and gets `manifest_extra` merged in). `train_baseline` does the
+   same for the classical model (`base_model == "tfidf"`: TF-IDF+LR, one-vs-rest, pair features, a CRF...).
+   `metrics` must hold `primary_metric`; put the baseline's summary under `metrics["baseline"]`.
+4. Serving (`variants`, `load_predictor`, `clean_inputs`, `to_public`): `load_predictor(folder, kind, variant)`
+   returns an object with `predict(inputs) -> list[answer]` and `warm_up()` (an `ml.inference.predictor.Predictor`
+   for classification-like tasks; a streaming generator may add `stream(input)`); `clean_inputs(request)` turns
+   the prediction request's fields (`text`/`texts`, `text_a`/`text_b`/`pairs`, `messages`...) into inputs;
+   `to_public(answer)` gives the JSON one input answers with (the API documents `response_example`).
+5. UI: `frontend/src/components/tasks/<task>/` and one entry in `frontend/src/components/tasks/registry.ts`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from llm_trainer.core.tasks import TaskKind
+
+# A stored row: (idx, text, label, split, conflict) or the same + (text_b, annotation JSON string).
+StoredRow = tuple
+
+
+class RowValidator(Protocol):
+    """Cleans records one at a time and summarises them; see `datafiles.validate.DatasetValidator`."""
+
+    rows_read: int
+
+    def add(self, record: Any) -> StoredRow | None:
+        """The row to store, or None when the record is dropped (counted in the report)."""
+
+    def finish(self) -> dict[str, Any]:
+        """The validation report; raises InvalidInput when the data cannot train a model of this task."""
+
+    def label_counts(self) -> dict[str, int]:
+        """Trainable examples per label (per entity type for NER), most frequent first."""
+
+    @property
+    def content_hash(self) -> str: ...
+
+    @property
+    def conflict_first_idxs(self) -> list[int]: ...
+
+
+@dataclass
+class Ingest:
+    """An opened upload: raw records, their validator, and what to record about the source."""
+
+    records: Iterator[Any]
+    validator: RowValidator
+    columns: dict[str, str | None]  # role -> chosen column ("text", "label", "text_b", "split"...)
+    source: dict[str, Any]  # format, encoding, delimiter, columns, guessed_columns... (merged into report["source"])
+    file_format: str = ""
+    encoding: str = ""
+
+
+@dataclass
+class TaskRow:
+    """One trainable stored row as the worker reads it."""
+
+    text: str
+    label: str
+    split: str | None
+    text_b: str | None = None
+    annotation: Any = None
+
+
+@dataclass
+class ModelJob:
+    """What `train_model` needs besides the data: base model, config, folders, resume flag."""
+
+    base_model: str
+    config: Any  # ml.training.config.TrainingConfig
+    work_dir: Path
+    cache_dir: Path
+    resume: bool = False
+
+
+@dataclass
+class TrainedVersion:
+    """A trained model ready to become a version: the worker writes the folder and the DB row atomically."""
+
+    kind: str  # "transformer" | "tfidf" | task-specific classical kind ("crf")
+    labels: list[str]
+    metrics: dict[str, Any]
+    write_files: Callable[[Path], dict[str, Any] | None]  # writes model files; returns the `exports` record
+    max_length: int | None = None
+    device: str = "cpu"
+    stopped: bool = False
+    is_main: bool = True  # False on non-zero data-parallel ranks: nothing is saved
+    manifest_extra: dict[str, Any] = field(default_factory=dict)  # e.g. multi-label thresholds
+
+
+class TaskSpec(ABC):
+    """One NLP task end to end. Subclasses set the class attributes and implement the abstract methods."""
+
+    kind: TaskKind
+    # Column roles of the tabular form, in order; "text" and "label" map onto Dataset.text_column/label_column.
+    column_roles: tuple[str, ...] = ("text", "label")
+    primary_metric: str = "accuracy"  # what comparisons, best-checkpoint choice and the bench table read
+    headline_metrics: tuple[str, ...] = ("accuracy", "macro_f1")  # shown in version lists
+    response_example: dict[str, Any] = {}
+
+    # --- data -------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
+        """Open an upload; `columns` holds the user's explicit role -> column choices (None = guess)."""
+
+    # --- training ---------------------------------------------------------------------------------------------
+    @abstractmethod
+    def check_trainable(self, label_counts: dict[str, int], validation_rows: int, config: Any) -> None:
+        """Refuse (InvalidInput with `details.field`) a run that cannot train, before it is queued."""
+
+    @abstractmethod
+    def prepare(self, rows: Sequence[TaskRow], config: Any) -> Any:
+        """Split rows into training and validation data (the task's own object, with `labels` and `val_size`)."""
+
+    @abstractmethod
+    def train_baseline(self, data: Any, reporter: Any) -> TrainedVersion:
+        """Train the classical model (base model `tfidf`) as a version."""
+
+    @abstractmethod
+    def train_model(self, data: Any, job: ModelJob, reporter: Any) -> TrainedVersion:
+        """Fine-tune a transformer for this task (head, collator, loss, metrics, fast-serving export)."""
+
+    # --- serving ----------------------------------------------------------------------------------------------
+    @abstractmethod
+    def variants(self, kind: str) -> tuple[str, ...]:
+        """Serving variants a version of `kind` offers (first = always available)."""
+
+    @abstractmethod
+    def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
+        """A loaded predictor for one variant; FileNotFoundError when that variant was not built."""
+
+    @abstractmethod
+    def clean_inputs(self, fields: dict[str, Any], max_inputs: int, max_chars: int) -> tuple[list[Any], list[bool]]:
+        """(inputs, cut-to-max_chars flags) from the request fields; InvalidInput when they do not fit the task."""
+
+    @abstractmethod
+    def to_public(self, answer: Any) -> dict[str, Any]:
+        """The JSON one input's answer is given as."""
