@@ -23,6 +23,8 @@ from tests.helpers.tiny_model import build_tiny_bert
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+# What a browser on the user's machine sends as Host (the server refuses other names: DNS rebinding).
+LOCAL_URL = "http://127.0.0.1"
 
 # Tests never touch the network: the hub is unreachable by construction.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -50,7 +52,7 @@ def factory(settings: Settings):
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as c:
         yield c
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,8 +41,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
+        # The log keeps the traceback; the answer carries only an id to find it (no paths, no internals).
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s", error_id)
         return JSONResponse(
-            error_body("internal_error", f"Unexpected server error: {exc.__class__.__name__}: {exc}"),
+            error_body(
+                "internal_error",
+                f"Unexpected server error (id {error_id}). The server log has the details under that id.",
+                {"error_id": error_id},
+            ),
             status_code=500,
         )

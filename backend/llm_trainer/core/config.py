@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,41 @@ class Settings(BaseSettings):
     predict_max_chars: int = Field(2000, description="Longer texts are truncated (and flagged) before prediction.")
     model_cache_size: int = Field(3, description="Model versions kept loaded in memory (LRU).")
     frontend_dist: Path = Field(REPO_ROOT / "frontend" / "dist", description="Built web UI served at /.")
+    # Access (README "Security").
+    token: str = Field("", description="Access token; required on every route but health when set.")
+    allowed_hosts: str = Field("", description="Comma-separated extra Host names accepted (loopback always is).")
+    cors_origins: str = Field("", description="Comma-separated origins allowed to call the API cross-site.")
+    login_attempts_per_minute: int = Field(10, description="Wrong tokens accepted per client and minute.")
+    # Hostile-input caps: each is named in the error a request hits.
+    max_columns: int = Field(1000, description="Most columns in an uploaded file.")
+    max_header_chars: int = Field(256, description="Longest column name in a header row.")
+    max_text_chars: int = Field(100_000, description="Longer texts are cut at ingest (the report counts them).")
+    max_rows: int = Field(2_000_000, description="Most data rows in one uploaded file.")
+    max_json_depth: int = Field(32, description="Deepest nesting accepted in a JSON/JSONL record.")
+    max_form_fields: int = Field(16, description="Most parts in one multipart upload.")
+    max_part_header_bytes: int = Field(8 * 1024, description="Largest header block of one multipart part.")
+    max_body_kb: int = Field(1024, description="Largest JSON request body (e.g. /predict), in KB.")
+    xlsx_max_uncompressed_mb: int = Field(1024, description="Largest total uncompressed size inside an XLSX.")
+    xlsx_max_ratio: int = Field(200, description="Highest compression ratio of an XLSX member (zip bombs).")
+    model_roots: str = Field("", description="Comma-separated folders local base models must lie under.")
+    hub_max_download_gb: float = Field(20.0, description="Largest base-model download from a hub, in GB.")
+
+    @property
+    def allowed_host_names(self) -> set[str]:
+        return {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def model_root_paths(self) -> list[Path]:
+        """Local base models must lie under one of these (default: the data dir's models/ and the HF cache)."""
+        roots = [Path(r.strip()).expanduser() for r in self.model_roots.split(",") if r.strip()]
+        if not roots:
+            hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+            roots = [self.models_dir, self.cache_dir, hf_home]
+        return [r.resolve() for r in roots]
 
     @property
     def db_path(self) -> Path:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from llm_trainer.api.app import create_app
 from llm_trainer.core.config import Settings
-from tests.conftest import SHARED_DATASETS, run_server
+from tests.conftest import LOCAL_URL, SHARED_DATASETS, run_server
 from tests.helpers.datafiles import (
     ROWS,
     csv_text,
@@ -161,7 +161,7 @@ def test_upload_without_file_or_not_multipart(client: TestClient, settings: Sett
 @pytest.fixture
 def small_limit_client(data_dir: Path) -> Iterator[tuple[TestClient, Settings]]:
     settings = Settings(data_dir=data_dir, frontend_dist=data_dir / "no-ui", max_upload_mb=1)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as c:
         yield c, settings
 
 
@@ -239,9 +239,9 @@ def test_get_rename_delete(client: TestClient, settings: Settings, tmp_path: Pat
 
 
 def test_data_survives_an_app_restart(settings: Settings, tmp_path: Path) -> None:
-    with TestClient(create_app(settings)) as first:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as first:
         ds = post_file(first, write_csv(tmp_path / "d.csv", many_rows(30))).json()
-    with TestClient(create_app(settings)) as second:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as second:
         again = second.get(f"/api/datasets/{ds['id']}").json()
         assert again["content_hash"] == ds["content_hash"]
         assert second.get(f"/api/datasets/{ds['id']}/rows").json()["total"] == 30

@@ -1,5 +1,7 @@
 """GET / answers the spec's health JSON to API clients; /docs is Swagger; unknown API paths are JSON 404s."""
 
+from tests.conftest import LOCAL_URL
+
 
 def test_root_returns_health_json(client):
     r = client.get("/", headers={"accept": "application/json"})
@@ -33,7 +35,7 @@ def test_browser_gets_ui_when_built(settings, tmp_path):
     dist.mkdir()
     (dist / "index.html").write_text("<html><body>LLM Trainer UI</body></html>", encoding="utf-8")
     settings.frontend_dist = dist
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as c:
         assert "LLM Trainer UI" in c.get("/", headers={"accept": "text/html"}).text
         # Client-side routes fall back to index.html...
         assert "LLM Trainer UI" in c.get("/training", headers={"accept": "text/html"}).text

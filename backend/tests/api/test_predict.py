@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.conftest import LOCAL_URL
 from tests.helpers.versions import make_tfidf_version, make_version, review_texts
 
 
@@ -168,7 +169,7 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
 
     make_version(settings)
     data = ("评论\n" + "\n".join(t for t, _ in review_texts(20, seed=2)) + "\n").encode("utf-8")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
         first, second = (client.post("/api/predict/batch", files={"file": ("a.csv", data)}).json() for _ in range(2))
         for job in (first, second):
             assert _wait_job(client, job["id"])["status"] == "succeeded"
@@ -178,7 +179,7 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
         session.execute(update(BatchJob).values(status="running", done=5, finished_at=None, output_path=""))
         input_path = session.get(BatchJob, second["id"]).input_path
     Path(input_path).unlink()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
         resumed, lost = _wait_job(client, first["id"]), _wait_job(client, second["id"])
         assert (resumed["status"], resumed["done"], resumed["total"]) == ("succeeded", 20, 20)
         assert client.get(f"/api/predict/batch/{first['id']}/download").status_code == 200

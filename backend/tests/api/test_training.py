@@ -233,7 +233,7 @@ from llm_trainer.core.config import Settings
 from tests.helpers.training_data import insert_dataset, review_rows
 app = create_app(Settings(data_dir=sys.argv[1]))
 ds = insert_dataset(app.state.session_factory, review_rows(20))
-with TestClient(app) as c:
+with TestClient(app, base_url="http://127.0.0.1") as c:
     app.state.run_scheduler.shutdown()  # only the request paths are under test here, not the worker
     assert c.post("/train", json={"dataset_id": ds, "base_model": "tfidf"}).status_code == 201
     for path in ("/train/status", "/api/runs", "/api/runs/1", "/api/runs/1/metrics", "/api/runs/1/logs",
