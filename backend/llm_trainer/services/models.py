@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +16,7 @@ from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
 from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.services.archive import stream_zip
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
 
 log = logging.getLogger(__name__)
@@ -87,15 +87,16 @@ def delete_model(serving: Serving, session: Session, model_id: int) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def zip_model(serving: Serving, session: Session, model_id: int) -> tuple[Path, str]:
-    """Zip the version folder (weights, tokenizer, config, llm_trainer.json) into a temp file; returns (path, name)."""
+def zip_model(serving: Serving, session: Session, model_id: int) -> tuple[Iterator[bytes], str]:
+    """The version folder (weights, tokenizer, config, llm_trainer.json) as a zip stream, and its file name."""
     version = find_version(session, model_id)
     folder = version_dir(serving.settings, version)
     if not folder.is_dir():
-        raise InvalidInput(f"The files of model version {model_id} are missing ({folder}).", code="model_files_missing")
-    tmp = Path(tempfile.mkdtemp(prefix="model-zip-", dir=serving.settings.cache_dir))
-    archive = shutil.make_archive(str(tmp / f"model-{model_id}"), "zip", root_dir=folder)
-    return Path(archive), f"model-{model_id}.zip"
+        raise InvalidInput(
+            f"The files of model version {model_id} are missing from the data dir; delete the version.",
+            code="model_files_missing",
+        )
+    return stream_zip(folder), f"model-{model_id}.zip"
 
 
 def variant_infos(version: ModelVersion) -> dict[str, dict[str, Any]]:

@@ -74,7 +74,8 @@ def test_zip_download_reloads_as_a_working_model(client, settings, tmp_path):
     tokenizer, model = load_classifier(tmp_path / "unzipped", "cpu")
     logits = model(**tokenizer(["很好吃，推荐", "难吃，失望"], padding=True, return_tensors="pt")).logits
     assert [model.config.id2label[int(i)] for i in logits.argmax(-1)] == ["好评", "差评"]
-    assert not list(settings.cache_dir.glob("model-zip-*"))  # the temp archive is cleaned up after sending
+    # A GET changes nothing: the zip is streamed, no archive is written under the data dir.
+    assert not [p for p in settings.data_dir.rglob("*.zip")]
 
 
 def test_export_int8_then_serve_it_by_request_and_by_default(client, settings):

@@ -41,7 +41,16 @@ export function toApiError(err: unknown): ApiError {
 
 export const http = axios.create({ baseURL: '', timeout: 60_000 })
 
+/** Token mode: a request without a valid session sends the browser to the server's login page. */
+export function redirectToLogin(error: ApiError): void {
+  if (error.code === 'auth_required' && typeof window !== 'undefined') window.location.assign('/login')
+}
+
 http.interceptors.response.use(
   (response) => response,
-  (err: unknown) => Promise.reject(toApiError(err)),
+  (err: unknown) => {
+    const error = toApiError(err)
+    redirectToLogin(error)
+    return Promise.reject(error)
+  },
 )

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
 from fastapi import APIRouter, Response
-from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import StreamingResponse
 
 from llm_trainer.api.deps import SessionDep
 from llm_trainer.api.schemas.models import ExportCreate, ModelDetail, ModelPublic, ModelUpdate, VariantInfo
@@ -81,10 +78,10 @@ def export_model(model_id: int, body: ExportCreate, session: SessionDep, serving
 
 
 @router.get("/api/models/{model_id}/download", summary="Download the version folder as a zip")
-def download_model(model_id: int, session: SessionDep, serving: ServingDep) -> FileResponse:
-    archive, name = models_service.zip_model(serving, session, model_id)
-    cleanup = BackgroundTask(shutil.rmtree, archive.parent, ignore_errors=True)
-    return FileResponse(archive, media_type="application/zip", filename=name, background=cleanup)
+def download_model(model_id: int, session: SessionDep, serving: ServingDep) -> StreamingResponse:
+    chunks, name = models_service.zip_model(serving, session, model_id)
+    headers = {"content-disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(chunks, media_type="application/zip", headers=headers)
 
 
 @router.delete("/api/models/{model_id}", status_code=204, summary="Delete a version (refused while a job uses it)")
