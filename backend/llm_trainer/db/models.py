@@ -1,4 +1,4 @@
-"""SQLAlchemy tables: datasets and their rows, training runs and their metrics, model versions, batch jobs."""
+"""SQLAlchemy tables: datasets and their rows, training runs and their metrics, model versions, batch jobs, jobs."""
 
 from __future__ import annotations
 
@@ -152,4 +152,28 @@ class BatchJob(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error_message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Job(Base):
+    """One piece of background work of any kind (core/jobs.py); run-specific rows stay in runs and batch_jobs."""
+
+    __tablename__ = "jobs"
+    # AUTOINCREMENT: a deleted job's id is never handed to a new job.
+    __table_args__ = (Index("ix_jobs_status_kind", "status", "kind"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    # Which process claimed it ("host:pid:token"), set by the compare-and-set claim.
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    log_path: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,158 @@
+"""The jobs table: one claim wins among racing processes, the lifecycle refuses impossible moves, an upgrade carries
+today's runs, batch jobs and exports over as jobs."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+
+import pytest
+from alembic import command
+from pydantic import ValidationError
+from sqlalchemy import text, update
+
+from llm_trainer.core.jobs import (
+    RESTART_POLICY,
+    BatchPredictParams,
+    ExportParams,
+    InvalidJobTransition,
+    JobKind,
+    JobResult,
+    JobStatus,
+    TrainParams,
+)
+from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+from llm_trainer.db.migrate import alembic_config, upgrade_to_head
+from llm_trainer.db.models import Job
+from llm_trainer.db.repositories import jobs as jobs_repo
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    engine = make_engine(tmp_path / "jobs.sqlite3")
+    upgrade_to_head(engine)
+    yield tmp_path / "jobs.sqlite3", make_session_factory(engine)
+    engine.dispose()
+
+
+def _claim_in_new_process(db_path: str, owner: str) -> list[int]:
+    engine = make_engine(Path(db_path))
+    factory = make_session_factory(engine)
+    won = []
+    with session_scope(factory) as session:
+        candidates = [job.id for job in jobs_repo.next_queued(session, [JobKind.TRAIN])]
+    for job_id in candidates:
+        with session_scope(factory) as session:
+            if jobs_repo.claim(session, job_id, owner):
+                won.append(job_id)
+    engine.dispose()
+    return won
+
+
+def test_racing_processes_never_start_the_same_job_twice(db) -> None:
+    path, factory = db
+    with session_scope(factory) as session:
+        ids = [jobs_repo.submit(session, JobKind.TRAIN, TrainParams(run_id=i)).id for i in range(1, 6)]
+    with ProcessPoolExecutor(4, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(_claim_in_new_process, [str(path)] * 4, [f"proc-{i}" for i in range(4)]))
+    claimed = [job_id for won in results for job_id in won]
+    assert sorted(claimed) == ids  # every job claimed exactly once
+    with session_scope(factory) as session:
+        for job_id, owner in zip(claimed, [f"proc-{i}" for i, won in enumerate(results) for _ in won], strict=True):
+            job = jobs_repo.get(session, job_id)
+            assert (job.status, job.owner, job.attempts) == ("running", owner, 1)
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_a_finished_job_cannot_be_restarted_and_only_its_owner_can_finish_it(db) -> None:
+    _, factory = db
+    with session_scope(factory) as session:
+        job_id = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=3, variant="onnx_fp32")).id
+        assert jobs_repo.claim(session, job_id, "a")
+        assert not jobs_repo.claim(session, job_id, "b")
+        assert not jobs_repo.heartbeat(session, job_id, "b")
+        assert not jobs_repo.transition(session, job_id, JobStatus.RUNNING, JobStatus.SUCCEEDED, owner="b")
+        done = JobResult(version_id=3)
+        assert jobs_repo.transition(session, job_id, JobStatus.RUNNING, JobStatus.SUCCEEDED, owner="a", result=done)
+        with pytest.raises(InvalidJobTransition, match="succeeded to queued"):
+            jobs_repo.transition(session, job_id, JobStatus.SUCCEEDED, JobStatus.QUEUED)
+        job = jobs_repo.get(session, job_id)
+        session.refresh(job)
+        assert (job.status, job.result["version_id"], job.finished_at is not None) == ("succeeded", 3, True)
+
+
+def test_a_job_whose_heartbeat_stopped_is_found_stale_and_can_be_interrupted(db) -> None:
+    _, factory = db
+    with session_scope(factory) as session:
+        hung = jobs_repo.submit(session, JobKind.TRAIN, TrainParams(run_id=1)).id
+        alive = jobs_repo.submit(session, JobKind.TRAIN, TrainParams(run_id=2)).id
+        assert jobs_repo.claim(session, hung, "w1") and jobs_repo.claim(session, alive, "w2")
+        old = datetime.now(UTC) - timedelta(seconds=300)
+        session.execute(update(Job).where(Job.id == hung).values(heartbeat_at=old))
+        assert jobs_repo.heartbeat(session, alive, "w2", progress={"done": 3, "total": 10, "message": ""})
+        assert [job.id for job in jobs_repo.stale_running(session, timeout_s=120)] == [hung]
+        msg = "No heartbeat for 300 s: the worker hung."
+        assert jobs_repo.transition(session, hung, JobStatus.RUNNING, JobStatus.INTERRUPTED, error_message=msg)
+        assert jobs_repo.transition(session, hung, JobStatus.INTERRUPTED, JobStatus.QUEUED)  # resume
+        assert jobs_repo.claim(session, hung, "w3")
+
+
+def test_params_of_the_wrong_kind_are_refused_before_anything_is_written(db) -> None:
+    _, factory = db
+    with session_scope(factory) as session:
+        with pytest.raises(ValidationError):
+            jobs_repo.submit(session, JobKind.TRAIN, ExportParams(version_id=1, variant="onnx_fp32"))
+        assert jobs_repo.list_jobs(session) == []
+    assert set(RESTART_POLICY) == set(JobKind)  # every kind declares what a restart does with it
+
+
+def test_upgrade_carries_runs_batch_jobs_and_exports_over_as_jobs(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "old.sqlite3")
+    cfg = alembic_config()
+    exports = {"variants": {"onnx_fp32": {"status": "ready"}, "onnx_int8": {"status": "building"}}}
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, name, base_model, config, status, stop_requested, device, output_dir, progress,"
+                " error_message, log_tail, resume_count, created_at, queued_at, started_at, finished_at) VALUES "
+                "(7, 'r', 'tiny', '{}', 'failed', 0, 'cpu', 'runs/7', '{\"step\": 4}', 'OOM', '', 0, "
+                "'2026-01-01 10:00:00', '2026-01-01 10:00:00', '2026-01-01 10:01:00', '2026-01-01 10:02:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (id, name, run_id, kind, base_model, status, path, labels, metrics, "
+                "config, lineage, exports, is_default, size_bytes, created_at) VALUES (5, 'v', 7, 'transformer', "
+                "'tiny', 'succeeded', 'models/5', '[]', '{}', '{}', '{}', :exports, 0, 10, '2026-01-02 00:00:00')"
+            ),
+            {"exports": json.dumps(exports)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO batch_jobs (id, model_id, status, filename, input_path, output_path, total, done, "
+                "metrics, error_message, created_at, finished_at) VALUES (2, 5, 'succeeded', 'a.csv', 'batch/2.csv',"
+                " 'batch/2.out.csv', 9, 9, '{\"rows_per_s\": 3.5}', '', '2026-01-03 00:00:00', '2026-01-03 00:01:00')"
+            )
+        )
+    upgrade_to_head(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        jobs = {(job.kind, job.params.get("variant")): job for job in jobs_repo.list_jobs(session)}
+        assert len(jobs) == 4
+        train = jobs[("train", None)]
+        assert (train.status, train.params, train.error_message, train.progress) == (
+            "failed", {"run_id": 7}, "OOM", {"step": 4},
+        )  # fmt: skip
+        assert train.started_at is not None and train.finished_at is not None
+        batch = jobs[("batch_predict", None)]
+        assert BatchPredictParams.model_validate(batch.params).input_path == "batch/2.csv"
+        assert (batch.status, batch.progress["done"], batch.result["metrics"]) == ("succeeded", 9, {"rows_per_s": 3.5})
+        assert jobs[("export", "onnx_fp32")].status == "succeeded"
+        assert jobs[("export", "onnx_int8")].status == "interrupted"  # its builder died with the old server
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    engine.dispose()
