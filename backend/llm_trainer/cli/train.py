@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.cli.common import add_data_dir, settings_from_args
+from llm_trainer.core.tasks import TaskKind
 from llm_trainer.ml.training.config import TrainingConfig
 
 TERMINAL = {"succeeded", "stopped", "failed", "cancelled", "interrupted"}
@@ -57,20 +58,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="embedded:multilingual-e5-small",
         help="Hub id (bert-base-chinese), absolute folder, embedded:multilingual-e5-small or tfidf.",
     )
+    p.add_argument(
+        "--task",
+        choices=[k.value for k in TaskKind],
+        default=None,
+        help="Task of the --file being imported (default classification); a --dataset keeps its own task.",
+    )
+    p.add_argument("--text-column", default=None, help="With --file: column of the text (pairs: the first text).")
+    p.add_argument("--text-b-column", default=None, help="With --file and --task pair: column of the second text.")
+    p.add_argument("--label-column", default=None, help="With --file: column of the label(s).")
     p.add_argument("--wait", action="store_true", help="Train in this process's scheduler and print progress.")
     add_data_dir(p)
     add_config_flags(p)
     p.set_defaults(func=run)
 
 
-def _import_file(session: Any, settings: Any, path: Path) -> int:
+def _import_file(session: Any, settings: Any, path: Path, args: argparse.Namespace) -> int:
     from llm_trainer.services.datasets import create_from_upload, incoming_dir
 
     staged = incoming_dir(settings) / f"cli-{time.time_ns()}{path.suffix}"
     staged.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, staged)  # the dataset service takes ownership of (moves) the staged copy
-    dataset = create_from_upload(session, settings, staged, path.name)
-    print(f"imported {path.name} as dataset {dataset.id} ({dataset.row_count} rows, labels {dataset.labels})")
+    dataset = create_from_upload(
+        session, settings, staged, path.name, task=args.task, text_column=args.text_column,
+        label_column=args.label_column, columns={"text_b": args.text_b_column},
+    )  # fmt: skip
+    summary = f"{dataset.row_count} rows, labels {dataset.labels}"
+    print(f"imported {path.name} as dataset {dataset.id} ({dataset.task}, {summary})")
     return dataset.id
 
 
@@ -90,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         with session_scope(factory) as session:
-            dataset_id = args.dataset if args.dataset is not None else _import_file(session, settings, args.file)
+            dataset_id = args.dataset if args.dataset is not None else _import_file(session, settings, args.file, args)
             run_ = training.create_run(
                 session, settings, dataset_id=dataset_id, base_model=args.base_model, config=config
             )
@@ -139,7 +153,8 @@ def _train_here(settings: Any, factory: Any, run_id: int) -> int:
     if error:
         print(f"error: {error}", file=sys.stderr)
     if progress.get("model_version_id"):
-        print(f"model version {progress['model_version_id']}: accuracy {progress.get('accuracy'):.4f}")
+        metric = progress.get("metric", "accuracy")
+        print(f"model version {progress['model_version_id']}: {metric} {progress.get(metric) or 0:.4f}")
     return 0 if status in ("succeeded", "stopped") else 1
 
 

@@ -93,6 +93,22 @@ def choose_columns(
     )
 
 
+def resolve_column(
+    columns: list[str],
+    explicit: str | None,
+    names: tuple[str, ...],
+    *,
+    role: str,
+    exclude: tuple[str, ...] = (),
+    required: bool = True,
+) -> tuple[str | None, bool]:
+    """(column, guessed?) for one role of a task's own layout (e.g. a pair's `text_b`), matched like text/label."""
+    remaining = [c for c in columns if c not in exclude]
+    if explicit and explicit.strip():
+        return _resolve(columns, explicit, names, role=role, required=required)
+    return _resolve(remaining, None, names, role=role, required=required) if remaining else (None, False)
+
+
 def normalize_split(value: str) -> str | None:
     """'dev', 'val', '验证集'... -> 'validation'; empty or unknown -> None."""
     return SPLIT_ALIASES.get(value.strip().lower()) if value else None

@@ -230,7 +230,9 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
         max_length=trained.max_length, device=trained.device, duration_s=duration, write_files=trained.write_files,
         manifest_extra=trained.manifest_extra,
     )  # fmt: skip
-    reporter.progress({"phase": "done", "model_version_id": version_id, primary: metrics.get(primary)})
+    reporter.progress(
+        {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary)}
+    )
     reporter.flush(force=True)
     _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk

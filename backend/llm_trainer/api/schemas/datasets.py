@@ -44,6 +44,8 @@ class ConflictExample(BaseModel):
     text: str
     labels: list[str]
     first_idx: int
+    text_a: str | None = Field(None, description="Sentence pairs: the first text.")
+    text_b: str | None = Field(None, description="Sentence pairs: the second text.")
 
 
 class ConflictsReport(BaseModel):
@@ -64,6 +66,7 @@ class SourceInfo(BaseModel):
     columns: list[str]
     text_column: str
     label_column: str | None
+    text_b_column: str | None = Field(None, description="Sentence pairs: the column of the second text.")
     split_column: str | None
     guessed_columns: dict[str, str] = Field(description="Role -> column chosen by guessing from the header.")
     size_bytes: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,16 @@ from llm_trainer.ml.training.evaluation import evaluate_probabilities
 log = logging.getLogger("llm_trainer.worker")
 
 
-def baseline(split: Split) -> tuple[Any, dict[str, Any]]:
-    """Train the TF-IDF baseline on the same split; returns (pipeline, full metrics from its probabilities)."""
+def default_fit(split: Split) -> Any:
+    """The char 1-3-gram TF-IDF + logistic regression pipeline, fitted on the training split."""
     from llm_trainer.ml.baseline import train_baseline
 
-    pipeline, _ = train_baseline(split.train_texts, split.train_labels, split.val_texts, split.val_labels)
+    return train_baseline(split.train_texts, split.train_labels)[0]
+
+
+def baseline(split: Split, fit: Callable[[Split], Any] = default_fit) -> tuple[Any, dict[str, Any]]:
+    """Train the classical baseline on the same split; returns (pipeline, full metrics from its probabilities)."""
+    pipeline = fit(split)
     classes = [str(c) for c in pipeline.classes_]
     probs = pipeline.predict_proba(split.val_texts)
     order = [classes.index(label) if label in classes else None for label in split.labels]
@@ -29,21 +35,21 @@ def baseline(split: Split) -> tuple[Any, dict[str, Any]]:
     return pipeline, evaluate_probabilities(split.val_texts, split.val_labels, aligned, split.labels)
 
 
-def baseline_summary(split: Split) -> dict[str, Any] | None:
+def baseline_summary(split: Split, fit: Callable[[Split], Any] = default_fit) -> dict[str, Any] | None:
     try:
-        _, metrics = baseline(split)
+        _, metrics = baseline(split, fit)
     except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, never a reason to fail the run
         log.warning("TF-IDF baseline unavailable: %s", exc)
         return None
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "weighted_f1": metrics["weighted_f1"]}
 
 
-def train_tfidf(split: Split, reporter: Any) -> TrainedVersion:
+def train_tfidf(split: Split, reporter: Any, fit: Callable[[Split], Any] = default_fit) -> TrainedVersion:
     from llm_trainer.ml.baseline import save_baseline
 
     reporter.progress({"phase": "training", "step": 0, "total_steps": 1, "train_size": len(split.train_texts)})
     started = time.monotonic()
-    pipeline, metrics = baseline(split)
+    pipeline, metrics = baseline(split, fit)
     duration = time.monotonic() - started
     reporter.metric("eval", 1, 1.0, {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
     reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": round(duration, 1)})
@@ -74,7 +80,9 @@ def fast_serving(folder: Path, split: Split, val_probs: Any, reporter: Any) -> d
     return exports
 
 
-def train_transformer_version(split: Split, job: ModelJob, reporter: Any) -> TrainedVersion:
+def train_transformer_version(
+    split: Split, job: ModelJob, reporter: Any, fit: Callable[[Split], Any] = default_fit
+) -> TrainedVersion:
     from llm_trainer.ml.training.trainer import TrainJob, save_model_folder, train_transformer
 
     config = job.config
@@ -88,7 +96,7 @@ def train_transformer_version(split: Split, job: ModelJob, reporter: Any) -> Tra
     metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
     metrics.update(
         {
-            "baseline": baseline_summary(split),
+            "baseline": baseline_summary(split, fit),
             "max_length": outcome.max_length,
             "truncation_share": round(outcome.truncation_share, 4),
             "global_step": outcome.global_step,
