@@ -30,7 +30,7 @@ router = APIRouter(tags=["predict"])
 def predict(body: PredictRequest, serving: ServingDep) -> PredictResponse:
     result = prediction.predict_fields(serving, body.input_fields(), body.model_id, body.variant)
     items = [PredictionPublic.model_validate(answer) for answer in prediction.public_answers(result)]
-    single = items[0] if body.single else None
+    single = items[0].model_dump() if body.single else {}
     return PredictResponse(
         task=result.task,
         model_id=result.model_id,
@@ -39,10 +39,7 @@ def predict(body: PredictRequest, serving: ServingDep) -> PredictResponse:
         latency_ms=round(result.latency_ms, 3),
         load_ms=None if result.load_ms is None else round(result.load_ms, 1),
         predictions=items,
-        label=single and single.label,
-        score=single and single.score,
-        probabilities=single and single.probabilities,
-        truncated=single and single.truncated,
+        **single,
     )
 
 

@@ -67,6 +67,9 @@ class SourceInfo(BaseModel):
     text_column: str
     label_column: str | None
     text_b_column: str | None = Field(None, description="Sentence pairs: the column of the second text.")
+    multi_label_form: dict[str, Any] | None = Field(
+        None, description="Multi-label: format (separated | json_list | wide), separator found, label column(s)."
+    )
     split_column: str | None
     guessed_columns: dict[str, str] = Field(description="Role -> column chosen by guessing from the header.")
     size_bytes: int

@@ -65,6 +65,8 @@ class PredictionPublic(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the single-input form repeats the task's own answer fields too
+
     task: str = "classification"
     model_id: int
     model_name: str
@@ -77,6 +79,7 @@ class PredictResponse(BaseModel):
     score: float | None = None
     probabilities: list[ClassProbability] | None = None
     truncated: bool | None = None
+    labels: list[str] | None = None
 
 
 class BatchJobPublic(BaseModel):

@@ -64,6 +64,8 @@ class MeanPoolBertForSequenceClassification(BertPreTrainedModel):
         if labels is not None:
             if self.num_labels == 1:
                 loss = nn.functional.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))
+            elif self.config.problem_type == "multi_label_classification":
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
             else:
                 loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)

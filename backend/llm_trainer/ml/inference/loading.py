@@ -75,7 +75,8 @@ def _load_torch_here(version_dir: Path) -> Predictor:
     tokenizer, model = load_classifier(version_dir, "cpu")
     labels = _labels_from_config(model.config.id2label)
     max_length = max_length_for(version_dir, tokenizer, getattr(model.config, "max_position_embeddings", None))
-    return TorchPredictor(tokenizer, model, labels, max_length)
+    problem_type = getattr(model.config, "problem_type", None)
+    return TorchPredictor(tokenizer, model, labels, max_length, problem_type=problem_type)
 
 
 def _load_onnx(version_dir: Path, variant: str) -> Predictor:
@@ -97,7 +98,7 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     config = json.loads((version_dir / "config.json").read_text(encoding="utf-8"))
     labels = _labels_from_config(config["id2label"])
     max_length = max_length_for(version_dir, tokenizer, config.get("max_position_embeddings"))
-    return OnnxPredictor(tokenizer, session, labels, max_length, variant)
+    return OnnxPredictor(tokenizer, session, labels, max_length, variant, problem_type=config.get("problem_type"))
 
 
 def _tokenizer_without_torch(version_dir: Path) -> Any:

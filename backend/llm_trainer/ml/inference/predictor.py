@@ -36,6 +36,15 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return softmax(logits.astype(np.float64), axis=-1)
 
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(logits.astype(np.float64))
+
+
+MULTI_LABEL = "multi_label_classification"  # config.problem_type of sigmoid heads: independent label probabilities
+
+
 def to_predictions(probs: np.ndarray, labels: Sequence[str], truncated: Sequence[bool]) -> list[Prediction]:
     """Build sorted per-text answers from an [n, classes] probability matrix."""
     out = []
@@ -79,7 +88,9 @@ class TokenizedPredictor(Predictor):
         max_length: int,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        problem_type: str | None = None,
     ):
+        self.activation = _sigmoid if problem_type == MULTI_LABEL else _softmax
         self.tokenizer = tokenizer
         self.labels = labels
         self.max_length = max_length
@@ -101,13 +112,13 @@ class TokenizedPredictor(Predictor):
         probs = np.zeros((len(texts), len(self.labels)))
         if len(texts) == 1:  # the common single-text request: one pass, nothing to group
             encoded = self._encode(texts, padded=True)
-            probs[:] = _softmax(self._logits(encoded))
+            probs[:] = self.activation(self._logits(encoded))
             return probs, _overflowed(encoded, 1)
         # Tokenise once unpadded to learn token lengths (and truncation), then group similar lengths together.
         unpadded = self._encode(texts, padded=False)
         lengths = [len(ids) for ids in unpadded["input_ids"]]
         for idx in token_batches(lengths, self.batch_size, self.batch_tokens):
-            probs[idx] = _softmax(self._logits(self._encode([texts[i] for i in idx], padded=True)))
+            probs[idx] = self.activation(self._logits(self._encode([texts[i] for i in idx], padded=True)))
         return probs, _overflowed(unpadded, len(texts))
 
 

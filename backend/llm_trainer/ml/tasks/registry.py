@@ -9,7 +9,11 @@ from llm_trainer.core.tasks import TaskKind
 from llm_trainer.ml.tasks.spec import TaskSpec
 
 # One line per task folder (import registers the spec); heavy libraries stay inside the methods.
-TASK_MODULES = ("llm_trainer.ml.tasks.classification", "llm_trainer.ml.tasks.pair")
+TASK_MODULES = (
+    "llm_trainer.ml.tasks.classification",
+    "llm_trainer.ml.tasks.multi_label",
+    "llm_trainer.ml.tasks.pair",
+)
 
 _SPECS: dict[TaskKind, TaskSpec] = {}
 _loaded = False

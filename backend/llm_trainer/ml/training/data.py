@@ -115,7 +115,7 @@ class EncodedDataset:
     def __init__(self, tokenizer: Any, texts: Sequence[str], label_ids: Sequence[int], max_length: int):
         enc = tokenizer(list(texts), truncation=True, max_length=max_length)
         self.items = [
-            {"input_ids": ids, "attention_mask": mask, "labels": int(y)}
+            {"input_ids": ids, "attention_mask": mask, "labels": y if isinstance(y, list) else int(y)}
             for ids, mask, y in zip(enc["input_ids"], enc["attention_mask"], label_ids, strict=True)
         ]
 

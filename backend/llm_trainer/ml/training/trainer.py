@@ -20,7 +20,7 @@ from llm_trainer.ml.training.data import (
     token_lengths,
     truncation_share,
 )
-from llm_trainer.ml.training.evaluation import softmax
+from llm_trainer.ml.training.evaluation import sigmoid, softmax
 
 CHECKPOINTS = "checkpoints"
 
@@ -45,6 +45,12 @@ class TrainJob:
     work_dir: Path
     cache_dir: Path
     resume: bool = False
+    # "multi_label_classification": `split` labels are label lists; sigmoid head, BCE loss, multi-hot targets.
+    problem_type: str = "single_label_classification"
+
+    @property
+    def multi_label(self) -> bool:
+        return self.problem_type == "multi_label_classification"
 
 
 @dataclass
@@ -230,6 +236,29 @@ def _eval_metrics(eval_pred: Any) -> dict[str, float]:
     }
 
 
+def _multi_label_eval_metrics(eval_pred: Any) -> dict[str, float]:
+    """Per-epoch curve for multi-label runs at the 0.5 threshold (versions get tuned thresholds afterwards)."""
+    from sklearn.metrics import f1_score
+
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    pred = (np.asarray(logits) > 0).astype(int)
+    truth = np.asarray(labels).astype(int)
+    return {
+        "accuracy": float((pred == truth).all(axis=1).mean()),  # subset accuracy
+        "micro_f1": float(f1_score(truth, pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)),
+    }
+
+
+def _bce_loss(outputs, labels, num_items_in_batch=None):
+    """Sigmoid + binary cross-entropy per label (the head of multi-label runs), averaged over labels and texts."""
+    import torch
+
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+
 def _weighted_loss(weights: list[float]):
     """Class-weighted cross-entropy for Trainer(compute_loss_func=...), normalised by the items in the batch."""
     import torch
@@ -326,15 +355,26 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
 
     tokenizer, model = _prepare_model(job, reporter)
     label2id = {name: i for i, name in enumerate(job.split.labels)}
+    if job.multi_label:
+        model.config.problem_type = job.problem_type  # saved with the version: serving applies a sigmoid
+
+        def target(y: Any) -> Any:
+            hot = [0.0] * len(label2id)
+            for name in y:
+                hot[label2id[name]] = 1.0
+            return hot
+    else:
+
+        def target(y: Any) -> Any:
+            return label2id[y]
+
     limit = model_length_limit(tokenizer, model.config)
     train_lengths = token_lengths(tokenizer, job.split.train_texts)
     max_length = choose_max_length(train_lengths, limit, cfg.max_length)
     all_lengths = train_lengths + token_lengths(tokenizer, job.split.val_texts)
     trunc = truncation_share(all_lengths, max_length)
-    train_ds = EncodedDataset(
-        tokenizer, job.split.train_texts, [label2id[x] for x in job.split.train_labels], max_length
-    )
-    val_ds = EncodedDataset(tokenizer, job.split.val_texts, [label2id[x] for x in job.split.val_labels], max_length)
+    train_ds = EncodedDataset(tokenizer, job.split.train_texts, [target(x) for x in job.split.train_labels], max_length)
+    val_ds = EncodedDataset(tokenizer, job.split.val_texts, [target(x) for x in job.split.val_labels], max_length)
 
     needed, warnings = preflight_memory(model, cfg.batch_size, max_length, precision, device)
     for w in warnings:
@@ -362,7 +402,9 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     callbacks = [_make_callback(reporter, effective_batch)]
     if cfg.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    weights = class_weights(train_ds.label_ids, len(label2id)) if cfg.class_weighting == "auto" else None
+    weighted = cfg.class_weighting == "auto" and not job.multi_label
+    weights = class_weights(train_ds.label_ids, len(label2id)) if weighted else None
+    loss_func = _bce_loss if job.multi_label else (_weighted_loss(weights) if weights else None)
     trainer = Trainer(
         model=model,
         args=args,
@@ -370,8 +412,8 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
         eval_dataset=val_ds,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if device == "cuda" else None),
-        compute_metrics=_eval_metrics,
-        compute_loss_func=_weighted_loss(weights) if weights else None,
+        compute_metrics=_multi_label_eval_metrics if job.multi_label else _eval_metrics,
+        compute_loss_func=loss_func,
         callbacks=callbacks,
     )
     checkpoint = last_checkpoint(job.work_dir) if job.resume else None
@@ -414,6 +456,7 @@ def predict_probs(model: Any, tokenizer: Any, ds: EncodedDataset, batch_size: in
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(ds)), key=lambda i: len(ds.items[i]["input_ids"]))
+    multi_label = getattr(model.config, "problem_type", None) == "multi_label_classification"
     out = np.zeros((len(ds), model.config.num_labels), dtype=np.float64)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -421,7 +464,8 @@ def predict_probs(model: Any, tokenizer: Any, ds: EncodedDataset, batch_size: in
             idx = order[start : start + batch_size]
             feats = [{k: ds.items[i][k] for k in ("input_ids", "attention_mask")} for i in idx]
             batch = tokenizer.pad(feats, return_tensors="pt").to(device)
-            out[idx] = softmax(model(**batch).logits.float().cpu().numpy())
+            logits = model(**batch).logits.float().cpu().numpy()
+            out[idx] = sigmoid(logits) if multi_label else softmax(logits)
     return out
 
 

@@ -1,0 +1,69 @@
+"""Multi-label answers: every label with its probability, its threshold and whether it passes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llm_trainer.ml.inference.loading import read_manifest
+
+MANIFEST = "llm_trainer.json"
+
+
+@dataclass(frozen=True)
+class MultiLabelPrediction:
+    labels: list[str]  # passing labels, most probable first
+    probabilities: list[tuple[str, float, float]]  # (label, probability, threshold), most probable first
+    truncated: bool
+
+    @property
+    def score(self) -> float:
+        return self.probabilities[0][1] if self.probabilities else 0.0
+
+
+def thresholds_of(manifest: dict[str, Any], labels: Sequence[str]) -> list[float]:
+    """Per-label thresholds as the version's manifest says (mode per_label or global), 0.5 when none recorded."""
+    rec = manifest.get("thresholds") or {}
+    if rec.get("mode") == "global":
+        return [float(rec.get("global", 0.5))] * len(labels)
+    per = rec.get("per_label") or {}
+    return [float(per.get(name, rec.get("global", 0.5))) for name in labels]
+
+
+def write_thresholds(version_dir: Path, thresholds: dict[str, Any]) -> None:
+    """Replace the manifest's thresholds atomically (a reader sees the old or the new file, never half of one)."""
+    manifest = read_manifest(version_dir)
+    manifest["thresholds"] = thresholds
+    tmp = version_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(version_dir / MANIFEST)
+
+
+class MultiLabelPredictor:
+    """Wraps a probability predictor (PyTorch/ONNX with a sigmoid head, or one-vs-rest TF-IDF)."""
+
+    def __init__(self, base: Any, labels: list[str], thresholds: list[float]):
+        self.base = base
+        self.labels = labels
+        self.thresholds = thresholds
+        self.variant = getattr(base, "variant", "")
+
+    def probabilities(self, texts: Sequence[str]) -> Any:
+        return self.base.probabilities(texts)
+
+    def predict(self, texts: Sequence[str]) -> list[MultiLabelPrediction]:
+        if not texts:
+            return []
+        probs, truncated = self.base.probabilities(texts)
+        out = []
+        for row, cut in zip(probs, truncated, strict=True):
+            order = sorted(range(len(self.labels)), key=lambda j: -row[j])
+            items = [(self.labels[j], float(row[j]), self.thresholds[j]) for j in order]
+            out.append(MultiLabelPrediction([n for n, p, t in items if p >= t], items, bool(cut)))
+        return out
+
+    def warm_up(self) -> None:
+        self.base.warm_up()

@@ -1,0 +1,172 @@
+"""The multi-label TaskSpec: label sets per text, sigmoid head + BCE, thresholds tuned on validation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llm_trainer.core.tasks import TaskKind
+from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, invalid
+from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TrainedVersion
+from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES, Split
+
+log = logging.getLogger("llm_trainer.worker")
+MULTI_LABEL = "multi_label_classification"
+
+
+def _label_set(row: TaskRow) -> list[str]:
+    if isinstance(row.annotation, list):
+        return [str(x) for x in row.annotation]
+    return [x for x in row.label.split("|") if x]
+
+
+def split_multi_label(rows: Sequence[TaskRow], config: Any) -> Split:
+    """Random hold-out of `validation_ratio` (no stratification over label sets), or the rows' own split marks."""
+    items = [(r.text, _label_set(r), r.split) for r in rows]
+    if config.validation_source == "dataset":
+        train = [(t, ls) for t, ls, s in items if (s or "").lower() not in VALIDATION_SPLIT_NAMES]
+        val = [(t, ls) for t, ls, s in items if (s or "").lower() in VALIDATION_SPLIT_NAMES]
+    else:
+        from sklearn.model_selection import train_test_split
+
+        pairs = [(t, ls) for t, ls, _ in items]
+        n_val = max(1, round(len(pairs) * config.validation_ratio))
+        train, val = train_test_split(pairs, test_size=n_val, random_state=config.seed, shuffle=True)
+    if not train or not val:
+        raise ValueError("too few rows for a training and a validation part; add rows or use validation_source=split")
+    labels = sorted({name for _, ls in train + val for name in ls})
+    return Split([t for t, _ in train], [ls for _, ls in train], [t for t, _ in val], [ls for _, ls in val], labels)
+
+
+def _baseline(split: Split) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    from llm_trainer.ml.tasks.multi_label.baseline import fit_one_vs_rest
+    from llm_trainer.ml.tasks.multi_label.metrics import full_evaluation
+
+    pipeline = fit_one_vs_rest(split)
+    probs = np.asarray(pipeline.predict_proba(split.val_texts), dtype=np.float64)
+    metrics, thresholds = full_evaluation(split.val_texts, split.val_labels, probs, split.labels)
+    return pipeline, metrics, thresholds
+
+
+class MultiLabelSpec(ClassificationSpec):
+    kind = TaskKind.MULTI_LABEL
+    column_roles = ("text", "label")
+    primary_metric = "micro_f1"
+    headline_metrics = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
+    response_example = {
+        "labels": ["动力", "油耗"],
+        "probabilities": [{"label": "动力", "probability": 0.93, "threshold": 0.4, "passed": True}],
+    }
+
+    def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
+        from llm_trainer.ml.tasks.multi_label.data import open_multi_label_table
+
+        return open_multi_label_table(path, filename, columns)
+
+    def check_trainable(self, label_counts: dict[str, int], validation_rows: int, config: Any) -> None:
+        # The display label is the joined set: count labels, not sets.
+        counts: dict[str, int] = {}
+        for joined, n in label_counts.items():
+            for name in joined.split("|"):
+                counts[name] = counts.get(name, 0) + n
+        if len(counts) < 2:
+            raise invalid(
+                "dataset_id", "The dataset has fewer than 2 labels; multi-label training needs at least 2.",
+                code="too_few_labels",
+            )  # fmt: skip
+        if config.validation_source == "dataset" and not validation_rows:
+            raise invalid(
+                "config.validation_source",
+                "The dataset has no rows marked as validation/test; use validation_source=split.",
+            )
+        if sum(label_counts.values()) < 4:
+            raise invalid("dataset_id", "Too few rows to hold out a validation part; add rows.")
+
+    def prepare(self, rows: Sequence[TaskRow], config: Any) -> Any:
+        return split_multi_label(rows, config)
+
+    def train_baseline(self, data: Any, reporter: Any) -> TrainedVersion:
+        from llm_trainer.ml.baseline import save_baseline
+
+        reporter.progress({"phase": "training", "step": 0, "total_steps": 1, "train_size": len(data.train_texts)})
+        started = time.monotonic()
+        pipeline, metrics, thresholds = _baseline(data)
+        reporter.metric("eval", 1, 1.0, {k: metrics[k] for k in ("micro_f1", "macro_f1", "subset_accuracy")})
+        reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": round(time.monotonic() - started)})
+
+        def write_files(folder: Path) -> None:
+            save_baseline(pipeline, folder, {"labels": data.labels, "task": self.kind.value})
+
+        return TrainedVersion(kind="tfidf", labels=data.labels, metrics=metrics, write_files=write_files,
+                              manifest_extra={"thresholds": thresholds})  # fmt: skip
+
+    def train_model(self, data: Any, job: ModelJob, reporter: Any) -> TrainedVersion:
+        from llm_trainer.ml.tasks.classification.training import fast_serving
+        from llm_trainer.ml.tasks.multi_label.metrics import full_evaluation
+        from llm_trainer.ml.training.trainer import TrainJob, save_model_folder, train_transformer
+
+        config = job.config
+        train_job = TrainJob(job.base_model, config, data, job.work_dir, job.cache_dir, job.resume, MULTI_LABEL)
+        outcome = train_transformer(train_job, reporter)
+        if not outcome.is_main:
+            return TrainedVersion(kind="transformer", labels=data.labels, metrics={}, write_files=lambda _: None,
+                                  is_main=False)  # fmt: skip
+        reporter.progress({"phase": "evaluating"})
+        metrics, thresholds = full_evaluation(data.val_texts, data.val_labels, outcome.val_probs, data.labels)
+        try:
+            _, base_metrics, _ = _baseline(data)
+            keys = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss", "accuracy")
+            metrics["baseline"] = {k: base_metrics[k] for k in keys}
+        except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, never a reason to fail the run
+            log.warning("one-vs-rest TF-IDF baseline unavailable: %s", exc)
+            metrics["baseline"] = None
+        metrics.update(
+            {
+                "max_length": outcome.max_length,
+                "truncation_share": round(outcome.truncation_share, 4),
+                "global_step": outcome.global_step,
+                "resumed_from_step": outcome.resumed_from_step,
+                "precision": outcome.precision,
+                "train_seconds": round(outcome.train_seconds, 1),
+            }
+        )
+
+        def write_files(folder: Path) -> dict[str, Any] | None:
+            save_model_folder(outcome.model, outcome.tokenizer, folder)
+            if not config.fast_serving or outcome.stopped:
+                return None
+            # No label comparison (labels are sets): the copy must match PyTorch's probabilities to be served.
+            unlabelled = Split([], [], data.val_texts, None, data.labels)  # type: ignore[arg-type]
+            return fast_serving(folder, unlabelled, outcome.val_probs, reporter)
+
+        return TrainedVersion(
+            kind="transformer", labels=data.labels, metrics=metrics, write_files=write_files,
+            max_length=outcome.max_length, device=outcome.device, stopped=outcome.stopped,
+            manifest_extra={"thresholds": thresholds},
+        )  # fmt: skip
+
+    def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
+        from llm_trainer.ml.inference.loading import load_predictor, read_manifest
+        from llm_trainer.ml.tasks.multi_label.predictor import MultiLabelPredictor, thresholds_of
+
+        base = load_predictor(version_dir, kind, variant, warm_up=warm_up)
+        manifest = read_manifest(version_dir)
+        labels = [str(x) for x in manifest.get("labels") or base.labels]
+        base.labels = labels  # one-vs-rest pipelines only know column numbers
+        return MultiLabelPredictor(base, labels, thresholds_of(manifest, labels))
+
+    def to_public(self, answer: Any) -> dict[str, Any]:
+        return {
+            "label": "|".join(answer.labels),
+            "labels": answer.labels,
+            "score": answer.score,
+            "probabilities": [
+                {"label": n, "probability": p, "threshold": t, "passed": p >= t} for n, p, t in answer.probabilities
+            ],
+            "truncated": answer.truncated,
+        }
