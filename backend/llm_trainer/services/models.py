@@ -189,3 +189,18 @@ def validation_sample(session: Session, version: ModelVersion) -> tuple[list[str
     except ValueError:
         texts, labels = [r[0] for r in rows], [r[1] for r in rows]
     return texts[:EVAL_SAMPLE_CAP], labels[:EVAL_SAMPLE_CAP]
+
+
+def version_settings(serving: Serving, version: ModelVersion) -> dict[str, Any]:
+    """The task's editable settings of a version (multi-label thresholds), {} for tasks without any."""
+    return get_spec(version.task).version_settings(version_dir(serving.settings, version))
+
+
+def update_version_settings(
+    serving: Serving, session: Session, model_id: int, settings: dict[str, Any]
+) -> ModelVersion:
+    """Store new task settings in the version folder; loaded copies are dropped so the next request uses them."""
+    version = find_version(session, model_id)
+    get_spec(version.task).update_version_settings(version_dir(serving.settings, version), settings)
+    serving.cache.evict(model_id)
+    return version

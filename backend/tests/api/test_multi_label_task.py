@@ -110,3 +110,22 @@ def test_multi_label_versions_tune_thresholds_and_answer_every_label(client, tin
         assert {p["label"] for p in answer["probabilities"]} == set(ASPECTS)
         assert all(p["passed"] == (p["probability"] >= p["threshold"]) for p in answer["probabilities"])
         assert answer["labels"] == [p["label"] for p in answer["probabilities"] if p["passed"]]
+
+
+def test_thresholds_edited_on_a_version_change_its_next_answers(client, settings) -> None:
+    rows = label_sets(60)
+    body = "text,labels\n" + "".join(f'{t},"{"|".join(ls)}"\n' for t, ls in rows)
+    dataset = upload(client, body).json()
+    resp = client.post("/train", json={"dataset_id": dataset["id"], "base_model": "tfidf", "config": {}})
+    version = wait_run(client.get, resp.json()["id"], finished, timeout=120)["model_version_ids"][0]
+    detail = client.get(f"/api/models/{version}").json()
+    assert set(detail["task_settings"]["thresholds"]["per_label"]) == set(ASPECTS)
+
+    edited = client.patch(f"/api/models/{version}/settings", json={"thresholds": {"mode": "global", "global": 0.01}})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["task_settings"]["thresholds"]["mode"] == "global"
+    answer = client.post("/predict", json={"model_id": version, "text": "好吃"}).json()
+    assert sorted(answer["labels"]) == sorted(ASPECTS), "a threshold of 0.01 lets every label pass"
+
+    bad = client.patch(f"/api/models/{version}/settings", json={"thresholds": {"mode": "global", "global": 1.5}})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_thresholds"

@@ -1,6 +1,6 @@
 /** Datasets: the spec's `POST /upload` plus the resource API under /api/datasets. */
 import { http } from './http'
-import type { Page } from './types'
+import type { Page, TaskKind } from './types'
 
 export interface HistogramBin {
   start: number
@@ -61,6 +61,7 @@ export interface ValidationReport {
 export interface DatasetSummary {
   id: number
   name: string
+  task: TaskKind
   description: string
   filename: string
   file_format: string
@@ -87,6 +88,8 @@ export interface DatasetRow {
   label: string
   split: string | null
   conflict: boolean
+  /** Sentence pairs: the second text. */
+  text_b?: string | null
 }
 
 export interface RowQuery {
@@ -101,6 +104,8 @@ export interface UploadOptions {
   description?: string
   text_column?: string
   label_column?: string
+  task?: TaskKind
+  text_b_column?: string
 }
 
 export async function uploadDataset(

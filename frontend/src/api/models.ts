@@ -1,7 +1,7 @@
 /** Model versions produced by runs (and TF-IDF baselines): list, detail, rename, default, download, delete, and the
  * faster ONNX Runtime variants (build one, choose which one serves). */
 import { http } from './http'
-import type { EvalMetrics } from './types'
+import type { EvalMetrics, TaskKind } from './types'
 
 /** How a version is run: the trained PyTorch model, its ONNX Runtime exports, or a TF-IDF baseline. */
 export type VariantName = 'pytorch' | 'onnx' | 'onnx_int8' | 'tfidf'
@@ -31,6 +31,7 @@ export interface VariantInfo {
 export interface ModelSummary {
   id: number
   name: string
+  task: TaskKind
   kind: 'transformer' | 'tfidf' | string
   base_model: string
   status: string
@@ -53,7 +54,15 @@ export interface ModelMetrics extends EvalMetrics {
   truncation_share?: number
 }
 
+export interface Thresholds {
+  mode: 'per_label' | 'global'
+  global: number
+  per_label: Record<string, number>
+}
+
 export interface ModelDetail extends ModelSummary {
+  /** Task settings editable after training (multi-label: thresholds). */
+  task_settings: { thresholds?: Thresholds | null }
   metrics: ModelMetrics
   config: Record<string, unknown>
   lineage: Record<string, unknown> & { duration_s?: number; device?: string; dataset_id?: number }
@@ -100,4 +109,9 @@ export async function deleteModel(id: number): Promise<void> {
 
 export function modelDownloadUrl(id: number): string {
   return `/api/models/${id}/download`
+}
+
+export async function updateThresholds(id: number, thresholds: Thresholds): Promise<ModelDetail> {
+  const { data } = await http.patch<ModelDetail>(`/api/models/${id}/settings`, { thresholds })
+  return data
 }

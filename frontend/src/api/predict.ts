@@ -1,10 +1,14 @@
 /** Prediction: the spec's `POST /predict` for texts, and batch file jobs under /api/predict/batch. */
 import { http } from './http'
 import type { VariantName } from './models'
+import type { TaskKind } from './types'
 
 export interface ClassProbability {
   label: string
   probability: number
+  /** Multi-label: the label's decision threshold and whether the probability reaches it. */
+  threshold?: number | null
+  passed?: boolean | null
 }
 
 export interface Prediction {
@@ -13,9 +17,12 @@ export interface Prediction {
   /** Every class, most probable first. */
   probabilities: ClassProbability[]
   truncated: boolean
+  /** Multi-label: every label that passes its threshold. */
+  labels?: string[] | null
 }
 
 export interface PredictResponse {
+  task: TaskKind
   model_id: number
   model_name: string
   /** The variant that answered. */
@@ -25,9 +32,16 @@ export interface PredictResponse {
   predictions: Prediction[]
 }
 
+/** What one prediction sends: a text, or a pair for sentence-pair versions. */
+export type PredictInput = { text: string } | { text_a: string; text_b: string }
+
 /** Without a model: the default version; without a variant: the one chosen to serve that version. */
 export async function predictText(text: string, modelId?: number, variant?: VariantName): Promise<PredictResponse> {
-  const body: Record<string, unknown> = { text }
+  return predictInput({ text }, modelId, variant)
+}
+
+export async function predictInput(input: PredictInput, modelId?: number, variant?: VariantName): Promise<PredictResponse> {
+  const body: Record<string, unknown> = { ...input }
   if (modelId) body.model_id = modelId
   if (variant) body.variant = variant
   const { data } = await http.post<PredictResponse>('/predict', body)

@@ -32,3 +32,6 @@ export interface EvalMetrics {
   count?: number
   [key: string]: unknown
 }
+
+/** The NLP task of a dataset, run or version (backend core/tasks.py TaskKind). */
+export type TaskKind = 'classification' | 'multi_label' | 'pair' | 'ner' | 'generation'

@@ -6,7 +6,14 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from llm_trainer.api.deps import SessionDep
-from llm_trainer.api.schemas.models import ExportCreate, ModelDetail, ModelPublic, ModelUpdate, VariantInfo
+from llm_trainer.api.schemas.models import (
+    ExportCreate,
+    ModelDetail,
+    ModelPublic,
+    ModelUpdate,
+    VariantInfo,
+    VersionSettingsUpdate,
+)
 from llm_trainer.api.serving_dep import ServingDep
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.services import models as models_service
@@ -39,6 +46,7 @@ def _public(version: ModelVersion, serving: Serving) -> dict:
 def _detail(version: ModelVersion, serving: Serving) -> ModelDetail:
     return ModelDetail(
         **_public(version, serving),
+        task_settings=models_service.version_settings(serving, version),
         metrics=version.metrics or {},
         config=version.config or {},
         lineage=version.lineage or {},
@@ -59,6 +67,16 @@ def get_model(model_id: int, session: SessionDep, serving: ServingDep) -> ModelD
 @router.patch("/api/models/{model_id}", response_model=ModelDetail, summary="Rename, or choose the serving variant")
 def update_model(model_id: int, body: ModelUpdate, session: SessionDep, serving: ServingDep) -> ModelDetail:
     version = models_service.update_model(serving, session, model_id, body.name, body.serving_variant)
+    return _detail(version, serving)
+
+
+@router.patch(
+    "/api/models/{model_id}/settings", response_model=ModelDetail, summary="Edit task settings (multi-label thresholds)"
+)
+def update_settings(
+    model_id: int, body: VersionSettingsUpdate, session: SessionDep, serving: ServingDep
+) -> ModelDetail:
+    version = models_service.update_version_settings(serving, session, model_id, body.model_dump(exclude_none=True))
     return _detail(version, serving)
 
 

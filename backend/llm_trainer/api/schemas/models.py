@@ -36,6 +36,9 @@ class ModelPublic(BaseModel):
 
 
 class ModelDetail(ModelPublic):
+    task_settings: dict[str, Any] = Field(
+        default_factory=dict, description="Editable task settings (multi-label: decision thresholds)."
+    )
     metrics: dict[str, Any]
     config: dict[str, Any]
     lineage: dict[str, Any]
@@ -50,3 +53,10 @@ class ModelUpdate(BaseModel):
 
 class ExportCreate(BaseModel):
     variant: Literal["onnx", "onnx_int8"] = Field("onnx_int8", description="ONNX Runtime fp32, or dynamic int8.")
+
+
+class VersionSettingsUpdate(BaseModel):
+    thresholds: dict[str, Any] | None = Field(
+        None,
+        description='Multi-label: {"mode": "per_label" | "global", "global": 0.5, "per_label": {"label": 0.4}}.',
+    )

@@ -31,6 +31,8 @@ How to add a task (what the `ner` and `generation` folders do):
    for classification-like tasks; a streaming generator may add `stream(input)`); `clean_inputs(request)` turns
    the prediction request's fields (`text`/`texts`, `text_a`/`text_b`/`pairs`, `messages`...) into inputs;
    `to_public(answer)` gives the JSON one input answers with (the API documents `response_example`).
+   `version_settings` / `update_version_settings`: optional per-version settings a user edits after training
+   (multi-label thresholds), stored in the version folder.
 5. UI: `frontend/src/components/tasks/<task>/` and one entry in `frontend/src/components/tasks/registry.ts`.
 """
 
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
 
 # A stored row: (idx, text, label, split, conflict) or the same + (text_b, annotation JSON string).
@@ -166,3 +169,14 @@ class TaskSpec(ABC):
     @abstractmethod
     def to_public(self, answer: Any) -> dict[str, Any]:
         """The JSON one input's answer is given as."""
+
+    # --- per-version settings a user may edit after training (multi-label thresholds); none by default ---------
+    def version_settings(self, version_dir: Path) -> dict[str, Any]:
+        """Editable settings stored with a version (shown on the model page)."""
+        return {}
+
+    def update_version_settings(self, version_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+        """Validate and store new settings (the caller drops loaded predictors); returns what is stored now."""
+        raise InvalidInput(
+            f"Versions of task '{self.kind.value}' have no editable settings.", code="no_version_settings"
+        )

@@ -46,7 +46,7 @@ describe('UploadPanel', () => {
 
     expect(vi.mocked(datasetsApi.uploadDataset)).toHaveBeenLastCalledWith(
       file,
-      { name: 'reviews', text_column: '正文', label_column: '打分' },
+      { name: 'reviews', task: 'classification', text_column: '正文', label_column: '打分' },
       expect.any(Function),
     )
     expect(w.emitted('uploaded')?.[0]).toEqual([dataset])

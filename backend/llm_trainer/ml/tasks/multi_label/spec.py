@@ -170,3 +170,38 @@ class MultiLabelSpec(ClassificationSpec):
             ],
             "truncated": answer.truncated,
         }
+
+    def version_settings(self, version_dir: Path) -> dict[str, Any]:
+        from llm_trainer.ml.inference.loading import read_manifest
+
+        return {"thresholds": read_manifest(version_dir).get("thresholds")}
+
+    def update_version_settings(self, version_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+        from llm_trainer.ml.inference.loading import read_manifest
+        from llm_trainer.ml.tasks.multi_label.predictor import write_thresholds
+
+        new = settings.get("thresholds")
+        labels = [str(x) for x in read_manifest(version_dir).get("labels") or []]
+        if not isinstance(new, dict) or new.get("mode") not in ("per_label", "global"):
+            raise invalid(
+                "thresholds", 'Send {"thresholds": {"mode": "per_label" | "global", "global": 0.5, '
+                '"per_label": {"label": 0.4, ...}}}.', code="invalid_thresholds",
+            )  # fmt: skip
+        per_label = {str(k): v for k, v in (new.get("per_label") or {}).items()}
+        unknown = sorted(set(per_label) - set(labels))
+        values = [new.get("global", 0.5), *per_label.values()]
+        if unknown or not all(isinstance(v, int | float) and 0 < v < 1 for v in values):
+            raise invalid(
+                "thresholds",
+                f"Thresholds must lie strictly between 0 and 1 and name this version's labels ({', '.join(labels)}); "
+                f"unknown: {', '.join(unknown) or 'none'}.",
+                code="invalid_thresholds",
+            )
+        current = read_manifest(version_dir).get("thresholds") or {}
+        stored = {
+            "mode": new["mode"],
+            "global": float(new.get("global", current.get("global", 0.5))),
+            "per_label": {**(current.get("per_label") or {}), **{k: float(v) for k, v in per_label.items()}},
+        }
+        write_thresholds(version_dir, stored)
+        return {"thresholds": stored}

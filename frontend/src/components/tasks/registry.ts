@@ -1,0 +1,44 @@
+/**
+ * One entry per NLP task: how its inputs are typed on the inference page and how one answer is shown. Adding a task
+ * means a folder `components/tasks/<task>/` and one entry here; pages never branch on the task name themselves.
+ */
+import type { Component } from 'vue'
+
+import type { PredictInput } from '@/api/predict'
+import type { TaskKind } from '@/api/types'
+import ClassAnswer from '@/components/tasks/classification/ClassAnswer.vue'
+import MultiLabelBars from '@/components/tasks/multi_label/MultiLabelBars.vue'
+import ThresholdEditor from '@/components/tasks/multi_label/ThresholdEditor.vue'
+import PairInput from '@/components/tasks/pair/PairInput.vue'
+import TextInput from '@/components/tasks/TextInput.vue'
+
+export interface TaskUi {
+  /** Edits the request input (v-model: `{ text }` or `{ text_a, text_b }`). */
+  input: Component
+  /** A blank input of the shape `input` edits. */
+  emptyInput: () => PredictInput
+  /** Shows one prediction (prop `prediction`). */
+  answer: Component
+  /** Optional model-page panel for the version's editable task settings (prop `model`, emits `saved`). */
+  settings?: Component
+  /** The key metric shown next to a version's name. */
+  metric: string
+  /** Show the task's headline metrics in their own card on the model page (the classification page has its own). */
+  metricsCard?: boolean
+}
+
+const textInput = () => ({ text: '' })
+const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy' }
+
+export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
+  classification,
+  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true },
+  pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true },
+}
+
+/** Tasks offered on upload, in menu order. */
+export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair']
+
+export function taskUi(task: TaskKind | string | undefined): TaskUi {
+  return TASKS[(task || 'classification') as TaskKind] ?? classification
+}
