@@ -1,0 +1,114 @@
+"""Multi-label and sentence pairs in a real browser: choose the task on upload, see its report, train a tiny model,
+see the task's metrics (and edit multi-label thresholds), then predict with the task's own input and answer."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot
+from tests.e2e.data import NEGATIVE, POSITIVE, start_run, wait_run
+from tests.helpers.tiny_model import build_tiny_bert
+
+pytestmark = pytest.mark.browser
+
+ASPECTS = {
+    "口味": ["味道很好", "太难吃了"],
+    "配送": ["送餐很快", "送餐太慢", "饭都凉了"],
+    "包装": ["包装精致", "包装破了"],
+}
+FAST = {"epochs": 8, "batch_size": 16, "learning_rate": 2e-3, "max_length": 32, "freeze_embeddings": False}
+
+
+def multi_label_rows(n: int) -> list[tuple[str, str]]:
+    rng = random.Random(3)
+    rows = []
+    for i in range(n):
+        chosen = sorted(rng.sample(list(ASPECTS), 1 + i % 2))
+        rows.append(("，".join(rng.choice(ASPECTS[a]) for a in chosen) + f"。第{i}单", "|".join(chosen)))
+    return rows
+
+
+def pair_rows(n: int) -> list[tuple[str, str, str]]:
+    rng = random.Random(5)
+    rows = []
+    for i in range(n):
+        same = i % 2 == 0
+        rows.append((rng.choice(POSITIVE), rng.choice(POSITIVE if same else NEGATIVE) + f"{i}", "1" if same else "0"))
+    return rows
+
+
+def _csv(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _upload_in_browser(page, path: Path, task: str) -> int:
+    page.goto("/data")
+    page.locator("[data-test=upload-drop] input[type=file]").set_input_files(str(path))
+    page.locator(f"[data-test=dataset-task] [data-task={task}]").click()
+    page.locator("[data-test=upload-submit]").click()
+    page.wait_for_url(re.compile(r"/data/\d+$"), timeout=60_000)
+    expect(page.locator("[data-test=validation-report]")).to_be_visible()
+    return int(page.url.rsplit("/", 1)[-1])
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts = [t for t, _ in multi_label_rows(120)] + [a + b for a, b, _ in pair_rows(120)]
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-task-base"), texts)
+
+
+def test_multi_label_upload_train_metrics_thresholds_and_predict(page, server, tiny_base, tmp_path):
+    dataset_id = _upload_in_browser(page, _csv(tmp_path / "aspects.csv", ("text", "labels"), multi_label_rows(120)),
+                                    "multi_label")  # fmt: skip
+    run = start_run(server, dataset_id, str(tiny_base), **FAST)
+    assert run["task"] == "multi_label"
+    version = wait_run(server, run["id"], {"succeeded"})["model_version_ids"][0]
+
+    page.goto(f"/versions/{version}")
+    expect(page.locator("[data-test=metric-micro_f1]")).to_have_text(re.compile(r"\d+\.\d%"))
+    expect(page.locator("[data-test=threshold-editor]")).to_be_visible()
+    page.locator("[data-test=threshold-mode]").get_by_text("统一阈值").click()
+    box = page.locator("[data-test=threshold-global] input")
+    box.fill("0.01")
+    box.press("Tab")
+    page.locator("[data-test=threshold-save]").click()
+    expect(page.get_by_text("阈值已保存")).to_be_visible()
+    shot(page, "20-multi-label-model")
+
+    page.goto(f"/inference?model={version}")
+    page.locator("[data-test=predict-text]").fill("味道很好，送餐太慢")
+    page.locator("[data-test=predict]").click()
+    answer = page.locator("[data-test=multi-label-answer]")
+    expect(answer).to_be_visible(timeout=60_000)
+    expect(answer.locator("[data-test=probability-row]")).to_have_count(3)
+    # With one threshold of 0.01 every aspect passes: all three are tagged.
+    expect(answer.locator("[data-test=probability-row][data-passed=true]")).to_have_count(3)
+    shot(page, "21-multi-label-inference")
+
+
+def test_pair_upload_train_metrics_and_predict_two_texts(page, server, tiny_base, tmp_path):
+    path = _csv(tmp_path / "pairs.csv", ("句子1", "句子2", "标签"), pair_rows(120))
+    dataset_id = _upload_in_browser(page, path, "pair")
+    run = start_run(server, dataset_id, str(tiny_base), **FAST)
+    version = wait_run(server, run["id"], {"succeeded"})["model_version_ids"][0]
+
+    page.goto(f"/versions/{version}")
+    expect(page.locator("[data-test=metric-accuracy]")).to_have_text(re.compile(r"\d+\.\d%"))
+
+    page.goto(f"/inference?model={version}")
+    page.locator("[data-test=predict-text-a]").fill("味道很好")
+    page.locator("[data-test=predict-text-b]").fill("送餐很快")
+    page.locator("[data-test=predict]").click()
+    expect(page.locator("[data-test=predicted-label]")).to_have_text(re.compile("^[01]$"), timeout=60_000)
+    expect(page.locator("[data-test=probability-row]")).to_have_count(2)
+    shot(page, "22-pair-inference")
