@@ -287,8 +287,9 @@ def length_stats(lengths: array) -> dict[str, Any]:
     return {
         "min": int(a.min()),
         "mean": round(float(a.mean()), 2),
-        "median": float(np.median(a)),
-        "p95": float(np.percentile(a, 95)),
+        # Percentiles interpolate (380.75000000000017): lengths are whole characters, so show one decimal at most.
+        "median": round(float(np.median(a)), 1),
+        "p95": round(float(np.percentile(a, 95)), 1),
         "max": int(a.max()),
         "histogram": bins,
     }

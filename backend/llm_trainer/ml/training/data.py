@@ -89,6 +89,11 @@ def model_length_limit(tokenizer: Any, model_config: Any) -> int:
 
 def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
     """Token count of each text including special tokens, without truncation."""
+    # Counting is the point here: mark transformers' "longer than the maximum" warning as shown so the run log
+    # does not alarm users about indexing errors (texts are truncated or windowed later).
+    warned = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
     enc = tokenizer(list(texts), add_special_tokens=True, truncation=False)
     return [len(ids) for ids in enc["input_ids"]]
 

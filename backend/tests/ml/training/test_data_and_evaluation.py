@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from llm_trainer.ml.training.config import TrainingConfig
-from llm_trainer.ml.training.data import choose_max_length, class_weights, label_order, split_rows, truncation_share
+from llm_trainer.ml.training.data import (
+    choose_max_length,
+    class_weights,
+    label_order,
+    split_rows,
+    token_lengths,
+    truncation_share,
+)
 from llm_trainer.ml.training.evaluation import evaluate_probabilities
 
 
@@ -84,3 +91,16 @@ def test_preflight_warns_when_the_batch_cannot_fit(tiny_model_dir):
     assert none == [] and small > sum(p.numel() for p in model.parameters()) * 4
     _, warned = preflight_memory(model, 10**7, 512, "fp32", "cpu")
     assert warned and "batch_size" in warned[0]
+
+
+def test_counting_long_texts_does_not_log_the_indexing_errors_warning(tiny_model_dir, caplog):
+    import logging
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.model_max_length = 16
+    with caplog.at_level(logging.WARNING):
+        lengths = token_lengths(tokenizer, ["好吃" * 40])
+    assert lengths[0] > 16  # really counted past the limit
+    assert "Token indices sequence length" not in caplog.text
