@@ -15,6 +15,7 @@ from typing import IO, Any
 import charset_normalizer
 
 from llm_trainer.core.errors import InvalidInput
+from llm_trainer.datafiles import limits
 
 SAMPLE_BYTES = 64 * 1024
 CSV_DELIMITERS = ",;\t|"
@@ -51,10 +52,10 @@ class Table:
     def rows(self) -> Iterator[list[str]]:
         """Data rows after the header, each a list of strings (JSON objects mapped onto `columns`)."""
         if self.format in ("csv", "tsv"):
-            return _csv_rows(self, skip_header=True)
+            return limits.clean_cells(_csv_rows(self, skip_header=True))
         if self.format == "xlsx":
-            return _xlsx_rows(self.path, skip_header=True)
-        return _json_rows(self)
+            return limits.clean_cells(_xlsx_rows(self.path, skip_header=True))
+        return limits.clean_cells(_json_rows(self))
 
 
 def open_table(path: Path, filename: str | None = None) -> Table:
@@ -64,6 +65,7 @@ def open_table(path: Path, filename: str | None = None) -> Table:
         raise InvalidInput("The file is empty. Upload a file with a header row and data rows.", code="empty_dataset")
     fmt = _detect_format(filename or path.name, head)
     if fmt == "xlsx":
+        limits.check_workbook(path)
         table = Table(path, "xlsx", None, None)
         table.columns = _header(next(_xlsx_rows(path, skip_header=False), None), path)
         return table
@@ -188,12 +190,18 @@ def _header(cells: list[Any] | None, path: Path) -> list[str]:
         raise InvalidInput(
             "The file has no header row. Put column names (e.g. text,label) in the first row.", code="empty_dataset"
         )
+    limits.check_columns(len(cells))
     names: list[str] = []
+    seen: set[str] = set()
+    next_suffix: dict[str, int] = {}  # per base name, so 30k repeated names stay linear
     for i, cell in enumerate(cells):
-        name = cell_to_str(cell).strip().lstrip("\ufeff").strip() or f"column_{i + 1}"
-        base, n = name, 2
-        while name in names:
+        name = cell_to_str(cell).replace("\x00", "").strip().lstrip("\ufeff").strip() or f"column_{i + 1}"
+        limits.check_header_cell(name)
+        base, n = name, next_suffix.get(name, 2)
+        while name in seen:
             name, n = f"{base}_{n}", n + 1
+        next_suffix[base] = n
+        seen.add(name)
         names.append(name)
     return names
 
@@ -237,6 +245,7 @@ def _xlsx_rows(path: Path, *, skip_header: bool) -> Iterator[list[str]]:
             ) from exc
         try:
             ws = wb.active if wb.active is not None else wb.worksheets[0]
+            ws.reset_dimensions()  # the declared <dimension> would pad every row to it (A1:XFD1048576)
             for values in ws.iter_rows(values_only=True):
                 row = [cell_to_str(v) for v in values]
                 if not any(row):
@@ -258,16 +267,18 @@ def _json_objects(table: Table) -> Iterator[dict[str, Any]]:
                 for line_no, line in enumerate(fh, start=1):
                     where = f"on line {line_no}"
                     if line.strip():
-                        yield _as_object(json.loads(line), where)
+                        yield _as_object(_bounded(json.loads(line), where), where)
         else:
             import ijson  # streaming parser: a JSON array is never loaded whole
 
             with open(table.path, encoding=table.encoding, newline="") as fh:
                 for n, item in enumerate(ijson.items(_Utf8Bytes(fh), "item"), start=1):
                     where = f"in record {n}"
-                    yield _as_object(item, where)
+                    yield _as_object(_bounded(item, where), where)
     except UnicodeDecodeError as exc:
         raise _decode_error(table.encoding, where) from exc
+    except RecursionError as exc:
+        raise limits.too_deep(where) from exc
     except (ValueError, ImportError) as exc:  # json.JSONDecodeError and ijson.JSONError are ValueErrors
         raise InvalidInput(
             f"The file is not valid {'JSON Lines' if table.format == 'jsonl' else 'JSON'} {where}: {exc}. "
@@ -290,6 +301,12 @@ def _json_rows(table: Table) -> Iterator[list[str]]:
     columns = table.columns
     for obj in _json_objects(table):
         yield [cell_to_str(obj.get(c)) for c in columns]
+
+
+def _bounded(value: Any, where: str) -> Any:
+    if not limits.json_depth_ok(value):
+        raise limits.too_deep(where)
+    return value
 
 
 def _as_object(value: Any, where: str) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
+from llm_trainer.datafiles import limits
 from llm_trainer.datafiles.columns import SPLITS
+from llm_trainer.datafiles.validate import issue
 from llm_trainer.db.models import Dataset, DatasetRow
 from llm_trainer.db.repositories import datasets as repo
 from llm_trainer.ml.tasks.registry import get_spec
@@ -58,26 +60,29 @@ def create_from_upload(
     started = time.perf_counter()
     final_dir: Path | None = None
     try:
-        spec = get_spec(task)
-        roles = {**(columns or {}), "text": text_column, "label": label_column}
-        ingest = spec.open_ingest(path, filename, roles)
-        validator = ingest.validator
-        dataset = repo.add_dataset(
-            session,
-            name=_clean_name(name) or Path(filename).stem[:200] or "dataset",
-            description=(description or "").strip(),
-            task=spec.kind.value,
-            filename=filename,
-            file_format=ingest.file_format,
-            encoding=ingest.encoding,
-            text_column=ingest.columns.get("text") or "",
-            label_column=ingest.columns.get("label") or "",
-        )
-        _ingest(session, dataset.id, ingest.records, validator, settings.insert_batch_size)
-        report = validator.finish()
-        repo.mark_conflicts(session, dataset.id, validator.conflict_first_idxs)
-        report["task"] = spec.kind.value
-        report["source"] = ingest.source
+        caps = limits.ReadLimits.from_settings(settings)
+        with limits.applied(caps):
+            spec = get_spec(task)
+            roles = {**(columns or {}), "text": text_column, "label": label_column}
+            ingest = spec.open_ingest(path, filename, roles)
+            validator = ingest.validator
+            dataset = repo.add_dataset(
+                session,
+                name=_clean_name(name) or Path(filename).stem[:200] or "dataset",
+                description=(description or "").strip(),
+                task=spec.kind.value,
+                filename=filename,
+                file_format=ingest.file_format,
+                encoding=ingest.encoding,
+                text_column=ingest.columns.get("text") or "",
+                label_column=ingest.columns.get("label") or "",
+            )
+            _ingest(session, dataset.id, ingest.records, validator, settings.insert_batch_size)
+            report = validator.finish()
+            repo.mark_conflicts(session, dataset.id, validator.conflict_first_idxs)
+            report["task"] = spec.kind.value
+            report["source"] = ingest.source
+        _report_read_fixes(report, caps)
         report["ingest_seconds"] = round(time.perf_counter() - started, 3)
         dataset.rows_read = report["rows_read"]
         dataset.row_count = report["rows_kept"]
@@ -214,6 +219,25 @@ def dataset_stats(session: Session, dataset_id: int) -> dict[str, Any]:
         "text_length": report.get("text_length", {}),
         "warnings": report.get("warnings", []),
     }
+
+
+def _report_read_fixes(report: dict[str, Any], caps: limits.ReadLimits) -> None:
+    """What the reader changed to stay within the caps: counted in the report and named in its warnings."""
+    report["texts_cut"], report["nul_cells_cleaned"] = caps.cut_texts, caps.nul_cells
+    if caps.cut_texts:
+        report.setdefault("warnings", []).append(
+            issue(
+                "texts_cut",
+                f"{caps.cut_texts} texts were longer than {caps.max_text_chars:,} characters and were cut "
+                "(LLM_TRAINER_MAX_TEXT_CHARS).",
+                count=caps.cut_texts,
+                max_text_chars=caps.max_text_chars,
+            )
+        )
+    if caps.nul_cells:
+        report.setdefault("warnings", []).append(
+            issue("nul_removed", f"NUL bytes were removed from {caps.nul_cells} cells.", count=caps.nul_cells)
+        )
 
 
 def _clean_name(name: str | None) -> str:
