@@ -30,6 +30,15 @@ LOCAL_URL = "http://127.0.0.1"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests keep their tiny local models in pytest's temp folder: that is the allowed model root (servers and
+    workers started by tests inherit it through the environment)."""
+    os.environ["LLM_TRAINER_MODEL_ROOTS"] = str(tmp_path_factory.getbasetemp().resolve())
+    yield
+    os.environ.pop("LLM_TRAINER_MODEL_ROOTS", None)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"

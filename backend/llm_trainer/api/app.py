@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from llm_trainer import __version__
 from llm_trainer.api.access import AccessGuard, LoginThrottle
+from llm_trainer.api.body_limit import BodyLimit
 from llm_trainer.api.errors import install_error_handlers
 from llm_trainer.api.routes import auth, base_models, datasets, health, models, predict, runs, system, training
 from llm_trainer.api.spa import mount_spa
@@ -58,5 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware, allow_origins=settings.cors_origin_list, allow_methods=["*"], allow_headers=["*"]
         )
     app.state.login_throttle = LoginThrottle(settings.login_attempts_per_minute)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024)
     app.add_middleware(AccessGuard, settings=settings, throttle=app.state.login_throttle)  # outermost
     return app

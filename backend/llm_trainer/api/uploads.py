@@ -85,7 +85,14 @@ async def receive_upload(
         )
     incoming_dir.mkdir(parents=True, exist_ok=True)
     sweep_stale_parts(incoming_dir)
-    receiver = _PartReceiver(incoming_dir / f"{uuid.uuid4().hex}.part", file_field, max_bytes)
+    settings = request.app.state.settings
+    receiver = _PartReceiver(
+        incoming_dir / f"{uuid.uuid4().hex}.part",
+        file_field,
+        max_bytes,
+        max_parts=settings.max_form_fields,
+        max_header_bytes=settings.max_part_header_bytes,
+    )
     parser = MultipartParser(params[b"boundary"], receiver.callbacks())
     try:
         async for chunk in request.stream():
@@ -121,7 +128,11 @@ def sweep_stale_parts(incoming_dir: Path, max_age_s: float = STALE_PART_S) -> No
 class _PartReceiver:
     """python-multipart callbacks: the file part goes to disk, other parts are small text fields."""
 
-    def __init__(self, path: Path, file_field: str, max_bytes: int):
+    def __init__(self, path: Path, file_field: str, max_bytes: int, *, max_parts: int, max_header_bytes: int):
+        self.max_parts = max_parts
+        self.max_header_bytes = max_header_bytes
+        self.parts = 0
+        self._header_bytes = 0
         self.path = path
         self.file_field = file_field
         self.max_bytes = max_bytes
@@ -150,14 +161,32 @@ class _PartReceiver:
         }
 
     def _part_begin(self) -> None:
+        self.parts += 1
+        self._header_bytes = 0
+        if self.parts > self.max_parts:
+            raise InvalidInput(
+                f"The upload has more than {self.max_parts} form fields (LLM_TRAINER_MAX_FORM_FIELDS).",
+                code="too_many_fields",
+            )
         self._headers, self._buffer = {}, bytearray()
         self._name, self._is_file, self._is_target_file = None, False, False
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_name += data[start:end]
 
     def _header_value_cb(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_value += data[start:end]
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self.max_header_bytes:
+            raise InvalidInput(
+                f"A part of the upload has headers over {self.max_header_bytes} bytes "
+                "(LLM_TRAINER_MAX_PART_HEADER_BYTES).",
+                code="invalid_upload",
+            )
 
     def _header_end(self) -> None:
         self._headers[self._header_name.lower()] = self._header_value

@@ -1,19 +1,22 @@
 """The classical baseline: TF-IDF over character 1-3-grams + logistic regression (scikit-learn).
 
 Trains in seconds on CPU; every transformer run reports it on the same validation split, and it is saved as a model
-version (`baseline.joblib` + `baseline.json` in the version folder) served by the same prediction API.
+version (`baseline.skops` + `baseline.json` in the version folder) served by the same prediction API.
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-BASELINE_FILE = "baseline.joblib"
+BASELINE_FILE = "baseline.skops"
+# Versions written before skops: pickled by this application itself into its own models/ folder.
+LEGACY_BASELINE_FILE = "baseline.joblib"
 META_FILE = "baseline.json"
 
 
@@ -66,12 +69,12 @@ def predict_proba(pipeline, texts: Sequence[str]) -> tuple[list[Any], np.ndarray
 
 
 def save_baseline(pipeline, directory: Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write the fitted pipeline (joblib) and a JSON description into a version folder."""
-    import joblib
+    """Write the fitted pipeline (skops: no pickle, so loading it runs no code) and a JSON description."""
+    import skops.io
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, directory / BASELINE_FILE, compress=3)
+    skops.io.dump(pipeline, directory / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
     labels = [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
     meta = {"kind": "tfidf", "labels": labels, **(metadata or {})}
     (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -83,12 +86,17 @@ def is_baseline_dir(directory: Path) -> bool:
 
 
 def load_baseline(directory: Path):
-    """Load a pipeline saved by `save_baseline` (only load folders this application wrote: joblib is pickle)."""
-    import joblib
+    """Load a pipeline saved by `save_baseline`; skops refuses any type outside scikit-learn's trusted set."""
+    import skops.io
 
     path = Path(directory) / BASELINE_FILE
-    if not path.is_file():
-        from llm_trainer.core.errors import NotFound
+    if path.is_file():
+        return skops.io.load(path)
+    legacy = Path(directory) / LEGACY_BASELINE_FILE
+    if legacy.is_file():  # an older version this server trained itself (never a user upload)
+        import joblib
 
-        raise NotFound(f"No TF-IDF baseline in {directory} ({BASELINE_FILE} missing).", code="baseline_missing")
-    return joblib.load(path)
+        return joblib.load(legacy)
+    from llm_trainer.core.errors import NotFound
+
+    raise NotFound(f"No TF-IDF baseline in this version ({BASELINE_FILE} missing).", code="baseline_missing")

@@ -43,7 +43,7 @@ def check_source(settings: Settings, source: str) -> dict[str, Any]:
     if src.kind == "tfidf":
         return {**info, "availability": "offline-ready", "message": "The TF-IDF baseline needs no download."}
     if src.kind == "local":
-        folder = check_local_folder(src.ref)
+        folder = check_local_folder(src.ref, settings.model_root_paths)
         return {**info, "availability": "offline-ready", "message": f"{folder} holds config, weights and tokenizer."}
     if src.kind == "embedded":
         availability = embedded_availability(settings.cache_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings
-from llm_trainer.core.errors import InvalidInput, NotFound, Unavailable
+from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
@@ -71,7 +71,7 @@ def find_version(session: Session, model_id: int | None) -> ModelVersion:
     if model_id is None:
         version = versions_query.default_version(session)
         if version is None:
-            raise Unavailable(
+            raise Conflict(  # the client's state, not the server's health: 409, not 503
                 "No trained model exists yet. Train one first (POST /train), then predict.", code="no_model"
             )
         return version
@@ -120,7 +120,7 @@ def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple
             return get_spec(version.task).load_predictor(folder, version.kind, variant)
         except (FileNotFoundError, OSError) as exc:
             raise Unavailable(
-                f"The files of model version {version.id} are missing or unreadable ({folder}). "
+                f"The files of model version {version.id} are missing or unreadable in the data dir. "
                 "Delete this version and train it again.",
                 code="model_files_missing",
             ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -61,7 +62,7 @@ def check_dataset(session: Session, dataset_id: int, config: TrainingConfig) -> 
     return dataset
 
 
-def check_base_model(source: str, config: TrainingConfig) -> str:
+def check_base_model(source: str, config: TrainingConfig, roots: list[Path]) -> str:
     """The model must be obtainable now: TF-IDF, the embedded model, a complete local folder or a reachable hub id."""
     from llm_trainer.ml.base_models.hub import cached_snapshot, hub_offline
     from llm_trainer.ml.base_models.local import check_local_folder
@@ -70,7 +71,7 @@ def check_base_model(source: str, config: TrainingConfig) -> str:
     try:
         parsed = parse_source(source)
         if parsed.kind == "local":
-            check_local_folder(parsed.ref)
+            check_local_folder(parsed.ref, roots)
     except AppError as exc:
         raise _invalid("base_model", exc.message, code=exc.code, **exc.details) from exc
     if parsed.kind == "hub" and hub_offline() and cached_snapshot(parsed.ref) is None:
@@ -90,7 +91,7 @@ def create_run(
 ) -> Run:
     """Validate everything, then commit a queued run (before any worker can see it)."""
     dataset = check_dataset(session, dataset_id, config)
-    source = check_base_model(base_model, config)
+    source = check_base_model(base_model, config, settings.model_root_paths)
     name = config.run_name or f"{dataset.name} · {source.rsplit('/', 1)[-1]}"
     run = runs_repo.create_run(
         session,

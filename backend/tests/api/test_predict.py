@@ -68,7 +68,7 @@ def test_bad_requests_are_answered_clearly(client, settings, payload, status, co
 
 def test_no_model_yet_says_train_one_first(client):
     r = client.post("/predict", json={"text": "好吃"})
-    assert r.status_code == 503 and "Train one first" in r.json()["message"]
+    assert (r.status_code, r.json()["code"]) == (409, "no_model") and "Train one first" in r.json()["message"]
 
 
 def test_concurrent_clients_each_get_their_own_answer(live_server, settings):

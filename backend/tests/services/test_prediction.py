@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from llm_trainer.core.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
+from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.migrate import upgrade_to_head
 from llm_trainer.db.models import ModelVersion
@@ -38,9 +38,10 @@ def test_clean_texts_refuses_empty_and_too_many_and_cuts_long_ones():
     assert texts == ["短", "长" * 10] and cut == [False, True]
 
 
-def test_no_version_at_all_is_a_clear_503(serving):
-    with pytest.raises(Unavailable, match="No trained model"):
+def test_no_version_at_all_is_a_no_model_conflict_not_a_server_error(serving):
+    with pytest.raises(Conflict, match="No trained model") as caught:
         predict(serving, ["好吃"])
+    assert caught.value.code == "no_model"
 
 
 def _set_created(serving, version_id, when, status="succeeded"):

@@ -51,9 +51,24 @@ def _missing_shards(folder: Path) -> list[str]:
     return []
 
 
-def check_local_folder(folder: str | Path) -> Path:
-    """Return the folder if it holds config, weights and tokenizer; else raise `model_folder_incomplete`."""
-    path = Path(folder)
+def check_under_roots(folder: str | Path, roots: list[Path]) -> Path:
+    """The folder, when it lies under one of `roots`; else refused without saying whether it exists."""
+    path = Path(folder).expanduser().resolve()
+    if not any(path == root or root in path.parents for root in roots):
+        raise InvalidInput(
+            "Local model folders must lie under the allowed model roots (LLM_TRAINER_MODEL_ROOTS; by default the "
+            "data dir's models/ and cache/ and the Hugging Face cache). Move or link the model there, or add its "
+            "parent folder to LLM_TRAINER_MODEL_ROOTS.",
+            code="model_source_forbidden",
+        )
+    return path
+
+
+def check_local_folder(folder: str | Path, roots: list[Path] | None = None) -> Path:
+    """Return the folder if it holds config, weights and tokenizer; else raise `model_folder_incomplete`.
+
+    With `roots` (a user-supplied source), the folder must lie under one of them first."""
+    path = check_under_roots(folder, roots) if roots is not None else Path(folder)
     problems = folder_problems(path)
     if problems:
         raise InvalidInput(
