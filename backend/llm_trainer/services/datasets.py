@@ -245,5 +245,11 @@ def _clean_name(name: str | None) -> str:
 
 
 def _safe_filename(filename: str) -> str:
-    name = Path(filename.replace("\\", "/")).name
-    return name if name not in ("", ".", "..") else "upload"
+    """The user's name, made safe for disk: no folders, no NULs, at most 200 bytes (the extension kept)."""
+    name = Path(filename.replace("\\", "/").replace("\x00", "")).name
+    if name in ("", ".", ".."):
+        return "upload"
+    stem, suffix = Path(name).stem, Path(name).suffix[:16]
+    while len((stem + suffix).encode()) > 200:
+        stem = stem[:-1]
+    return (stem or "upload") + suffix
