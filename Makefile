@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMPS := .make
 FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts
 
-.PHONY: run test dev lint test-backend test-frontend bench clean
+.PHONY: run test dev lint audit test-backend test-frontend bench clean
 
 run: $(STAMPS)/venv frontend/dist/index.html
 	$(BIN)/llm-trainer serve
 
-test: $(STAMPS)/venv $(STAMPS)/npm frontend/dist/index.html lint test-frontend test-backend
+test: $(STAMPS)/venv $(STAMPS)/npm frontend/dist/index.html lint audit test-frontend test-backend
 
 dev: $(STAMPS)/venv $(STAMPS)/npm
 	@echo "API on http://127.0.0.1:8000 (reload), UI on http://127.0.0.1:5173 (Vite, proxies the API)"
@@ -20,6 +20,10 @@ lint: $(STAMPS)/venv $(STAMPS)/npm
 	$(BIN)/ruff check backend bench
 	$(BIN)/ruff format --check backend bench
 	cd frontend && npm run typecheck && npm run lint
+
+# Known vulnerabilities with a fix fail the build (.ci/audit.py says which).
+audit: $(STAMPS)/venv $(STAMPS)/npm
+	$(BIN)/python .ci/audit.py
 
 test-frontend: $(STAMPS)/npm
 	cd frontend && npm run test:unit

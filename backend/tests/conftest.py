@@ -72,10 +72,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def run_server(data_dir: Path, log_path: Path | None = None) -> Iterator[str]:
+def run_server(data_dir: Path, log_path: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start a real uvicorn process on a free port with its own data dir; yields the base URL, stops it after."""
     port = _free_port()
-    env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir), **(env or {})}
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(port)],

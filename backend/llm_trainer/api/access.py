@@ -77,6 +77,8 @@ class AccessGuard:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         refusal = self.refusal(scope, headers)
+        if refusal is not None and refusal[1] == "auth_required" and _browser_navigation(scope, headers):
+            return await _redirect(send, "/login")  # a person opening a page, not a script: show the login form
         if refusal is not None:
             return await _send_json(send, *refusal)
         token = self.settings.token
@@ -143,14 +145,7 @@ class AccessGuard:
         if not self.token_matches(candidate):
             self.throttle.failed(client)
             return await _send_json(send, 401, "invalid_token", "The token in the link is wrong.")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 303,
-                "headers": [(b"location", scope["path"].encode()), (b"set-cookie", session_cookie(candidate))],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
+        await _redirect(send, scope["path"], session_cookie(candidate))
 
 
 def token_matches(settings: Settings, candidate: str) -> bool:
@@ -160,6 +155,16 @@ def token_matches(settings: Settings, candidate: str) -> bool:
 
 def session_cookie(token: str, max_age: int = 30 * 24 * 3600) -> bytes:
     return f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}".encode()
+
+
+def _browser_navigation(scope: Scope, headers: dict[str, str]) -> bool:
+    return scope.get("method") == "GET" and "text/html" in headers.get("accept", "")
+
+
+async def _redirect(send: Send, location: str, cookie: bytes | None = None) -> None:
+    extra = [(b"set-cookie", cookie)] if cookie else []
+    await send({"type": "http.response.start", "status": 303, "headers": [(b"location", location.encode()), *extra]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_json(send: Send, status: int, code: str, message: str) -> None:
