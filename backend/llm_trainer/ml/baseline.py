@@ -14,10 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.core.errors import InvalidInput, NotFound
+
 BASELINE_FILE = "baseline.skops"
 # Versions written before skops: pickled by this application itself into its own models/ folder.
 LEGACY_BASELINE_FILE = "baseline.joblib"
 META_FILE = "baseline.json"
+# This application's own transformers inside baseline pipelines: trusted by name, as the loading code is ours.
+OWN_TYPES = frozenset({"llm_trainer.ml.tasks.pair.baseline.PairFeatures"})
 
 
 def build_pipeline(seed: int = 0):
@@ -74,11 +78,25 @@ def save_baseline(pipeline, directory: Path, metadata: dict[str, Any] | None = N
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    _plain_vocabularies(pipeline)
     skops.io.dump(pipeline, directory / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
     labels = [c.item() if hasattr(c, "item") else c for c in pipeline.classes_]
     meta = {"kind": "tfidf", "labels": labels, **(metadata or {})}
     (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
     return directory
+
+
+def _plain_vocabularies(estimator: Any) -> None:
+    """Vocabulary indices as Python ints: skops stores each NumPy scalar as its own zip member, in quadratic time."""
+    from sklearn.base import BaseEstimator
+
+    vocabulary = getattr(estimator, "vocabulary_", None)
+    if isinstance(vocabulary, dict):
+        estimator.vocabulary_ = {term: int(index) for term, index in vocabulary.items()}
+    children = [step for _, step in getattr(estimator, "steps", [])]
+    children += [value for value in vars(estimator).values() if isinstance(value, BaseEstimator)]
+    for child in children:
+        _plain_vocabularies(child)
 
 
 def is_baseline_dir(directory: Path) -> bool:
@@ -91,12 +109,18 @@ def load_baseline(directory: Path):
 
     path = Path(directory) / BASELINE_FILE
     if path.is_file():
-        return skops.io.load(path)
+        untrusted = skops.io.get_untrusted_types(file=path)
+        foreign = sorted(set(untrusted) - OWN_TYPES)
+        if foreign:
+            raise InvalidInput(
+                f"The baseline file holds types this application did not write ({', '.join(foreign)}); "
+                "train the baseline again here instead of copying a file in.",
+                code="baseline_untrusted",
+            )
+        return skops.io.load(path, trusted=untrusted)
     legacy = Path(directory) / LEGACY_BASELINE_FILE
     if legacy.is_file():  # an older version this server trained itself (never a user upload)
         import joblib
 
         return joblib.load(legacy)
-    from llm_trainer.core.errors import NotFound
-
     raise NotFound(f"No TF-IDF baseline in this version ({BASELINE_FILE} missing).", code="baseline_missing")

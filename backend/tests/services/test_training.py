@@ -35,11 +35,18 @@ def test_validation_names_the_field_and_the_fix(factory, settings, dataset_id, t
         with pytest.raises(InvalidInput) as missing:
             training.create_run(session, settings, dataset_id=77, base_model="tfidf", config=TrainingConfig())
         assert missing.value.details["field"] == "dataset_id"
-        with pytest.raises(InvalidInput) as bad_model:
+        with pytest.raises(InvalidInput) as outside:
             training.create_run(
                 session, settings, dataset_id=dataset_id, base_model="/nowhere", config=TrainingConfig()
             )
-        assert bad_model.value.details["field"] == "base_model" and "does not exist" in bad_model.value.message
+        assert outside.value.details["field"] == "base_model" and "LLM_TRAINER_MODEL_ROOTS" in outside.value.message
+        with pytest.raises(InvalidInput) as missing_folder:
+            training.create_run(
+                session, settings, dataset_id=dataset_id, base_model=str(tiny_model_dir.parent / "nowhere"),
+                config=TrainingConfig(),
+            )  # fmt: skip
+        assert missing_folder.value.details["field"] == "base_model"
+        assert "does not exist" in missing_folder.value.message
         with pytest.raises(InvalidInput) as own_split:
             training.create_run(
                 session, settings, dataset_id=dataset_id, base_model=str(tiny_model_dir),
