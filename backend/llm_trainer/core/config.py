@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     hub_max_download_gb: float = Field(20.0, description="Largest base-model download from a hub, in GB.")
 
     @property
+    def hub_max_download_bytes(self) -> int:
+        return int(self.hub_max_download_gb * 1e9)
+
+    @property
     def allowed_host_names(self) -> set[str]:
         return {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
 

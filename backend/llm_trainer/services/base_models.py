@@ -55,7 +55,7 @@ def check_source(settings: Settings, source: str) -> dict[str, Any]:
     if problem:
         raise hub.unreachable_error(src.ref, problem)
     files = hub.list_files_to_fetch(src.ref)
-    size_mb = round(sum(files.values()) / 1e6)
+    size_mb = round(hub.check_download_size(src.ref, files, settings.hub_max_download_bytes) / 1e6)
     return {**info, "availability": "downloadable", "message": f"{src.ref} will be downloaded ({size_mb} MB).",
             "size_mb": size_mb}  # fmt: skip
 

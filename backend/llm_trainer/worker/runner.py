@@ -23,6 +23,7 @@ from llm_trainer.db.models import Dataset, Run
 from llm_trainer.db.repositories import model_versions as versions_repo
 from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.db.repositories.datasets import task_rows
+from llm_trainer.ml.base_models.hub import download_limit
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
@@ -216,7 +217,8 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     else:
         work_dir = settings.runs_dir / str(run_id)
         job = ModelJob(run.base_model, config, work_dir, settings.cache_dir, resume=run.resume_count > 0)
-        trained = spec.train_model(data, job, reporter)
+        with download_limit(settings.hub_max_download_bytes):
+            trained = spec.train_model(data, job, reporter)
         if not trained.is_main:
             return 0
     stopped, metrics = trained.stopped, trained.metrics

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from llm_trainer.core.errors import Unavailable
+from llm_trainer.core.errors import InvalidInput, Unavailable
 from llm_trainer.ml.base_models import hub
 from llm_trainer.ml.base_models.catalog import build_catalog
 from llm_trainer.ml.modeling import load_base_for_training
+from tests.helpers.fake_hub import fake_hub
 
 
 def _closed_port_endpoint() -> str:
@@ -107,3 +108,19 @@ def test_probe_gives_up_quickly_on_an_unroutable_endpoint(monkeypatch: pytest.Mo
     problem = hub.probe(timeout=0.5)
     assert problem is not None and "no answer" in problem
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.usefixtures("hf_cache")
+def test_a_download_over_the_cap_is_refused_before_the_first_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {"config.json": 700, "vocab.txt": 110_000, "model.safetensors": 30_000_000_000}
+    import huggingface_hub.constants
+
+    with fake_hub(files) as (endpoint, requests):
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read by the library at import
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        with hub.download_limit(20_000_000_000), pytest.raises(InvalidInput) as err:
+            hub.resolve_hub("someone/huge-model")
+    assert err.value.code == "model_too_large" and "LLM_TRAINER_HUB_MAX_DOWNLOAD_GB" in err.value.message
+    assert "30.0 GB" in err.value.message and "20 GB" in err.value.message
+    assert requests and all(path.startswith("/api/models/") for path in requests)  # listed, nothing fetched

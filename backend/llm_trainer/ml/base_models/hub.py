@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from llm_trainer.core.errors import InvalidInput, Unavailable
@@ -20,8 +23,34 @@ _CONFIG_AND_TOKENIZER = (
     "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
     "added_tokens.json", "sentencepiece.bpe.model", "spiece.model",
 )  # fmt: skip
+# Set by whoever downloads on a user's behalf (the training worker): the largest download allowed, in bytes.
+_MAX_DOWNLOAD_BYTES: ContextVar[int | None] = ContextVar("hub_max_download_bytes", default=None)
 _WEIGHT_CHOICES = (("model.safetensors",), ("model.safetensors.index.json", "model-*.safetensors"),
                    ("pytorch_model.bin",), ("pytorch_model.bin.index.json", "pytorch_model-*.bin"))  # fmt: skip
+
+
+@contextmanager
+def download_limit(max_bytes: int | None) -> Iterator[None]:
+    """Downloads inside this block larger than `max_bytes` are refused before the first byte."""
+    token = _MAX_DOWNLOAD_BYTES.set(max_bytes)
+    try:
+        yield
+    finally:
+        _MAX_DOWNLOAD_BYTES.reset(token)
+
+
+def check_download_size(repo_id: str, files: dict[str, int], max_bytes: int | None = None) -> int:
+    """Total bytes of `files`; `model_too_large` when over `max_bytes` (default: the enclosing download_limit)."""
+    limit = max_bytes if max_bytes is not None else _MAX_DOWNLOAD_BYTES.get()
+    total = sum(files.values())
+    if limit is not None and total > limit:
+        raise InvalidInput(
+            f"'{repo_id}' needs {total / 1e9:.1f} GB of downloads, more than the {limit / 1e9:g} GB allowed "
+            "(LLM_TRAINER_HUB_MAX_DOWNLOAD_GB). Pick a smaller model, or raise that setting and restart.",
+            code="model_too_large",
+            details={"source": repo_id, "bytes": total, "max_bytes": limit},
+        )
+    return total
 
 
 def hub_endpoint() -> str:
@@ -79,6 +108,7 @@ def resolve_hub(repo_id: str, progress: ProgressCallback | None = None) -> Path:
     if why:
         raise unreachable_error(repo_id, why)
     files = list_files_to_fetch(repo_id)
+    check_download_size(repo_id, files)
     return _download(repo_id, files, progress)
 
 

@@ -1,0 +1,48 @@
+"""A loopback stand-in for the Hugging Face hub's model API (the hub cannot be reached here): it lists files with
+sizes and records every request, so a test can prove what was (not) downloaded."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@contextmanager
+def fake_hub(files: dict[str, int]) -> Iterator[tuple[str, list[str]]]:
+    """(endpoint URL, list of request paths) of a hub whose every model lists `files` (name -> size in bytes)."""
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bytes) -> None:
+            requests.append(self.path)
+            if not self.path.startswith("/api/models/"):
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            repo = self.path.split("?")[0].removeprefix("/api/models/").split("/revision/")[0]
+            siblings = [{"rfilename": name, "size": size} for name, size in files.items()]
+            self._answer(json.dumps({"id": repo, "modelId": repo, "siblings": siblings}).encode())
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
