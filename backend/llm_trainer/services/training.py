@@ -14,6 +14,7 @@ from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.models import Dataset, DatasetRow, Run
 from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.ml.base_models import hub
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
@@ -62,7 +63,7 @@ def check_dataset(session: Session, dataset_id: int, config: TrainingConfig) -> 
     return dataset
 
 
-def check_base_model(source: str, config: TrainingConfig, roots: list[Path]) -> str:
+def check_base_model(source: str, config: TrainingConfig, roots: list[Path], max_download_bytes: int) -> str:
     """The model must be obtainable now: TF-IDF, the embedded model, a complete local folder or a reachable hub id."""
     from llm_trainer.ml.base_models.hub import cached_snapshot, hub_offline
     from llm_trainer.ml.base_models.local import check_local_folder
@@ -81,9 +82,22 @@ def check_base_model(source: str, config: TrainingConfig, roots: list[Path]) -> 
             "Pick the embedded model 'embedded:multilingual-e5-small', a local folder, or allow downloads.",
             code="model_unavailable",
         )
+    if parsed.kind == "hub" and cached_snapshot(parsed.ref) is None:
+        _check_downloadable(parsed.ref, max_download_bytes)
     if parsed.kind == "tfidf" and config.world_size > 1:
         raise _invalid("config.num_processes", "The TF-IDF baseline trains in one process; set num_processes to 1.")
     return parsed.source
+
+
+def _check_downloadable(repo_id: str, max_bytes: int) -> None:
+    """A hub model not cached yet: the hub answers (else 503 with the ways out), knows it, and it fits the cap."""
+    why = hub.probe()
+    if why:
+        raise hub.unreachable_error(repo_id, why)
+    try:
+        hub.check_download_size(repo_id, hub.list_files_to_fetch(repo_id), max_bytes)
+    except InvalidInput as exc:
+        raise _invalid("base_model", exc.message, code=exc.code, **exc.details) from exc
 
 
 def create_run(
@@ -91,7 +105,7 @@ def create_run(
 ) -> Run:
     """Validate everything, then commit a queued run (before any worker can see it)."""
     dataset = check_dataset(session, dataset_id, config)
-    source = check_base_model(base_model, config, settings.model_root_paths)
+    source = check_base_model(base_model, config, settings.model_root_paths, settings.hub_max_download_bytes)
     name = config.run_name or f"{dataset.name} · {source.rsplit('/', 1)[-1]}"
     run = runs_repo.create_run(
         session,

@@ -11,6 +11,7 @@ import pytest
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.ml.baseline import is_baseline_dir
 from llm_trainer.ml.modeling import load_classifier
+from tests.helpers.fake_hub import closed_port_endpoint, fake_hub
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
 
@@ -178,6 +179,30 @@ def test_runs_queue_in_order_and_queued_run_can_be_cancelled(client, dataset_id,
     assert a["status"] == b["status"] == "succeeded", a["log_tail"] + b["log_tail"]
     assert a["finished_at"] <= b["started_at"], "one run at a time, first in first out"
     assert client.get(f"/api/runs/{third['id']}").json()["started_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("source", "hub_files", "status", "code"),
+    [
+        ("someone/huge-model", {"config.json": 700, "model.safetensors": 30_000_000_000}, 422, "model_too_large"),
+        ("someone/no-such-model", None, 422, "hub_model_not_found"),
+        ("hfl/rbt3", "closed", 503, "hub_unreachable"),
+    ],
+)
+def test_a_hub_model_that_cannot_be_had_is_refused_before_anything_is_queued(
+    client, dataset_id, monkeypatch, source, hub_files, status, code
+):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    files = hub_files if isinstance(hub_files, dict) else {}
+    with fake_hub(files, models={"someone/huge-model"}) as (endpoint, _):
+        closed = closed_port_endpoint()
+        monkeypatch.setenv("HF_ENDPOINT", closed if hub_files == "closed" else endpoint)
+        resp = client.post("/train", json={"dataset_id": dataset_id, "base_model": source})
+    assert resp.status_code == status and resp.json()["code"] == code, resp.text
+    assert client.get("/api/runs").json()["total"] == 0
 
 
 def test_unknown_run_is_404(client):

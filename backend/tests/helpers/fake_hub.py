@@ -4,6 +4,7 @@ sizes and records every request, so a test can prove what was (not) downloaded."
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,15 +12,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def fake_hub(files: dict[str, int]) -> Iterator[tuple[str, list[str]]]:
-    """(endpoint URL, list of request paths) of a hub whose every model lists `files` (name -> size in bytes)."""
+def fake_hub(files: dict[str, int], models: set[str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """(endpoint URL, list of request paths) of a hub whose models (all, or those in `models`) list `files`
+    (name -> size in bytes); other ids answer 404 as the hub does."""
     requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def _answer(self, body: bytes) -> None:
+        def _answer(self, repo: str, body: bytes) -> None:
             requests.append(self.path)
-            if not self.path.startswith("/api/models/"):
-                self.send_error(404)
+            if not self.path.startswith("/api/models/") or (models is not None and repo not in models):
+                self.send_response(404)
+                self.send_header("X-Error-Code", "RepoNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -31,7 +36,7 @@ def fake_hub(files: dict[str, int]) -> Iterator[tuple[str, list[str]]]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             repo = self.path.split("?")[0].removeprefix("/api/models/").split("/revision/")[0]
             siblings = [{"rfilename": name, "size": size} for name, size in files.items()]
-            self._answer(json.dumps({"id": repo, "modelId": repo, "siblings": siblings}).encode())
+            self._answer(repo, json.dumps({"id": repo, "modelId": repo, "siblings": siblings}).encode())
 
         do_HEAD = do_GET
 
@@ -46,3 +51,11 @@ def fake_hub(files: dict[str, int]) -> Iterator[tuple[str, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def closed_port_endpoint() -> str:
+    """An endpoint where nothing listens: connections are refused at once, as with no network."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,7 @@ from llm_trainer.core.errors import InvalidInput, Unavailable
 from llm_trainer.ml.base_models import hub
 from llm_trainer.ml.base_models.catalog import build_catalog
 from llm_trainer.ml.modeling import load_base_for_training
-from tests.helpers.fake_hub import fake_hub
-
-
-def _closed_port_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"  # nothing listens: connection refused at once
+from tests.helpers.fake_hub import closed_port_endpoint, fake_hub
 
 
 @pytest.fixture
@@ -45,7 +37,7 @@ def _put_in_cache(cache: Path, repo_id: str, model_dir: Path) -> Path:
 @pytest.mark.usefixtures("hf_cache")
 def test_unreachable_hub_is_named_with_the_three_fixes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_ENDPOINT", _closed_port_endpoint())
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint())
     with pytest.raises(Unavailable) as err:
         load_base_for_training("hfl/rbt3", ["a", "b"], tmp_path)
     assert err.value.code == "hub_unreachable" and err.value.status_code == 503
@@ -68,7 +60,7 @@ def test_cached_snapshot_is_used_without_network(
     hf_cache: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_ENDPOINT", _closed_port_endpoint())  # a network call would fail loudly
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint())  # a network call would fail loudly
     snapshot = _put_in_cache(hf_cache, "hfl/rbt3", tiny_model_dir)
     events = []
     assert hub.resolve_hub("hfl/rbt3", events.append) == snapshot

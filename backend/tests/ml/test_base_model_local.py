@@ -67,3 +67,25 @@ def test_missing_folder_and_tfidf_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         load_base_for_training("tfidf", ["a", "b"], tmp_path)
     assert err.value.code == "not_a_transformer"
+
+
+class _RunsCode:
+    """A pickle payload: unpickling it would create a file (what a hostile pytorch_model.bin does)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_pickled_bin_with_code_is_refused_and_its_code_never_runs(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    folder = _copy(tiny_model_dir, tmp_path / "hostile", drop=("model.safetensors",))
+    state = load_file(tiny_model_dir / "model.safetensors")
+    marker = tmp_path / "code-ran"
+    torch.save({**state, "payload": _RunsCode(marker)}, folder / "pytorch_model.bin")
+    with pytest.raises(Exception, match="(?i)weights_only|unpickl|unsupported global"):
+        load_base_for_training(str(folder), ["差评", "好评"], tmp_path / "cache")
+    assert not marker.exists()
