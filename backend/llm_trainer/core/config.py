@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(200, description="Largest dataset/prediction file accepted, in MB.")
     insert_batch_size: int = Field(5000, description="Rows per INSERT batch when storing a dataset.")
     max_concurrent_runs: int = Field(1, description="Training runs allowed at the same time.")
+    max_background_jobs: int = Field(2, ge=1, description="Batch predictions and exports running at the same time.")
     stop_timeout_s: float = Field(120.0, description="Seconds a stopping worker gets before it is killed.")
     predict_max_texts: int = Field(256, description="Most texts in one /predict request.")
     predict_max_chars: int = Field(2000, description="Longer texts are truncated (and flagged) before prediction.")

@@ -6,6 +6,7 @@ import csv
 import logging
 import shutil
 import uuid
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,7 @@ def _run_job(serving: Serving, job_id: int) -> None:
 
 
 def _predict_file(serving: Serving, job_id: int) -> None:
+    """Streams the file twice (count, then predict chunk by chunk), so a million rows never sit in memory."""
     from llm_trainer.datafiles.columns import choose_columns
     from llm_trainer.datafiles.reader import open_table
 
@@ -131,54 +133,68 @@ def _predict_file(serving: Serving, job_id: int) -> None:
     params = dict(job.metrics)
     table = open_table(Path(job.input_path), job.filename)
     choice = choose_columns(table.columns, params["text_column"], params["label_column"], require_label=False)
-    rows = [row + [""] * (len(table.columns) - len(row)) for row in table.rows()]
+    total = sum(1 for _ in table.rows())
     with session_scope(serving.session_factory) as session:
-        jobs_repo.set_progress(session, job_id, total=len(rows))
+        jobs_repo.set_progress(session, job_id, total=total)
 
     entry, _ = loaded_model(serving, version, params["variant"])
     max_chars = serving.settings.predict_max_chars
-    predicted: list[tuple[str, str]] = [("", "")] * len(rows)  # blank texts get blank predictions
-    todo = [i for i, row in enumerate(rows) if row[choice.text_index].strip()]
-    for start in range(0, len(todo), CHUNK_TEXTS):
-        idx = todo[start : start + CHUNK_TEXTS]
-        for i, p in zip(idx, entry.batcher.predict([rows[i][choice.text_index][:max_chars] for i in idx]), strict=True):
-            predicted[i] = (p.label, f"{p.score:.6f}")
-        with session_scope(serving.session_factory) as session:
-            jobs_repo.set_progress(session, job_id, done=min(len(rows), start + len(idx)))
-
     output = Path(job.input_path).with_name("predictions.csv")
-    _write_csv(output, table.columns, rows, predicted)
-    metrics = params | _score(rows, predicted, choice.label_index, entry.predictor.labels)
-    with session_scope(serving.session_factory) as session:
-        jobs_repo.finish(session, job_id, "succeeded", done=len(rows), output_path=str(output), metrics=metrics)
-
-
-def _write_csv(output: Path, columns: list[str], rows: list[list[str]], predicted: list[tuple[str, str]]) -> None:
-    """UTF-8 with BOM so Excel shows Chinese; every cell neutralised; written aside, then renamed into place."""
     partial = output.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([neutralise(c) for c in [*columns, *OUTPUT_COLUMNS]])
-        for row, extra in zip(rows, predicted, strict=True):
-            writer.writerow([neutralise(c) for c in [*row, *extra]])
-    partial.replace(output)
+    labelled: list[tuple[str, str]] = []  # (file label, prediction) for the score; two short strings per row
+    done = 0
+    try:
+        with partial.open("w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel shows Chinese
+            writer = csv.writer(f)
+            writer.writerow([neutralise(c) for c in [*table.columns, *OUTPUT_COLUMNS]])
+            rows_iter = table.rows()
+            while chunk := list(islice(rows_iter, CHUNK_TEXTS)):
+                rows = [row + [""] * (len(table.columns) - len(row)) for row in chunk]
+                predicted = _predict_chunk(entry, rows, choice.text_index, max_chars)
+                writer.writerows(
+                    [neutralise(c) for c in [*row, *extra]] for row, extra in zip(rows, predicted, strict=True)
+                )
+                labelled += _labelled(rows, predicted, choice.label_index)
+                done += len(rows)
+                with session_scope(serving.session_factory) as session:
+                    jobs_repo.set_progress(session, job_id, done=done)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    metrics = params | _score(labelled, entry.predictor.labels)
+    with session_scope(serving.session_factory) as session:
+        jobs_repo.finish(session, job_id, "succeeded", done=done, output_path=str(output), metrics=metrics)
 
 
-def _score(
-    rows: list[list[str]], predicted: list[tuple[str, str]], label_index: int | None, labels: list[str]
-) -> dict[str, Any]:
-    """Accuracy and F1 against the file's label column, over rows that have both a label and a prediction."""
+def _predict_chunk(entry: Any, rows: list[list[str]], text_index: int, max_chars: int) -> list[tuple[str, str]]:
+    """(label, score) per row; blank texts get blank predictions."""
+    predicted: list[tuple[str, str]] = [("", "")] * len(rows)
+    todo = [i for i, row in enumerate(rows) if row[text_index].strip()]
+    for i, p in zip(todo, entry.batcher.predict([rows[i][text_index][:max_chars] for i in todo]), strict=True):
+        predicted[i] = (p.label, f"{p.score:.6f}")
+    return predicted
+
+
+def _labelled(
+    rows: list[list[str]], predicted: list[tuple[str, str]], label_index: int | None
+) -> list[tuple[str, str]]:
+    """(normalised file label, predicted label) of rows that have both."""
     if label_index is None:
-        return {}
+        return []
     from llm_trainer.datafiles.validate import normalize_label
-    from llm_trainer.ml.training.evaluation import classification_metrics
 
-    pairs = [
+    return [
         (normalize_label(row[label_index]), pred[0])
         for row, pred in zip(rows, predicted, strict=True)
         if row[label_index].strip() and pred[0]
     ]
-    if not pairs:
+
+
+def _score(labelled: list[tuple[str, str]], labels: list[str]) -> dict[str, Any]:
+    """Accuracy and F1 against the file's label column, over rows that had both a label and a prediction."""
+    if not labelled:
         return {}
-    y_true, y_pred = zip(*pairs, strict=True)
+    from llm_trainer.ml.training.evaluation import classification_metrics
+
+    y_true, y_pred = zip(*labelled, strict=True)
     return {"evaluation": classification_metrics(list(y_true), list(y_pred), labels)}

@@ -29,9 +29,11 @@ class Serving:
     session_factory: sessionmaker[Session]
     cache: ModelCache = field(init=False)
     threads: list[threading.Thread] = field(default_factory=list)
+    background_slots: threading.BoundedSemaphore = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = ModelCache(self.settings.model_cache_size)
+        self.background_slots = threading.BoundedSemaphore(self.settings.max_background_jobs)
 
     def start(self) -> None:
         """Background work cut by a restart: batch jobs start again (their files are kept); exports are marked
@@ -49,9 +51,15 @@ class Serving:
         self.cache.clear()
 
     def spawn(self, target, *args) -> threading.Thread:  # noqa: ANN001 - any callable
-        """Run a background task in a daemon thread (batch jobs, exports), forgetting finished ones."""
+        """Run a background task in a daemon thread (batch jobs, exports), at most `max_background_jobs` at a time:
+        the others wait (still queued) for a free slot, so a burst of requests cannot start unbounded work."""
         self.threads = [t for t in self.threads if t.is_alive()]
-        thread = threading.Thread(target=target, args=args, daemon=True)
+
+        def bounded() -> None:
+            with self.background_slots:
+                target(*args)
+
+        thread = threading.Thread(target=bounded, daemon=True)
         self.threads.append(thread)
         thread.start()
         return thread
