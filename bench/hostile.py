@@ -6,9 +6,6 @@ Run: `.venv/bin/python bench/hostile.py` (the catalogue is the one tests/api/tes
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,26 +15,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+sys.path.insert(0, str(ROOT / "bench"))
+from ingest import start_server
 from tests.api.test_hostile_input import JSON_CASES, UPLOADS, send
 
 HEALTH_GOAL_S = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str) -> None:
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise SystemExit("server did not start")
 
 
 def timed(fn) -> tuple[httpx.Response, float]:
@@ -74,16 +56,9 @@ def run_cases(http: httpx.Client) -> list[tuple[str, int, str, float, float]]:
 
 
 def main() -> int:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as data_dir:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "LLM_TRAINER_DATA_DIR": data_dir}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(port)],
-            cwd=ROOT / "backend", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        server, url = start_server(Path(data_dir))
         try:
-            wait_for(url)
             with httpx.Client(base_url=url, timeout=600) as http:
                 rows = run_cases(http)
         finally:
