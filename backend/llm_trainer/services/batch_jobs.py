@@ -10,7 +10,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from llm_trainer.core.errors import AppError, Conflict, NotFound
+from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
+from llm_trainer.core.tasks import TaskKind
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import BatchJob
 from llm_trainer.db.repositories import batch_jobs as jobs_repo
@@ -51,6 +52,7 @@ def start_job(
         choice = choose_columns(table.columns, text_column, label_column, require_label=False)
         with session_scope(serving.session_factory) as session:
             version = find_version(session, model_id)
+            _check_task(version.task)
             chosen = check_variant(version, variant)
             params = {"text_column": choice.text, "label_column": choice.label, "variant": chosen}
             job = jobs_repo.create_job(
@@ -63,6 +65,18 @@ def start_job(
         raise
     serving.spawn(_run_job, serving, job.id)
     return job
+
+
+def _check_task(task: str) -> None:
+    """File prediction writes one label per row: single-label classification only, for now."""
+    if task != TaskKind.CLASSIFICATION:
+        raise InvalidInput(
+            f"File prediction is available for single-label classification versions; this version's task is "
+            f"'{task}'. Send its inputs to POST /api/predict instead (up to the per-call limit), or pick a "
+            "classification version.",
+            code="batch_task_unsupported",
+            details={"task": task},
+        )
 
 
 def resume_unfinished(serving: Serving) -> list[int]:

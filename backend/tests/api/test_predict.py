@@ -184,3 +184,16 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
         assert (resumed["status"], resumed["done"], resumed["total"]) == ("succeeded", 20, 20)
         assert client.get(f"/api/predict/batch/{first['id']}/download").status_code == 200
         assert lost["status"] == "failed" and "Upload the file again" in lost["error_message"]
+
+
+def test_file_prediction_with_a_pair_version_is_refused_and_leaves_nothing(client, settings):
+    version_id = make_tfidf_version(settings, task="pair")
+    data = "text\n好吃\n".encode()
+    r = client.post(
+        "/api/predict/batch", files={"file": ("pairs.csv", data, "text/csv")}, data={"model_id": version_id}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "batch_task_unsupported", r.text
+    assert "POST /api/predict" in r.json()["message"]
+    batch_dir = settings.uploads_dir / "batch"
+    assert not (batch_dir.exists() and any(batch_dir.iterdir()))
+    assert client.get("/api/predict/batch").json() == []

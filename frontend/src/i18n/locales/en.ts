@@ -462,6 +462,7 @@ const en: typeof zhCN = {
     model_not_found: 'The model does not exist (it may have been deleted).',
     no_model: 'No model is available yet; train one first.',
     model_in_use: 'A batch job is using this model; delete it later.',
+    batch_task_unsupported: 'File prediction supports single-label classification versions for now; use online prediction for other tasks.',
     model_too_large: 'This model is larger than the download cap (LLM_TRAINER_HUB_MAX_DOWNLOAD_GB): pick a smaller one.',
     baseline_untrusted: 'The baseline file holds types this application did not write: train the baseline again here.',
     model_unavailable: 'The model cannot be loaded right now.',

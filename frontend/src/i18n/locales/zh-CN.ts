@@ -460,6 +460,7 @@ export default {
     model_not_found: '模型不存在（可能已被删除）。',
     no_model: '还没有可用的模型，请先训练一个。',
     model_in_use: '模型正在被批量任务使用，请稍后再删除。',
+    batch_task_unsupported: '文件预测目前只支持单标签分类模型；其他任务请在“在线预测”里逐条或成批提交。',
     model_too_large: '这个模型的下载超过了允许的大小（LLM_TRAINER_HUB_MAX_DOWNLOAD_GB），请换一个更小的模型。',
     baseline_untrusted: '基线文件包含本程序未写入的类型，请在这里重新训练基线。',
     model_unavailable: '模型暂时无法加载。',
