@@ -117,6 +117,11 @@ def start_export(serving: Serving, session: Session, model_id: int, variant: str
         raise InvalidInput(
             "TF-IDF versions are already fast; only transformer versions can be exported.", code="not_exportable"
         )
+    if variant in EXPORT_VARIANTS and variant not in get_spec(version.task).variants(version.kind):
+        raise InvalidInput(
+            f"Versions of task '{version.task}' have no '{variant}' copy to build; they are served as they are.",
+            code="not_exportable",
+        )
     if variant not in EXPORT_VARIANTS:
         raise InvalidInput(
             f"Unknown export '{variant}'; choose one of {', '.join(EXPORT_VARIANTS)}.", code="unknown_variant"

@@ -15,7 +15,7 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, TFIDF
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ def serving_variant(version: ModelVersion) -> str:
     """The variant the user chose to serve for this version (PyTorch unless an export was picked)."""
     if version.kind == TFIDF:
         return TFIDF
-    return (version.exports or {}).get("serving_variant") or PYTORCH
+    # A task's own classical kind (NER's CRF) serves with the first variant its spec offers.
+    return (version.exports or {}).get("serving_variant") or get_spec(version.task).variants(version.kind)[0]
 
 
 def check_variant(version: ModelVersion, variant: str | None) -> str:

@@ -13,6 +13,7 @@ TASK_MODULES = (
     "llm_trainer.ml.tasks.classification",
     "llm_trainer.ml.tasks.multi_label",
     "llm_trainer.ml.tasks.pair",
+    "llm_trainer.ml.tasks.ner",
 )
 
 _SPECS: dict[TaskKind, TaskSpec] = {}

@@ -1,0 +1,126 @@
+"""Characters <-> tokens for token classification, through the fast tokenizer's offsets, in overlapping windows.
+
+A token is tagged B-X when it holds the first character of an entity X, I-X when it holds a later character of one,
+O otherwise; special tokens and tokens of whitespace only are ignored (-100). Chinese pieces may span several
+characters, so an entity boundary can fall inside a token: those entities are counted (`misaligned`) and the token
+follows the entity it starts in. Predicted token tags go back to character spans through the same offsets, trimmed of
+surrounding whitespace, so spans always land on characters of the original text (full-width forms and spaces too).
+Texts longer than one window are cut into windows of `max_length` tokens overlapping by `stride`; a token seen in
+several windows gets the mean of its probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from llm_trainer.ml.tasks.ner.tags import OUTSIDE, tags_to_spans
+
+IGNORE = -100
+Span = tuple[int, int, str]
+
+
+@dataclass
+class Window:
+    text_index: int
+    input_ids: list[int]
+    attention_mask: list[int]
+    offsets: list[tuple[int, int] | None]  # character range of each token (whitespace trimmed), None = not a char
+    labels: list[int] = field(default_factory=list)
+
+
+def stride_for(max_length: int) -> int:
+    """Overlap between consecutive windows: a quarter of the window, enough context on both sides of a cut."""
+    return max(2, max_length // 4)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def encode_windows(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[Window]:
+    """Every text as one or more windows of at most `max_length` tokens (special tokens included)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("NER needs a fast tokenizer (tokenizer.json) for character offsets")
+    enc = tokenizer(
+        list(texts), truncation=True, max_length=max_length, stride=stride_for(max_length),
+        return_overflowing_tokens=True, return_offsets_mapping=True,
+    )  # fmt: skip
+    windows = []
+    mapping = enc["overflow_to_sample_mapping"]
+    for w, ids in enumerate(enc["input_ids"]):
+        text = texts[mapping[w]]
+        special = enc.encodings[w].special_tokens_mask
+        offsets = [None if special[i] or s == e else _trim(text, s, e) for i, (s, e) in enumerate(enc["offset_mapping"][w])]
+        windows.append(Window(mapping[w], list(ids), list(enc["attention_mask"][w]), offsets))
+    return windows
+
+
+def label_windows(windows: list[Window], spans: Sequence[Sequence[Span]], texts: Sequence[str],
+                  label2id: dict[str, int]) -> int:  # fmt: skip
+    """Fill each window's token labels from its text's spans; returns how many entities a token boundary cuts."""
+    owner: dict[int, list[int]] = {}  # text -> entity id per character (-1 none)
+    starts: dict[int, list[int]] = {}
+    cut: set[tuple[int, int]] = set()
+    for w in windows:
+        t = w.text_index
+        if t not in owner:
+            chars = [-1] * len(texts[t])
+            for k, (s, e, _) in enumerate(spans[t]):
+                for i in range(s, e):
+                    chars[i] = k
+            owner[t], starts[t] = chars, [s for s, _, _ in spans[t]]
+        chars = owner[t]
+        labels = []
+        for off in w.offsets:
+            if off is None:
+                labels.append(IGNORE)
+                continue
+            s, e = off
+            ids = [chars[i] for i in range(s, e) if chars[i] >= 0]
+            if not ids:
+                labels.append(label2id[OUTSIDE])
+                continue
+            k = ids[0]
+            if len(set(ids)) > 1 or any(chars[i] != k for i in range(s, e)):
+                cut.add((t, k))
+            span = spans[t][k]
+            begins = span[0] >= s  # the entity's first character is in this token
+            labels.append(label2id[("B-" if begins else "I-") + span[2]])
+        w.labels = labels
+    return len(cut)
+
+
+def decode(text_count: int, windows: list[Window], probs: Sequence[np.ndarray],
+           id2label: Sequence[str]) -> list[tuple[list[Span], list[float]]]:  # fmt: skip
+    """Per text: (spans, their scores) from per-window token probabilities [tokens, labels]."""
+    per_text: list[dict[tuple[int, int], list[np.ndarray]]] = [{} for _ in range(text_count)]
+    for w, p in zip(windows, probs, strict=True):
+        for off, row in zip(w.offsets, p, strict=False):
+            if off is not None:
+                per_text[w.text_index].setdefault(off, []).append(row)
+    out = []
+    for tokens in per_text:
+        ordered = sorted(tokens.items())
+        if not ordered:
+            out.append(([], []))
+            continue
+        mean = [np.mean(rows, axis=0) for _, rows in ordered]
+        best = [int(np.argmax(m)) for m in mean]
+        tags = [id2label[b] for b in best]
+        offsets = [off for off, _ in ordered]
+        # Token positions -> spans; scores averaged over the entity's tokens.
+        pos_spans = tags_to_spans(tags)
+        spans, scores = [], []
+        for ps, pe, kind in pos_spans:
+            spans.append((offsets[ps][0], offsets[pe - 1][1], kind))
+            scores.append(float(np.mean([mean[i][best[i]] for i in range(ps, pe)])))
+        out.append((spans, scores))
+    return out

@@ -1,0 +1,132 @@
+"""NER answers: entities with type, character offsets, text and score, from the token model or the CRF."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llm_trainer.ml.inference.runtime import on_torch_thread
+
+WARM_UP_TEXT = "预热一下模型，warm-up"
+BATCH_WINDOWS = 32
+MANIFEST = "llm_trainer.json"
+
+
+@dataclass(frozen=True)
+class Entity:
+    start: int
+    end: int  # exclusive
+    label: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class NerPrediction:
+    entities: list[Entity]
+    truncated: bool = False  # windows cover long texts: only the request's own character cap cuts anything
+
+    @property
+    def label(self) -> str:  # the display summary ("company,name×2"), what batch files and lists show
+        from llm_trainer.ml.tasks.ner.tags import summary
+
+        return summary([(e.start, e.end, e.label) for e in self.entities])
+
+    @property
+    def score(self) -> float:
+        return min((e.score for e in self.entities), default=1.0)
+
+
+def _answer(text: str, spans: Sequence[tuple[int, int, str]], scores: Sequence[float]) -> NerPrediction:
+    return NerPrediction([Entity(s, e, lb, text[s:e], round(float(sc), 6))
+                          for (s, e, lb), sc in zip(spans, scores, strict=True)])  # fmt: skip
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TokenTagger:
+    """A token-classification model + fast tokenizer: texts -> windows -> probabilities -> character spans."""
+
+    variant = "pytorch"
+
+    def __init__(self, tokenizer: Any, model: Any, max_length: int):
+        self.tokenizer, self.model, self.max_length = tokenizer, model, max_length
+        id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.id2label = [id2label[i] for i in sorted(id2label)]
+        self.labels = sorted({t[2:] for t in self.id2label if t != "O"})
+
+    def spans(self, texts: Sequence[str]) -> list[tuple[list, list[float]]]:
+        from llm_trainer.ml.tasks.ner.alignment import decode, encode_windows
+
+        windows = encode_windows(self.tokenizer, list(texts), self.max_length)
+        probs: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        for start in range(0, len(order), BATCH_WINDOWS):
+            idx = order[start : start + BATCH_WINDOWS]
+            logits = on_torch_thread(self._forward, [windows[i] for i in idx])
+            for i, row in zip(idx, logits, strict=True):
+                probs[i] = softmax(row[: len(windows[i].input_ids)])
+        return decode(len(texts), windows, probs, self.id2label)
+
+    def _forward(self, windows: list) -> list[np.ndarray]:
+        import torch
+
+        feats = [{"input_ids": w.input_ids, "attention_mask": w.attention_mask} for w in windows]
+        batch = self.tokenizer.pad(feats, return_tensors="pt")
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
+        return list(logits)
+
+    def predict(self, texts: Sequence[str]) -> list[NerPrediction]:
+        if not texts:
+            return []
+        return [_answer(t, s, sc) for t, (s, sc) in zip(texts, self.spans(texts), strict=True)]
+
+    def warm_up(self) -> None:
+        self.predict([WARM_UP_TEXT])
+
+
+class CrfPredictor:
+    variant = "crf"
+
+    def __init__(self, tagger: Any, labels: list[str]):
+        self.tagger, self.labels = tagger, labels
+
+    def predict(self, texts: Sequence[str]) -> list[NerPrediction]:
+        return [_answer(t, *self.tagger.tag(t)) for t in texts]
+
+    def warm_up(self) -> None:
+        self.predict([WARM_UP_TEXT])
+
+
+def load_token_model(folder: Path, device: str = "cpu") -> tuple[Any, Any]:
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from llm_trainer.ml.base_models.local import check_local_folder
+
+    folder = check_local_folder(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForTokenClassification.from_pretrained(folder, trust_remote_code=False)
+    return tokenizer, model.to(device).eval()
+
+
+def load_ner_predictor(version_dir: Path, kind: str) -> Any:
+    if kind == "crf":
+        from llm_trainer.ml.tasks.ner.crf import META_FILE, MODEL_FILE, CrfTagger
+
+        meta = json.loads((version_dir / META_FILE).read_text(encoding="utf-8"))
+        return CrfPredictor(CrfTagger.open(version_dir / MODEL_FILE), [str(x) for x in meta["labels"]])
+    manifest_path = version_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    tokenizer, model = on_torch_thread(load_token_model, version_dir)
+    return TokenTagger(tokenizer, model, int(manifest.get("max_length") or 128))
