@@ -1,10 +1,8 @@
 """NER over the API: upload JSONL spans (and a refused span), the entity report, train the CRF baseline and a tiny
-token classifier, predict entities with offsets, and batch-predict a file (spans as JSON in a column)."""
+token classifier, predict entities with offsets."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -17,7 +15,9 @@ from tests.helpers.tiny_model import build_tiny_bert
 
 def ner_jsonl(n: int) -> bytes:
     lines = [json.dumps(r, ensure_ascii=False) for r in ner_records(n)]
-    lines.append(json.dumps({"text": "坏数据", "entities": [{"start": 1, "end": 9, "label": "city"}]}, ensure_ascii=False))
+    lines.append(
+        json.dumps({"text": "坏数据", "entities": [{"start": 1, "end": 9, "label": "city"}]}, ensure_ascii=False)
+    )
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -41,16 +41,21 @@ def test_ner_upload_reports_entities_per_type_and_refused_lines(client) -> None:
     assert report["ner"]["refused"]["counts"] == {"out_of_range": 1}
     rows = client.get(f"/api/datasets/{dataset['id']}/rows").json()["items"]
     first = rows[0]
-    assert [first["text"][e["start"]:e["end"]] for e in first["annotation"]] == [
-        first["text"][e["start"]:e["end"]] for e in ner_records(1)[0]["entities"]
+    assert [first["text"][e["start"] : e["end"]] for e in first["annotation"]] == [
+        first["text"][e["start"] : e["end"]] for e in ner_records(1)[0]["entities"]
     ]
 
 
 def test_crf_and_token_model_versions_tag_entities_with_offsets(client, ner_base, tmp_path) -> None:
     dataset = upload_ner(client, ner_jsonl(150))
     runs = {}
-    for base, config in (("tfidf", {}), (str(ner_base), {"epochs": 15, "batch_size": 16, "learning_rate": 3e-3,
-                                                        "freeze_embeddings": False, "max_length": 32})):  # fmt: skip
+    for base, config in (
+        ("tfidf", {}),
+        (
+            str(ner_base),
+            {"epochs": 15, "batch_size": 16, "learning_rate": 3e-3, "freeze_embeddings": False, "max_length": 32},
+        ),
+    ):
         resp = client.post("/train", json={"dataset_id": dataset["id"], "base_model": base, "config": config})
         assert resp.status_code == 201, resp.text
         runs[base] = wait_run(client.get, resp.json()["id"], finished, timeout=400)
@@ -70,24 +75,6 @@ def test_crf_and_token_model_versions_tag_entities_with_offsets(client, ner_base
         assert one["task"] == "ner"
         found = {(e["text"], e["label"]) for e in one["entities"]}
         assert {("李四", "name"), ("杭州", "city")} <= found, one
-        assert all(text[e["start"]:e["end"]] == e["text"] for e in one["entities"])
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in one["entities"])
     wrong = client.post("/predict", json={"model_id": version, "text_a": "a", "text_b": "b"})
     assert wrong.status_code == 422 and wrong.json()["code"] == "text_expected"
-
-    body = "text\n我叫李四，住在杭州。\n\n腾讯总部在深圳\n".encode()
-    resp = client.post("/api/predict/batch", files={"file": ("in.csv", body, "text/csv")}, data={"model_id": version})
-    assert resp.status_code == 202, resp.text
-    job = resp.json()
-    for _ in range(200):
-        job = client.get(f"/api/predict/batch/{job['id']}").json()
-        if job["status"] in ("succeeded", "failed"):
-            break
-        import time
-
-        time.sleep(0.2)
-    assert job["status"] == "succeeded", job["error_message"]
-    out = client.get(f"/api/predict/batch/{job['id']}/download").content.decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(out)))
-    entities = json.loads(rows[-1]["entities"])
-    assert {(e["text"], e["label"]) for e in entities} >= {("腾讯", "company"), ("深圳", "city")}
-    assert rows[0]["entities"] and json.loads(rows[0]["entities"])[0]["text"] in text

@@ -10,8 +10,14 @@ from pathlib import Path
 NAMES = ["张三", "李四", "王小明", "赵敏", "周杰", "陈静"]
 CITIES = ["北京", "上海", "广州", "深圳", "杭州", "成都"]
 COMPANIES = ["华为", "腾讯", "阿里巴巴", "小米"]
-TEMPLATES = ["我叫{name}，住在{city}。", "{name}在{company}上班", "{company}总部在{city}", "{name}明天去{city}出差",
-             "今天{city}下雨了", "{name}说{company}很好"]  # fmt: skip
+TEMPLATES = [
+    "我叫{name}，住在{city}。",
+    "{name}在{company}上班",
+    "{company}总部在{city}",
+    "{name}明天去{city}出差",
+    "今天{city}下雨了",
+    "{name}说{company}很好",
+]
 
 
 def ner_records(n: int, seed: int = 0) -> list[dict]:
@@ -49,5 +55,13 @@ def build_piece_tokenizer(pieces: list[str]):
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", cls_token="<s>",
-                                   sep_token="</s>", unk_token="<unk>", pad_token="<pad>", model_max_length=128)  # fmt: skip
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        model_max_length=128,
+    )

@@ -30,12 +30,17 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 def test_jsonl_spans_are_stored_with_exclusive_end_and_counted_per_type(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "ner.jsonl", [
-        {"text": "浙商银行的叶老桂", "entities": [{"start": 0, "end": 4, "label": "company"},
-                                              {"start": 5, "end": 8, "label": "name"}]},
-        {"text": "今天天气不错", "entities": []},
-        {"text": "叶老桂来了", "entities": [{"start": 0, "end": 3, "label": "name"}], "split": "dev"},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "ner.jsonl",
+        [
+            {
+                "text": "浙商银行的叶老桂",
+                "entities": [{"start": 0, "end": 4, "label": "company"}, {"start": 5, "end": 8, "label": "name"}],
+            },
+            {"text": "今天天气不错", "entities": []},
+            {"text": "叶老桂来了", "entities": [{"start": 0, "end": 3, "label": "name"}], "split": "dev"},
+        ],
+    )
     rows, report = ingest(path)
     assert [r[1] for r in rows] == ["浙商银行的叶老桂", "今天天气不错", "叶老桂来了"]
     assert spans_of(rows[0]) == [(0, 4, "company"), (5, 8, "name")]
@@ -47,17 +52,27 @@ def test_jsonl_spans_are_stored_with_exclusive_end_and_counted_per_type(tmp_path
 
 
 def test_cluener_layout_with_inclusive_ends_reads_as_exclusive_spans(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "clue.json", [
-        {"text": "浙商银行企业信贷部叶老桂博士", "label": {"name": {"叶老桂": [[9, 11]]}, "company": {"浙商银行": [[0, 3]]}}},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "clue.json",
+        [
+            {
+                "text": "浙商银行企业信贷部叶老桂博士",
+                "label": {"name": {"叶老桂": [[9, 11]]}, "company": {"浙商银行": [[0, 3]]}},
+            },
+        ],
+    )
     rows, report = ingest(path)
     assert sorted(spans_of(rows[0])) == [(0, 4, "company"), (9, 12, "name")]
     assert report["source"]["ner_format"]["layout"] == "cluener"
 
 
 def test_label_studio_export_reads_the_first_annotation(tmp_path: Path) -> None:
-    task = {"data": {"text": "我在北京工作"}, "annotations": [{"result": [
-        {"type": "labels", "value": {"start": 2, "end": 4, "text": "北京", "labels": ["address"]}}]}]}  # fmt: skip
+    task = {
+        "data": {"text": "我在北京工作"},
+        "annotations": [
+            {"result": [{"type": "labels", "value": {"start": 2, "end": 4, "text": "北京", "labels": ["address"]}}]}
+        ],
+    }
     path = tmp_path / "export.json"
     path.write_text(json.dumps([task], ensure_ascii=False), encoding="utf-8")
     rows, report = ingest(path)
@@ -67,9 +82,12 @@ def test_label_studio_export_reads_the_first_annotation(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("tags", "scheme"),
-    [(["B-LOC", "I-LOC", "O", "B-PER", "I-PER"], "BIO"), (["B-LOC", "E-LOC", "O", "B-PER", "E-PER"], "BIOES"),
-     (["B-LOC", "M-LOC", "O", "S-PER", "S-PER"], "BMES")],
-)  # fmt: skip
+    [
+        (["B-LOC", "I-LOC", "O", "B-PER", "I-PER"], "BIO"),
+        (["B-LOC", "E-LOC", "O", "B-PER", "E-PER"], "BIOES"),
+        (["B-LOC", "M-LOC", "O", "S-PER", "S-PER"], "BMES"),
+    ],
+)
 def test_character_per_line_files_become_spans_in_any_scheme(tmp_path: Path, tags: list[str], scheme: str) -> None:
     chars = list("北京在张三")
     lines = [f"{c}\t{t}" for c, t in zip(chars, tags, strict=True)]
@@ -93,12 +111,18 @@ def test_bmes_and_word_tokens_keep_offsets_on_the_joined_text(tmp_path: Path) ->
 
 
 def test_overlapping_out_of_range_and_mismatched_spans_are_refused_with_their_line_numbers(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "bad.jsonl", [
-        {"text": "北京大学在北京", "entities": [{"start": 0, "end": 4, "label": "org"}]},
-        {"text": "北京大学", "entities": [{"start": 0, "end": 4, "label": "org"}, {"start": 0, "end": 2, "label": "loc"}]},
-        {"text": "上海", "entities": [{"start": 0, "end": 9, "label": "loc"}]},
-        {"text": "广州", "entities": [{"start": 0, "end": 2, "label": "loc", "text": "深圳"}]},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {"text": "北京大学在北京", "entities": [{"start": 0, "end": 4, "label": "org"}]},
+            {
+                "text": "北京大学",
+                "entities": [{"start": 0, "end": 4, "label": "org"}, {"start": 0, "end": 2, "label": "loc"}],
+            },
+            {"text": "上海", "entities": [{"start": 0, "end": 9, "label": "loc"}]},
+            {"text": "广州", "entities": [{"start": 0, "end": 2, "label": "loc", "text": "深圳"}]},
+        ],
+    )
     rows, report = ingest(path)
     assert len(rows) == 1
     refused = report["ner"]["refused"]
@@ -116,11 +140,14 @@ def test_a_file_without_any_entity_is_refused_saying_so(tmp_path: Path) -> None:
 
 
 def test_the_same_text_with_other_entities_is_a_conflict_kept_out_of_training(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "c.jsonl", [
-        {"text": "张三去北京", "entities": [{"start": 0, "end": 2, "label": "name"}]},
-        {"text": "张三去北京", "entities": [{"start": 3, "end": 5, "label": "address"}]},
-        {"text": "李四", "entities": [{"start": 0, "end": 2, "label": "name"}]},
-    ])  # fmt: skip
+    path = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"text": "张三去北京", "entities": [{"start": 0, "end": 2, "label": "name"}]},
+            {"text": "张三去北京", "entities": [{"start": 3, "end": 5, "label": "address"}]},
+            {"text": "李四", "entities": [{"start": 0, "end": 2, "label": "name"}]},
+        ],
+    )
     rows, report = ingest(path)
     assert [r[4] for r in rows] == [False, True, False]
     assert report["conflicts"]["texts"] == 1 and report["label_counts"] == {"name": 1}

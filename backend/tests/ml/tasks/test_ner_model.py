@@ -55,7 +55,7 @@ def test_labels_follow_token_offsets_and_entities_cut_by_a_piece_are_counted() -
     tok = build_piece_tokenizer(PIECES)
     text = "我在 ＩＢＭ 工作，北京大学"
     [w] = encode_windows(tok, [text], 64)
-    pieces = [text[o[0]:o[1]] if o else None for o in w.offsets]
+    pieces = [text[o[0] : o[1]] if o else None for o in w.offsets]
     assert pieces == [None, "我", "在", None, "ＩＢＭ", None, "工作", "，", "北京", "大学", None]
     cut = label_windows([w], [[(3, 6, "org"), (10, 14, "org")]], [text], L2I)
     assert cut == 0
@@ -91,8 +91,16 @@ def test_long_texts_are_cut_into_overlapping_windows_and_merged_back() -> None:
 def tiny_ner(tmp_path_factory: pytest.TempPathFactory):
     records = ner_records(150)
     rows = [TaskRow(r["text"], "", None, None, r["entities"]) for r in records]
-    config = TrainingConfig(epochs=15, batch_size=16, learning_rate=3e-3, freeze_embeddings=False, max_length=32,
-                            seed=1, save_strategy="no", eval_strategy="epoch")  # fmt: skip
+    config = TrainingConfig(
+        epochs=15,
+        batch_size=16,
+        learning_rate=3e-3,
+        freeze_embeddings=False,
+        max_length=32,
+        seed=1,
+        save_strategy="no",
+        eval_strategy="epoch",
+    )
     data = split_ner(rows, config)
     base = build_tiny_bert(tmp_path_factory.mktemp("ner-base"), [r["text"] for r in records])
     work = tmp_path_factory.mktemp("ner-work")
@@ -127,7 +135,7 @@ def test_the_saved_version_predicts_entities_with_offsets_text_and_score_as_its_
     public = spec.to_public(predictor.predict([text])[0])
     found = {(e["text"], e["label"]) for e in public["entities"]}
     assert ("张三", "name") in found and ("北京", "city") in found
-    assert all(text[e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in public["entities"])
+    assert all(text[e["start"] : e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in public["entities"])
 
 
 def test_the_crf_baseline_version_is_saved_without_pickle_and_serves_entities(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Named-entity recognition: character spans (end exclusive), token classification over tokenizer offsets, CRF baseline."""
+"""Named-entity recognition: character spans (end exclusive), token classification over offsets, CRF baseline."""
 
 from llm_trainer.ml.tasks.ner.spec import NerSpec
 from llm_trainer.ml.tasks.registry import register

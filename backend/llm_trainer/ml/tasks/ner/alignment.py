@@ -50,21 +50,28 @@ def encode_windows(tokenizer: Any, texts: Sequence[str], max_length: int) -> lis
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("NER needs a fast tokenizer (tokenizer.json) for character offsets")
     enc = tokenizer(
-        list(texts), truncation=True, max_length=max_length, stride=stride_for(max_length),
-        return_overflowing_tokens=True, return_offsets_mapping=True,
-    )  # fmt: skip
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        stride=stride_for(max_length),
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
     windows = []
     mapping = enc["overflow_to_sample_mapping"]
     for w, ids in enumerate(enc["input_ids"]):
         text = texts[mapping[w]]
         special = enc.encodings[w].special_tokens_mask
-        offsets = [None if special[i] or s == e else _trim(text, s, e) for i, (s, e) in enumerate(enc["offset_mapping"][w])]
+        offsets = [
+            None if special[i] or s == e else _trim(text, s, e) for i, (s, e) in enumerate(enc["offset_mapping"][w])
+        ]
         windows.append(Window(mapping[w], list(ids), list(enc["attention_mask"][w]), offsets))
     return windows
 
 
-def label_windows(windows: list[Window], spans: Sequence[Sequence[Span]], texts: Sequence[str],
-                  label2id: dict[str, int]) -> int:  # fmt: skip
+def label_windows(
+    windows: list[Window], spans: Sequence[Sequence[Span]], texts: Sequence[str], label2id: dict[str, int]
+) -> int:
     """Fill each window's token labels from its text's spans; returns how many entities a token boundary cuts."""
     owner: dict[int, list[int]] = {}  # text -> entity id per character (-1 none)
     starts: dict[int, list[int]] = {}
@@ -98,8 +105,9 @@ def label_windows(windows: list[Window], spans: Sequence[Sequence[Span]], texts:
     return len(cut)
 
 
-def decode(text_count: int, windows: list[Window], probs: Sequence[np.ndarray],
-           id2label: Sequence[str]) -> list[tuple[list[Span], list[float]]]:  # fmt: skip
+def decode(
+    text_count: int, windows: list[Window], probs: Sequence[np.ndarray], id2label: Sequence[str]
+) -> list[tuple[list[Span], list[float]]]:
     """Per text: (spans, their scores) from per-window token probabilities [tokens, labels]."""
     per_text: list[dict[tuple[int, int], list[np.ndarray]]] = [{} for _ in range(text_count)]
     for w, p in zip(windows, probs, strict=True):

@@ -43,24 +43,45 @@ def char_features(text: str) -> list[dict[str, Any]]:
 
     out = []
     for i in range(n):
-        out.append({
-            "bias": 1.0, "c": at(i), "c-1": at(i - 1), "c+1": at(i + 1), "c-2": at(i - 2), "c+2": at(i + 2),
-            "c-1c": at(i - 1) + at(i), "cc+1": at(i) + at(i + 1), "c-1c+1": at(i - 1) + at(i + 1),
-            "k": _kind(text[i]), "k-1": _kind(text[i - 1]) if i else "<s>", "k+1": _kind(text[i + 1]) if i + 1 < n
-            else "</s>",
-        })  # fmt: skip
+        out.append(
+            {
+                "bias": 1.0,
+                "c": at(i),
+                "c-1": at(i - 1),
+                "c+1": at(i + 1),
+                "c-2": at(i - 2),
+                "c+2": at(i + 2),
+                "c-1c": at(i - 1) + at(i),
+                "cc+1": at(i) + at(i + 1),
+                "c-1c+1": at(i - 1) + at(i + 1),
+                "k": _kind(text[i]),
+                "k-1": _kind(text[i - 1]) if i else "<s>",
+                "k+1": _kind(text[i + 1]) if i + 1 < n else "</s>",
+            }
+        )
     return out
 
 
-def fit_crf(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str]]], folder: Path,
-            c1: float = 0.05, c2: float = 0.05) -> Path:  # fmt: skip
+def fit_crf(
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int, str]]],
+    folder: Path,
+    c1: float = 0.05,
+    c2: float = 0.05,
+) -> Path:
     """Train with L-BFGS (elastic net) and write the model file into `folder`."""
     import sklearn_crfsuite
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / MODEL_FILE
-    crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=MAX_ITERATIONS,
-                               all_possible_transitions=True, model_filename=str(path))  # fmt: skip
+    crf = sklearn_crfsuite.CRF(
+        algorithm="lbfgs",
+        c1=c1,
+        c2=c2,
+        max_iterations=MAX_ITERATIONS,
+        all_possible_transitions=True,
+        model_filename=str(path),
+    )
     crf.fit([char_features(t) for t in texts], [spans_to_bio(len(t), s) for t, s in zip(texts, spans, strict=True)])
     return path
 
@@ -92,5 +113,6 @@ class CrfTagger:
 
 
 def write_meta(folder: Path, types: Sequence[str]) -> None:
-    (folder / META_FILE).write_text(json.dumps({"kind": "crf", "labels": list(types)}, ensure_ascii=False),
-                                    encoding="utf-8")  # fmt: skip
+    (folder / META_FILE).write_text(
+        json.dumps({"kind": "crf", "labels": list(types)}, ensure_ascii=False), encoding="utf-8"
+    )

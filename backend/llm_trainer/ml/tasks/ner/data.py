@@ -143,8 +143,8 @@ def read_conll(path: Path) -> tuple[Iterator[NerRecord], dict[str, Any]]:
             bad += not is_valid_tag(parts[-1])
     if not sample_tags or bad > len(sample_tags) / 10:
         raise InvalidInput(
-            "Could not read this file as NER data. Upload JSONL lines {\"text\": ..., \"entities\": [{\"start\", "
-            "\"end\", \"label\"}]} (end exclusive), the CLUENER layout, a Label Studio JSON export, or a "
+            'Could not read this file as NER data. Upload JSONL lines {"text": ..., "entities": [{"start", '
+            '"end", "label"}]} (end exclusive), the CLUENER layout, a Label Studio JSON export, or a '
             "token-per-line file (character TAB tag with B-/I-/O, BIOES or BMES tags, a blank line between "
             "sentences).",
             code="malformed_file",
@@ -152,7 +152,13 @@ def read_conll(path: Path) -> tuple[Iterator[NerRecord], dict[str, Any]]:
     joiner = "" if sum(len(t) == 1 for t in sample_tokens) > 0.9 * len(sample_tokens) else " "
     with path.open("rb") as fh:
         encoding = detect_encoding(path, fh.read(64 * 1024))
-    source = {"format": "conll", "encoding": encoding, "layout": "conll", "scheme": detect_scheme(sample_tags), "token_joiner": joiner}
+    source = {
+        "format": "conll",
+        "encoding": encoding,
+        "layout": "conll",
+        "scheme": detect_scheme(sample_tags),
+        "token_joiner": joiner,
+    }
 
     def records() -> Iterator[NerRecord]:
         tokens: list[str] = []
@@ -209,8 +215,14 @@ def open_records(path: Path, filename: str) -> tuple[Iterator[NerRecord], dict[s
     if not head:
         raise InvalidInput("The file is empty. Upload NER data with texts and entity spans.", code="empty_dataset")
     if head[:1] in (b"{", b"["):
-        return read_json_records(path, filename if Path(filename).suffix in (".json", ".jsonl") else "data.jsonl"
-                                 if head[:1] == b"{" else "data.json")  # fmt: skip
+        return read_json_records(
+            path,
+            filename
+            if Path(filename).suffix in (".json", ".jsonl")
+            else "data.jsonl"
+            if head[:1] == b"{"
+            else "data.json",
+        )
     return read_conll(path)
 
 
@@ -246,8 +258,9 @@ class NerValidator:
         if len(self._refused_lines) < MAX_LINES:
             self._refused_lines.append(record.line)
         if len(self._refused_examples) < MAX_EXAMPLES:
-            self._refused_examples.append({"line": record.line, "code": code, "message": message,
-                                           "text": record.text[:200]})  # fmt: skip
+            self._refused_examples.append(
+                {"line": record.line, "code": code, "message": message, "text": record.text[:200]}
+            )
 
     def _check_spans(self, record: NerRecord) -> tuple[list[tuple[int, int, str]] | None, str, str]:
         """(clean spans sorted by start, or None with the refusal code and message)."""
@@ -260,22 +273,34 @@ class NerValidator:
             if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool):
                 return None, "bad_offsets", f"line {record.line}: entity offsets must be whole numbers"
             if not 0 <= start < end <= n:
-                return None, "out_of_range", (
-                    f"line {record.line}: entity [{start}, {end}) '{label}' lies outside the text of {n} characters "
-                    "(end is exclusive: text[start:end] is the mention)"
+                return (
+                    None,
+                    "out_of_range",
+                    (
+                        f"line {record.line}: entity [{start}, {end}) '{label}' lies outside the text of {n} chars "
+                        "(end is exclusive: text[start:end] is the mention)"
+                    ),
                 )
             if isinstance(mention, str) and mention and record.text[start:end] != mention:
-                return None, "mention_mismatch", (
-                    f"line {record.line}: entity [{start}, {end}) is '{record.text[start:end]}' in the text, "
-                    f"but the file names it '{mention}'"
+                return (
+                    None,
+                    "mention_mismatch",
+                    (
+                        f"line {record.line}: entity [{start}, {end}) is '{record.text[start:end]}' in the text, "
+                        f"but the file names it '{mention}'"
+                    ),
                 )
             clean.add((start, end, label))
         ordered = sorted(clean)
         for (s1, e1, l1), (s2, e2, l2) in zip(ordered, ordered[1:], strict=False):
             if s2 < e1:
-                return None, "overlapping", (
-                    f"line {record.line}: entities [{s1}, {e1}) '{l1}' and [{s2}, {e2}) '{l2}' overlap; "
-                    "nested entities cannot be tagged, keep one of them"
+                return (
+                    None,
+                    "overlapping",
+                    (
+                        f"line {record.line}: entities [{s1}, {e1}) '{l1}' and [{s2}, {e2}) '{l2}' overlap; "
+                        "nested entities cannot be tagged, keep one of them"
+                    ),
                 )
         return ordered, "", ""
 

@@ -22,8 +22,9 @@ def _mentions(text: str, spans: Spans) -> str:
     return ", ".join(f"{text[s:e]}/{lb}" for s, e, lb in spans) or "—"
 
 
-def entity_scores(texts: Sequence[str], gold: Sequence[Spans], pred: Sequence[Spans],
-                  types: Sequence[str]) -> dict[str, Any]:  # fmt: skip
+def entity_scores(
+    texts: Sequence[str], gold: Sequence[Spans], pred: Sequence[Spans], types: Sequence[str]
+) -> dict[str, Any]:
     """micro/macro/weighted P/R/F1 and per-type P/R/F1/support (seqeval, default mode)."""
     from seqeval.metrics import classification_report
 
@@ -33,8 +34,12 @@ def entity_scores(texts: Sequence[str], gold: Sequence[Spans], pred: Sequence[Sp
 
     def row(key: str) -> dict[str, float]:
         r = report.get(key) or {}
-        return {"precision": float(r.get("precision", 0.0)), "recall": float(r.get("recall", 0.0)),
-                "f1": float(r.get("f1-score", 0.0)), "support": int(r.get("support", 0))}  # fmt: skip
+        return {
+            "precision": float(r.get("precision", 0.0)),
+            "recall": float(r.get("recall", 0.0)),
+            "f1": float(r.get("f1-score", 0.0)),
+            "support": int(r.get("support", 0)),
+        }
 
     micro, macro, weighted = row("micro avg"), row("macro avg"), row("weighted avg")
     exact = sum(set(g) == set(p) for g, p in zip(gold, pred, strict=True))
@@ -83,8 +88,13 @@ def span_errors(gold: Sequence[Spans], pred: Sequence[Spans], types: Sequence[st
     }
 
 
-def evaluate(texts: Sequence[str], gold: Sequence[Spans], pred: Sequence[Spans], types: Sequence[str],
-             scores: Sequence[Sequence[float]] | None = None) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    texts: Sequence[str],
+    gold: Sequence[Spans],
+    pred: Sequence[Spans],
+    types: Sequence[str],
+    scores: Sequence[Sequence[float]] | None = None,
+) -> dict[str, Any]:
     """Everything a NER version's metrics hold: entity scores, span errors, wrongly tagged validation texts."""
     metrics = entity_scores(texts, gold, pred, types)
     metrics.update(span_errors(gold, pred, types))
@@ -92,7 +102,13 @@ def evaluate(texts: Sequence[str], gold: Sequence[Spans], pred: Sequence[Spans],
     for i, (text, g, p) in enumerate(zip(texts, gold, pred, strict=True)):
         if set(g) != set(p):
             confidence = min(scores[i]) if scores and scores[i] else 1.0
-            wrong.append({"text": text, "true": _mentions(text, g), "predicted": _mentions(text, p),
-                          "confidence": float(confidence)})  # fmt: skip
+            wrong.append(
+                {
+                    "text": text,
+                    "true": _mentions(text, g),
+                    "predicted": _mentions(text, p),
+                    "confidence": float(confidence),
+                }
+            )
     metrics["misclassified"] = wrong[:MISSED_CAP]
     return metrics

@@ -43,8 +43,9 @@ class NerPrediction:
 
 
 def _answer(text: str, spans: Sequence[tuple[int, int, str]], scores: Sequence[float]) -> NerPrediction:
-    return NerPrediction([Entity(s, e, lb, text[s:e], round(float(sc), 6))
-                          for (s, e, lb), sc in zip(spans, scores, strict=True)])  # fmt: skip
+    return NerPrediction(
+        [Entity(s, e, lb, text[s:e], round(float(sc), 6)) for (s, e, lb), sc in zip(spans, scores, strict=True)]
+    )
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -86,8 +86,11 @@ class NerSpec(TaskSpec):
     # --- training ---------------------------------------------------------------------------------------------
     def check_trainable(self, label_counts: dict[str, int], validation_rows: int, config: Any) -> None:
         if not label_counts:
-            raise invalid("dataset_id", "The dataset has no entities; NER training needs labelled entities.",
-                          code="too_few_labels")  # fmt: skip
+            raise invalid(
+                "dataset_id",
+                "The dataset has no entities; NER training needs labelled entities.",
+                code="too_few_labels",
+            )
         if config.validation_source == "dataset" and not validation_rows:
             raise invalid(
                 "config.validation_source",
@@ -112,8 +115,9 @@ class NerSpec(TaskSpec):
         path = fit_crf(data.train_texts, data.train_spans, scratch)
         tagger = CrfTagger.open(path)
         tagged = [tagger.tag(t) for t in data.val_texts]
-        metrics = evaluate(data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels,
-                           [sc for _, sc in tagged])  # fmt: skip
+        metrics = evaluate(
+            data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels, [sc for _, sc in tagged]
+        )
         metrics["train_seconds"] = round(time.monotonic() - started, 1)
         reporter.metric("eval", 1, 1.0, {k: metrics[k] for k in ("micro_f1", "macro_f1")})
         reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": metrics["train_seconds"]})

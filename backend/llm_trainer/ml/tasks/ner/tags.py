@@ -46,8 +46,9 @@ def detect_scheme(tags: Sequence[str]) -> str:
     return "BIO"
 
 
-def tags_to_spans(tags: Sequence[str | None], starts: Sequence[int] | None = None,
-                  ends: Sequence[int] | None = None) -> list[Span]:  # fmt: skip
+def tags_to_spans(
+    tags: Sequence[str | None], starts: Sequence[int] | None = None, ends: Sequence[int] | None = None
+) -> list[Span]:
     """Spans from one tag per position (any scheme); `starts`/`ends` map positions to character offsets
     (default: position i covers character i)."""
     spans: list[Span] = []

@@ -40,15 +40,21 @@ def _head_lr_trainer():
                 moved = [p for p in group["params"] if id(p) in head]
                 if moved:
                     group["params"] = [p for p in group["params"] if id(p) not in head]
-                    optimizer.add_param_group({**{k: v for k, v in group.items() if k != "params"}, "params": moved,
-                                               "lr": group["lr"] * HEAD_LR_FACTOR})  # fmt: skip
+                    optimizer.add_param_group(
+                        {
+                            **{k: v for k, v in group.items() if k != "params"},
+                            "params": moved,
+                            "lr": group["lr"] * HEAD_LR_FACTOR,
+                        }
+                    )
             return optimizer
 
     return HeadLrTrainer
 
 
-def load_base_for_tokens(source: str, labels: list[str], cache_dir: Path, progress: Any = None,
-                         train_texts: list[str] | None = None) -> tuple[Any, Any]:  # fmt: skip
+def load_base_for_tokens(
+    source: str, labels: list[str], cache_dir: Path, progress: Any = None, train_texts: list[str] | None = None
+) -> tuple[Any, Any]:
     """(fast tokenizer, token-classification model with a fresh head for `labels`) for a hub/local/embedded source."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -78,8 +84,9 @@ def load_base_for_tokens(source: str, labels: list[str], cache_dir: Path, progre
 
 class _WindowDataset:
     def __init__(self, windows: list) -> None:
-        self.items = [{"input_ids": w.input_ids, "attention_mask": w.attention_mask, "labels": w.labels}
-                      for w in windows]  # fmt: skip
+        self.items = [
+            {"input_ids": w.input_ids, "attention_mask": w.attention_mask, "labels": w.labels} for w in windows
+        ]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -135,10 +142,12 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     label2id = {name: i for i, name in enumerate(id2label)}
     reporter.progress({"phase": "loading_model", "base_model": job.base_model})
     tokenizer, model = load_base_for_tokens(
-        job.base_model, id2label, job.cache_dir,
+        job.base_model,
+        id2label,
+        job.cache_dir,
         progress=lambda info: reporter.progress({"phase": "loading_model", "loading": info}),
         train_texts=data.train_texts,
-    )  # fmt: skip
+    )
     if cfg.freeze_embeddings:
         model.get_input_embeddings().requires_grad_(False)
     max_length = min(cfg.max_length or DEFAULT_MAX_TOKENS, model_length_limit(tokenizer, model.config))
@@ -152,17 +161,29 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
 
     needed, warnings = preflight_memory(model, cfg.batch_size, max_length, precision, device)
     if cut:
-        warnings.append(f"{cut} of {entities} entities start or end inside a token of this tokenizer; their "
-                        "predicted spans can only land on token boundaries")  # fmt: skip
+        warnings.append(
+            f"{cut} of {entities} entities start or end inside a token of this tokenizer; their "
+            "predicted spans can only land on token boundaries"
+        )
     for w in warnings:
         reporter.info("WARNING: " + w)
     effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * world
     total_steps = max(1, int(max(1, -(-len(train_ds) // effective_batch)) * cfg.epochs))
-    reporter.progress({
-        "phase": "training", "step": 0, "total_steps": total_steps, "max_length": max_length,
-        "train_size": len(data.train_texts), "val_size": len(data.val_texts), "windows": len(train_ds),
-        "device": device, "precision": precision, "memory_estimate_mb": round(needed / 2**20), "warnings": warnings,
-    })  # fmt: skip
+    reporter.progress(
+        {
+            "phase": "training",
+            "step": 0,
+            "total_steps": total_steps,
+            "max_length": max_length,
+            "train_size": len(data.train_texts),
+            "val_size": len(data.val_texts),
+            "windows": len(train_ds),
+            "device": device,
+            "precision": precision,
+            "memory_estimate_mb": round(needed / 2**20),
+            "warnings": warnings,
+        }
+    )
 
     args = _training_args(job, device, precision, world, total_steps)  # type: ignore[arg-type]
     args.metric_for_best_model = "micro_f1"
@@ -188,8 +209,9 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     train_seconds = time.monotonic() - started
     stopped = callbacks[0].stopped_at is not None
     if not is_main:
-        return TrainedVersion(kind="transformer", labels=data.labels, metrics={}, write_files=lambda _: None,
-                              is_main=False)  # fmt: skip
+        return TrainedVersion(
+            kind="transformer", labels=data.labels, metrics={}, write_files=lambda _: None, is_main=False
+        )
 
     reporter.progress({"phase": "evaluating"})
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).float()
@@ -197,17 +219,31 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     tagged = tagger.spans(data.val_texts)
     metrics = evaluate(data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels, [sc for _, sc in tagged])
     metrics["baseline"] = _crf_summary(data)
-    metrics.update({
-        "max_length": max_length, "windows_extra": windowed, "misaligned_entities": cut,
-        "truncation_share": 0.0, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
-        "precision": precision, "train_seconds": round(train_seconds, 1),
-    })  # fmt: skip
+    metrics.update(
+        {
+            "max_length": max_length,
+            "windows_extra": windowed,
+            "misaligned_entities": cut,
+            "truncation_share": 0.0,
+            "global_step": trainer.state.global_step,
+            "resumed_from_step": resumed_from,
+            "precision": precision,
+            "train_seconds": round(train_seconds, 1),
+        }
+    )
 
     def write_files(folder: Path) -> None:
         save_model_folder(model, tokenizer, folder)
 
-    return TrainedVersion(kind="transformer", labels=data.labels, metrics=metrics, write_files=write_files,
-                          max_length=max_length, device=device, stopped=stopped)  # fmt: skip
+    return TrainedVersion(
+        kind="transformer",
+        labels=data.labels,
+        metrics=metrics,
+        write_files=write_files,
+        max_length=max_length,
+        device=device,
+        stopped=stopped,
+    )
 
 
 def _crf_summary(data: NerSplit) -> dict[str, Any] | None:
