@@ -148,7 +148,7 @@ def settings_and_factory():
     from llm_trainer.db.base import make_engine, make_session_factory
 
     settings = get_settings()
-    return settings, make_session_factory(make_engine(settings.db_path))
+    return settings, make_session_factory(make_engine(settings.database))
 
 
 def build_version(data_dir: Path, dataset_id: int) -> tuple[int, str]:

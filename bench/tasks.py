@@ -149,7 +149,7 @@ def main() -> int:
 
     settings = get_settings()
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     factory = make_session_factory(engine)
     scratch = Path(tempfile.mkdtemp(prefix="bench-task-files-"))

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real app on a temp SQLite file, a live uvicorn server, a tiny local model."""
+"""Shared fixtures: a real app on a temp SQLite file (or a fresh PostgreSQL database), a live uvicorn server, a tiny
+local model."""
 
 from __future__ import annotations
 
@@ -28,6 +29,37 @@ LOCAL_URL = "http://127.0.0.1"
 
 # Tests never touch the network: the hub is unreachable by construction.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A PostgreSQL server (CI starts one): API and database tests then run a second time on it, each in a fresh database.
+POSTGRES_URL = os.environ.get("LLM_TRAINER_TEST_POSTGRES_URL", "")
+POSTGRES_SUITES = ("api", "db")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    suite = Path(str(metafunc.definition.path)).parent.name
+    if POSTGRES_URL and suite in POSTGRES_SUITES and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """'' (the SQLite file in the data dir), or the URL of a fresh PostgreSQL database dropped after the test."""
+    if getattr(request, "param", "sqlite") != "postgresql":
+        yield ""
+        return
+    from uuid import uuid4
+
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"llmt_test_{uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,15 +77,15 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, frontend_dist=data_dir / "no-ui")
+def settings(data_dir: Path, database_url: str) -> Settings:
+    return Settings(data_dir=data_dir, frontend_dist=data_dir / "no-ui", database_url=database_url)
 
 
 @pytest.fixture
 def factory(settings: Settings):
-    """A session factory on the test's migrated SQLite file (for service/worker tests without HTTP)."""
+    """A session factory on the test's migrated database (for service/worker tests without HTTP)."""
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     yield make_session_factory(engine)
     engine.dispose()
@@ -107,9 +139,9 @@ def run_server(data_dir: Path, log_path: Path | None = None, env: dict[str, str]
 
 
 @pytest.fixture
-def live_server(data_dir: Path) -> Iterator[str]:
-    """A real uvicorn process on a free port with its own data dir; yields the base URL."""
-    with run_server(data_dir) as url:
+def live_server(data_dir: Path, database_url: str) -> Iterator[str]:
+    """A real uvicorn process on a free port with its own data dir (and database); yields the base URL."""
+    with run_server(data_dir, env={"LLM_TRAINER_DATABASE_URL": database_url}) as url:
         yield url
 
 

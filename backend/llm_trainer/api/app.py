@@ -25,7 +25,7 @@ from llm_trainer.services.serving import Serving
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
 
     @asynccontextmanager

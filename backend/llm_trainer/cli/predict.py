@@ -60,7 +60,7 @@ def _serving(args: argparse.Namespace):  # noqa: ANN202
 
     settings = settings_from_args(args)
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     return Serving(settings, make_session_factory(engine))
 

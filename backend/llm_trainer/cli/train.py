@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     factory = make_session_factory(engine)
     try:

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port the server listens on.")
     max_upload_mb: int = Field(200, description="Largest dataset/prediction file accepted, in MB.")
     insert_batch_size: int = Field(5000, description="Rows per INSERT batch when storing a dataset.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of a shared database, e.g. postgresql+psycopg://user:password@host/db; "
+        "empty: the SQLite file in the data dir.",
+    )
     max_concurrent_runs: int = Field(1, description="Training runs allowed at the same time.")
     max_background_jobs: int = Field(2, ge=1, description="Batch predictions and exports running at the same time.")
     stop_timeout_s: float = Field(120.0, description="Seconds a stopping worker gets before it is killed.")
@@ -72,6 +77,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "llm_trainer.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """What `make_engine` opens: the configured URL (PostgreSQL for teams), else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def uploads_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""SQLAlchemy engine and session factory for the SQLite store (WAL mode, foreign keys on)."""
+"""SQLAlchemy engine and session factory: the SQLite file (WAL mode, foreign keys on) or a PostgreSQL URL."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ class Base(DeclarativeBase):
     pass
 
 
-def make_engine(db_path: Path) -> Engine:
-    """Create an engine whose every connection uses WAL, enforces foreign keys and waits on locks."""
+def make_engine(target: Path | str) -> Engine:
+    """An engine for a database URL (PostgreSQL), or for a SQLite file whose every connection uses WAL, enforces
+    foreign keys and waits on locks."""
+    if isinstance(target, str):
+        return create_engine(target, pool_pre_ping=True)
+    db_path = target
     db_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         f"sqlite:///{db_path}",

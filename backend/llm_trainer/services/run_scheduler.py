@@ -199,7 +199,7 @@ class RunScheduler:
             with log_file.open("ab") as out:
                 proc = subprocess.Popen(
                     worker_command(run.id, run.config),
-                    env=worker_env(run.config, self.settings.data_dir),
+                    env=worker_env(run.config, self.settings.data_dir, self.settings.database_url),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

@@ -42,9 +42,11 @@ def worker_command(run_id: int, config: dict[str, Any]) -> list[str]:
     ]
 
 
-def worker_env(config: dict[str, Any], data_dir: Path) -> dict[str, str]:
-    """The server's environment plus the data dir, the owner's pid (to exit with it) and the chosen GPUs."""
+def worker_env(config: dict[str, Any], data_dir: Path, database_url: str = "") -> dict[str, str]:
+    """The server's environment plus the data dir and database, the owner's pid (to exit with it) and the GPUs."""
     env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(Path(data_dir).resolve()), PARENT_PID_ENV: str(os.getpid())}
+    if database_url:
+        env["LLM_TRAINER_DATABASE_URL"] = database_url
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     cfg = TrainingConfig.model_validate(config)

@@ -152,7 +152,7 @@ def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, *
 
 def execute(run_id: int, settings: Settings) -> int:
     """Train run `run_id`; every outcome, including crashes, ends up in its DB row. Returns the exit code."""
-    factory = make_session_factory(make_engine(settings.db_path))
+    factory = make_session_factory(make_engine(settings.database))
     is_main = int(os.environ.get("RANK", "0")) == 0
     reporter = DbReporter(factory, run_id) if is_main else NullReporter()
     install_sigterm(reporter)

@@ -211,12 +211,12 @@ def test_unknown_run_is_404(client):
     assert client.post("/train/stop").status_code == 409
 
 
-def test_live_server_streams_run_events_until_the_end(live_server, data_dir, tiny_model_dir):
+def test_live_server_streams_run_events_until_the_end(live_server, settings, tiny_model_dir):
     import httpx
 
     from llm_trainer.db.base import make_engine, make_session_factory
 
-    engine = make_engine(data_dir / "llm_trainer.sqlite3")
+    engine = make_engine(settings.database)  # the live server's database, migrated when it started
     dataset = insert_dataset(make_session_factory(engine), review_rows(40))
     engine.dispose()
     body = {"dataset_id": dataset, "base_model": str(tiny_model_dir), "config": {"epochs": 2, "batch_size": 8}}

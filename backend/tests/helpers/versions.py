@@ -67,7 +67,7 @@ def trained_tiny_bert() -> Path:
 
 def _insert(settings: Settings, fill, **fields) -> int:  # noqa: ANN001 - fill(folder) writes the files
     """Insert the row first (its id names the folder), write the files, then record path and size."""
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     settings.ensure_dirs()
     try:

@@ -22,7 +22,7 @@ from tests.helpers.datafiles import many_rows, write_csv
 @pytest.fixture
 def session(settings: Settings) -> Iterator[Session]:
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     with make_session_factory(engine)() as s:
         yield s

@@ -18,7 +18,7 @@ from tests.helpers.versions import make_tfidf_version, make_version
 @pytest.fixture
 def serving(settings):
     settings.ensure_dirs()
-    engine = make_engine(settings.db_path)
+    engine = make_engine(settings.database)
     upgrade_to_head(engine)
     s = Serving(settings, make_session_factory(engine))
     yield s

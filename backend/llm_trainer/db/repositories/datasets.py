@@ -47,17 +47,14 @@ def insert_rows(session: Session, dataset_id: int, rows: Sequence[tuple]) -> Non
     if not rows:
         return
     # dataset_id is an int from the database, so inlining it is safe and spares building a tuple per row.
-    if len(rows[0]) == 5:
-        sql = (
-            "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict) "
-            f"VALUES ({int(dataset_id)}, ?, ?, ?, ?, ?)"
-        )
-    else:
-        sql = (
-            "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict, text_b, annotation) "
-            f"VALUES ({int(dataset_id)}, ?, ?, ?, ?, ?, ?, ?)"
-        )
-    session.connection().exec_driver_sql(sql, rows)
+    columns = ["idx", "text", "label", "split", "conflict", "text_b", "annotation"][: len(rows[0])]
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # SQLite vs PostgreSQL drivers
+    sql = (
+        f"INSERT INTO dataset_rows (dataset_id, {', '.join(columns)}) "
+        f"VALUES ({int(dataset_id)}, {', '.join([mark] * len(columns))})"
+    )
+    connection.exec_driver_sql(sql, rows)
 
 
 def mark_conflicts(session: Session, dataset_id: int, idxs: Sequence[int]) -> None:
