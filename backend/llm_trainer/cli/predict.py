@@ -14,11 +14,15 @@ from llm_trainer.cli.common import add_data_dir, settings_from_args
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
-        help="Classify texts, or a CSV/TSV/XLSX file, with a trained model version.",
+        help="Classify or tag texts (or sentence pairs), or a CSV/TSV/XLSX file, with a trained model version.",
         description='Examples: llm-trainer predict --model 3 "这家店的菜很好吃"   |   '
+        'llm-trainer predict --model 4 "花呗怎么还款" --text-b "花呗可以用银行卡还吗"   |   '
         "llm-trainer predict --model 3 --file in.csv --out out.csv",
     )
-    p.add_argument("texts", nargs="*", help="Texts to classify.")
+    p.add_argument("texts", nargs="*", help="Texts to classify or tag (sentence pairs: the first texts).")
+    p.add_argument(
+        "--text-b", action="append", default=[], help="Sentence-pair versions: the second text, once per text."
+    )
     p.add_argument("--model", type=int, default=None, help="Model version id (default: the default version).")
     p.add_argument(
         "--variant", choices=["pytorch", "onnx", "onnx_int8", "tfidf"], default=None, help="Serving variant."
@@ -65,27 +69,46 @@ def _serving(args: argparse.Namespace):  # noqa: ANN202
     return Serving(settings, make_session_factory(engine))
 
 
-def _predict_texts(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
-    from llm_trainer.services.prediction import predict
+def _fields(args: argparse.Namespace) -> dict:
+    """The request fields: texts, or (text, --text-b) pairs for sentence-pair versions."""
+    if args.text_b:
+        if len(args.text_b) != len(args.texts):
+            raise SystemExit(f"{len(args.texts)} text(s) but {len(args.text_b)} --text-b: give one --text-b per text.")
+        return {"pairs": [{"text_a": a, "text_b": b} for a, b in zip(args.texts, args.text_b, strict=True)]}
+    return {"texts": list(args.texts)}
 
-    result = predict(serving, args.texts, args.model, args.variant)
+
+def _details(answer: dict) -> str:
+    """What follows the label on a line: entities (NER) or every class with its probability."""
+    if answer.get("entities") is not None:
+        return ", ".join(
+            f"{e['text']}/{e['label']} [{e['start']},{e['end']}) {e['score']:.3f}" for e in answer["entities"]
+        )
+    return ", ".join(f"{p['label']} {p['probability']:.3f}" for p in answer.get("probabilities") or [])
+
+
+def _predict_texts(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from llm_trainer.services.prediction import predict_fields, public_answers
+
+    result = predict_fields(serving, _fields(args), args.model, args.variant)
+    answers = public_answers(result)
     if args.json:
+        for a in answers:  # the CLI's JSON has always mapped label -> probability
+            a["probabilities"] = {p["label"]: p["probability"] for p in a.get("probabilities") or []}
         out = {
+            "task": result.task,
             "model_id": result.model_id,
             "variant": result.variant,
             "latency_ms": round(result.latency_ms, 2),
-            "predictions": [
-                {"label": p.label, "score": p.score, "probabilities": dict(p.probabilities), "truncated": p.truncated}
-                for p in result.predictions
-            ],
+            "predictions": answers,
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     print(f"model {result.model_id} ({result.model_name}), {result.variant}, {result.latency_ms:.1f} ms")
-    for text, p in zip(args.texts, result.predictions, strict=True):
-        others = ", ".join(f"{label} {prob:.3f}" for label, prob in p.probabilities)
-        cut = " [truncated]" if p.truncated else ""
-        print(f"{p.label}\t{p.score:.3f}\t{text[:60]}{cut}\t({others})")
+    for i, (text, a) in enumerate(zip(args.texts, answers, strict=True)):
+        shown = f"{text} ‖ {args.text_b[i]}" if args.text_b else text
+        cut = " [truncated]" if a.get("truncated") else ""
+        print(f"{a['label'] or '—'}\t{a['score']:.3f}\t{shown[:60]}{cut}\t({_details(a)})")
     return 0
 
 

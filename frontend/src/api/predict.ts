@@ -11,6 +11,15 @@ export interface ClassProbability {
   passed?: boolean | null
 }
 
+/** NER: one entity, character offsets into the tagged text (end exclusive). */
+export interface Entity {
+  start: number
+  end: number
+  label: string
+  text: string
+  score: number
+}
+
 export interface Prediction {
   label: string
   score: number
@@ -19,6 +28,9 @@ export interface Prediction {
   truncated: boolean
   /** Multi-label: every label that passes its threshold. */
   labels?: string[] | null
+  /** NER: the text as tagged and the entities found in it. */
+  text?: string | null
+  entities?: Entity[] | null
 }
 
 export interface PredictResponse {

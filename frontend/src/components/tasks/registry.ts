@@ -9,6 +9,7 @@ import type { TaskKind } from '@/api/types'
 import ClassAnswer from '@/components/tasks/classification/ClassAnswer.vue'
 import MultiLabelBars from '@/components/tasks/multi_label/MultiLabelBars.vue'
 import ThresholdEditor from '@/components/tasks/multi_label/ThresholdEditor.vue'
+import EntityHighlight from '@/components/tasks/ner/EntityHighlight.vue'
 import PairInput from '@/components/tasks/pair/PairInput.vue'
 import TextInput from '@/components/tasks/TextInput.vue'
 
@@ -34,10 +35,11 @@ export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
   multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true },
   pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true },
+  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true },
 }
 
 /** Tasks offered on upload, in menu order. */
-export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair']
+export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair', 'ner']
 
 export function taskUi(task: TaskKind | string | undefined): TaskUi {
   return TASKS[(task || 'classification') as TaskKind] ?? classification

@@ -28,6 +28,7 @@ class Entity:
 
 @dataclass(frozen=True)
 class NerPrediction:
+    text: str  # the text as tagged (after the request's character cap): the offsets point into it
     entities: list[Entity]
     truncated: bool = False  # windows cover long texts: only the request's own character cap cuts anything
 
@@ -44,7 +45,7 @@ class NerPrediction:
 
 def _answer(text: str, spans: Sequence[tuple[int, int, str]], scores: Sequence[float]) -> NerPrediction:
     return NerPrediction(
-        [Entity(s, e, lb, text[s:e], round(float(sc), 6)) for (s, e, lb), sc in zip(spans, scores, strict=True)]
+        text, [Entity(s, e, lb, text[s:e], round(float(sc), 6)) for (s, e, lb), sc in zip(spans, scores, strict=True)]
     )
 
 

@@ -70,6 +70,7 @@ class NerSpec(TaskSpec):
         "label": "company,name",
         "score": 0.97,
         "probabilities": [],
+        "text": "浙商银行企业信贷部叶老桂博士",
         "entities": [
             {"start": 0, "end": 4, "label": "company", "text": "浙商银行", "score": 0.98},
             {"start": 9, "end": 12, "label": "name", "text": "叶老桂", "score": 0.96},
@@ -168,6 +169,7 @@ class NerSpec(TaskSpec):
             "label": summary([(e.start, e.end, e.label) for e in answer.entities]),
             "score": min((e.score for e in answer.entities), default=1.0),
             "probabilities": [],
+            "text": answer.text,
             "entities": entities,
             "truncated": answer.truncated,
         }
