@@ -1,4 +1,4 @@
-"""Multi-label and sentence pairs in a real browser: choose the task on upload, see its report, train a tiny model,
+"""Multi-label, sentence pairs and NER in a real browser: choose the task on upload, see its report, train a tiny model,
 see the task's metrics (and edit multi-label thresholds), then predict with the task's own input and answer."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import shot
 from tests.e2e.data import NEGATIVE, POSITIVE, start_run, wait_run
+from tests.helpers.ner_data import ner_records, write_ner_jsonl
 from tests.helpers.tiny_model import build_tiny_bert
 
 pytestmark = pytest.mark.browser
@@ -112,3 +113,33 @@ def test_pair_upload_train_metrics_and_predict_two_texts(page, server, tiny_base
     expect(page.locator("[data-test=predicted-label]")).to_have_text(re.compile("^[01]$"), timeout=60_000)
     expect(page.locator("[data-test=probability-row]")).to_have_count(2)
     shot(page, "22-pair-inference")
+
+
+def test_ner_upload_train_metrics_and_entities_highlighted_at_their_offsets(page, server, tmp_path):
+    records = ner_records(150)
+    base = build_tiny_bert(tmp_path / "ner-base", [r["text"] for r in records])
+    dataset_id = _upload_in_browser(page, write_ner_jsonl(tmp_path / "people.jsonl", records), "ner")
+    run = start_run(server, dataset_id, str(base), **{**FAST, "epochs": 15, "learning_rate": 3e-3})
+    assert run["task"] == "ner"
+    version = wait_run(server, run["id"], {"succeeded"}, timeout=400)["model_version_ids"][0]
+
+    page.goto(f"/versions/{version}")
+    expect(page.locator("[data-test=metric-micro_f1]")).to_have_text(re.compile(r"\d+\.\d%"))
+
+    text = "我叫李四，住在杭州。"
+    page.goto(f"/inference?model={version}")
+    page.locator("[data-test=predict-text]").fill(text)
+    page.locator("[data-test=predict]").click()
+    answer = page.locator("[data-test=ner-answer]")
+    expect(answer).to_be_visible(timeout=60_000)
+    name = answer.locator("[data-test=entity][data-label=name]")
+    expect(name).to_have_count(1)
+    expect(name).to_have_attribute("data-start", "2")
+    expect(name).to_have_attribute("data-end", "4")
+    expect(name).to_contain_text("李四")
+    expect(answer.locator("[data-test=entity][data-label=city]")).to_contain_text("杭州")
+    expect(answer.locator("[data-test=entity-table] tbody tr")).to_have_count(2)
+    expect(page.get_by_text("识别出的实体")).to_be_visible()
+    # The server predicts files for single-label versions only, so the page does not offer it here.
+    expect(page.locator("[data-test=batch-card]")).to_have_count(0)
+    shot(page, "23-ner-inference")

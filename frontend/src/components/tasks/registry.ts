@@ -26,16 +26,20 @@ export interface TaskUi {
   metric: string
   /** Show the task's headline metrics in their own card on the model page (the classification page has its own). */
   metricsCard?: boolean
+  /** i18n key of the heading above one answer (default: class probabilities). */
+  answerTitle?: string
+  /** The inference page offers file prediction (the server predicts files for single-label versions only). */
+  filePredict?: boolean
 }
 
 const textInput = () => ({ text: '' })
-const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy' }
+const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy', filePredict: true }
 
 export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
   multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true },
   pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true },
-  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true },
+  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found' },
 }
 
 /** Tasks offered on upload, in menu order. */

@@ -403,7 +403,7 @@ const en: typeof zhCN = {
       baseline_micro_recall: 'Baseline micro recall',
     },
     pair: { textA: 'First text (text_a)', textB: 'Second text (text_b)' },
-    ner: { none: 'No entity found', mention: 'Entity', type: 'Type', offsets: 'Offsets', score: 'Score' },
+    ner: { found: 'Entities found', none: 'No entity found', mention: 'Entity', type: 'Type', offsets: 'Offsets', score: 'Score' },
     multiLabel: {
       none: 'No label passes its threshold',
       thresholdsHint: 'A label is predicted when its probability reaches its threshold. Thresholds were tuned on the validation split; change them here.',

@@ -401,7 +401,7 @@ export default {
       baseline_micro_recall: '基线微平均召回率',
     },
     pair: { textA: '第一句（text_a）', textB: '第二句（text_b）' },
-    ner: { none: '没有识别出实体', mention: '实体', type: '类型', offsets: '位置', score: '置信度' },
+    ner: { found: '识别出的实体', none: '没有识别出实体', mention: '实体', type: '类型', offsets: '位置', score: '置信度' },
     multiLabel: {
       none: '没有标签达到阈值',
       thresholdsHint: '标签的概率达到阈值即判为命中。阈值已在验证集上调好，可在此修改。',
