@@ -7,10 +7,12 @@ import os
 import signal
 
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.ml.baseline import is_baseline_dir
 from llm_trainer.ml.modeling import load_classifier
+from llm_trainer.ml.training.trainer import TENSORBOARD_DIR
 from tests.helpers.fake_hub import closed_port_endpoint, fake_hub
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
@@ -59,6 +61,14 @@ def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, ti
     assert logs["lines"], "the run's log file is readable through the API"
     _, model = load_classifier(folder, "cpu")  # the serving side's loader reads the version folder
     assert set(model.config.id2label.values()) == {"好评", "差评"}
+    assert tensorboard_scalars(settings.runs_dir / str(run["id"]) / TENSORBOARD_DIR) >= {"train/loss", "eval/accuracy"}
+
+
+def tensorboard_scalars(folder) -> set[str]:
+    """Scalar tags in a run's TensorBoard event files, read by TensorBoard's own reader."""
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return set(events.Tags()["scalars"])
 
 
 def test_finished_version_answers_with_its_lossless_onnx_copy(client, dataset_id, tiny_model_dir, settings):

@@ -23,6 +23,7 @@ from llm_trainer.ml.training.data import (
 from llm_trainer.ml.training.evaluation import sigmoid, softmax
 
 CHECKPOINTS = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"  # per run: `tensorboard --logdir <data dir>/runs` shows every run
 
 
 class Reporter(Protocol):
@@ -339,10 +340,25 @@ def _training_args(job: TrainJob, device: str, precision: str, world: int, total
     )
 
 
+def run_callbacks(job: Any, reporter: Reporter, effective_batch: int, is_main: bool) -> list[Any]:
+    """Live progress (first: callers read its stop flag), TensorBoard event files of the main rank under
+    `<run folder>/tensorboard` (loss, learning rate, eval metrics), early stopping when configured."""
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers import EarlyStoppingCallback
+    from transformers.integrations import TensorBoardCallback
+
+    callbacks: list[Any] = [_make_callback(reporter, effective_batch)]
+    if is_main:
+        callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(job.work_dir / TENSORBOARD_DIR))))
+    if job.config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=job.config.early_stopping_patience))
+    return callbacks
+
+
 def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     """Train `job.base_model` on `job.split` and return the (best) model with validation probabilities."""
     import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+    from transformers import DataCollatorWithPadding, Trainer, set_seed
 
     cfg = job.config
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -399,9 +415,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     )
 
     args = _training_args(job, device, precision, world, total_steps)
-    callbacks = [_make_callback(reporter, effective_batch)]
-    if cfg.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    callbacks = run_callbacks(job, reporter, effective_batch, is_main)
     weighted = cfg.class_weighting == "auto" and not job.multi_label
     weights = class_weights(train_ds.label_ids, len(label2id)) if weighted else None
     loss_func = _bce_loss if job.multi_label else (_weighted_loss(weights) if weights else None)

@@ -113,19 +113,19 @@ def _window_metrics(windows: list, texts: list[str], spans: list, id2label: list
 
 def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVersion:
     import torch
-    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, set_seed
+    from transformers import DataCollatorForTokenClassification, set_seed
 
     from llm_trainer.ml.tasks.ner.metrics import evaluate
     from llm_trainer.ml.tasks.ner.predictor import TokenTagger
     from llm_trainer.ml.training.data import model_length_limit
     from llm_trainer.ml.training.trainer import (
-        _make_callback,
         _training_args,
         cpu_threads,
         last_checkpoint,
         preflight_memory,
         resolve_device,
         resolve_precision,
+        run_callbacks,
         save_model_folder,
     )
 
@@ -187,9 +187,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
 
     args = _training_args(job, device, precision, world, total_steps)  # type: ignore[arg-type]
     args.metric_for_best_model = "micro_f1"
-    callbacks = [_make_callback(reporter, effective_batch)]
-    if cfg.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    callbacks = run_callbacks(job, reporter, effective_batch, is_main)  # type: ignore[arg-type]
     trainer = _head_lr_trainer()(
         model=model,
         args=args,
