@@ -131,6 +131,7 @@ def test_stop_run_yields_stopped_version(page, server, dataset_id, tiny_base):
     page.locator(".el-message-box__btns .el-button--primary").click()
     expect(card.locator("[data-status=stopped]")).to_be_visible(timeout=180_000)
     expect(page.locator("[data-test=open-version]")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-test=tensorboard-hint]")).to_contain_text(f"data/runs/{run['id']}/tensorboard")
     shot(page, "08-run-stopped")
     page.locator("[data-test=open-version]").click()
     expect(page.locator("[data-test=model-overview] [data-status=stopped]")).to_be_visible()

@@ -194,6 +194,7 @@ const en: typeof zhCN = {
     lrChart: 'Learning rate',
     evalChart: 'Validation metrics',
     noPoints: 'Curves appear here live once training starts.',
+    tensorboard: 'See this run\'s curves in TensorBoard (default data dir):',
     logs: 'Log',
     noLogs: 'No log yet',
     queue: 'Queued runs',

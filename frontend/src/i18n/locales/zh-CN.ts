@@ -192,6 +192,7 @@ export default {
     lrChart: '学习率',
     evalChart: '验证集指标',
     noPoints: '训练开始后这里会实时显示曲线。',
+    tensorboard: '在 TensorBoard 中查看本次训练的曲线（默认数据目录）：',
     logs: '日志',
     noLogs: '暂无日志',
     queue: '排队中的任务',
