@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
-from llm_trainer.core.tasks import TaskKind
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import BatchJob
 from llm_trainer.db.repositories import batch_jobs as jobs_repo
+from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.services.serving import Serving, check_variant, find_version, loaded_model
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ def start_job(
 
 
 def _check_task(task: str) -> None:
-    """File prediction writes one label per row: single-label classification only, for now."""
-    if task != TaskKind.CLASSIFICATION:
+    """File prediction writes one label per row: only tasks whose spec says their answer fits that."""
+    if not get_spec(task).file_prediction:
         raise InvalidInput(
             f"File prediction is available for single-label classification versions; this version's task is "
             f"'{task}'. Send its inputs to POST /api/predict instead (up to the per-call limit), or pick a "

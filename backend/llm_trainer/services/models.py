@@ -41,6 +41,11 @@ def key_metrics(version: ModelVersion) -> dict[str, float]:
     return out
 
 
+def accepts_files(version: ModelVersion) -> bool:
+    """Whether file prediction (POST /api/predict/batch) takes this version: its task says so."""
+    return get_spec(version.task).file_prediction
+
+
 def get_model(session: Session, model_id: int) -> ModelVersion:
     return find_version(session, model_id)
 

@@ -38,6 +38,8 @@ export interface ModelSummary {
   labels: string[]
   /** Headline numbers: accuracy, macro_f1, weighted_f1, duration... */
   key_metrics: Record<string, number>
+  /** File prediction (POST /api/predict/batch) takes this version: the server's task spec says so. */
+  file_prediction: boolean
   is_default: boolean
   size_bytes: number
   created_at: string

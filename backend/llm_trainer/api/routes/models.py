@@ -32,6 +32,7 @@ def _public(version: ModelVersion, serving: Serving) -> dict:
         "status": version.status,
         "labels": list(version.labels or []),
         "key_metrics": models_service.key_metrics(version),
+        "file_prediction": models_service.accepts_files(version),
         "is_default": version.is_default,
         "size_bytes": version.size_bytes,
         "created_at": version.created_at,

@@ -25,6 +25,7 @@ class ModelPublic(BaseModel):
     status: str
     labels: list[str]
     key_metrics: dict[str, float] = Field(description="Headline numbers (accuracy, macro F1...) for the list.")
+    file_prediction: bool = Field(description="POST /api/predict/batch accepts this version (its task fits a file).")
     is_default: bool
     size_bytes: int
     created_at: datetime

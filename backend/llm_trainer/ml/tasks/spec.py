@@ -130,6 +130,7 @@ class TaskSpec(ABC):
     primary_metric: str = "accuracy"  # what comparisons, best-checkpoint choice and the bench table read
     headline_metrics: tuple[str, ...] = ("accuracy", "macro_f1")  # shown in version lists
     response_example: dict[str, Any] = {}
+    file_prediction: bool = False  # POST /api/predict/batch writes one label per row: tasks whose answer fits that
 
     # --- data -------------------------------------------------------------------------------------------------
     @abstractmethod

@@ -28,12 +28,10 @@ export interface TaskUi {
   metricsCard?: boolean
   /** i18n key of the heading above one answer (default: class probabilities). */
   answerTitle?: string
-  /** The inference page offers file prediction (the server predicts files for single-label versions only). */
-  filePredict?: boolean
 }
 
 const textInput = () => ({ text: '' })
-const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy', filePredict: true }
+const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy' }
 
 export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,

@@ -51,6 +51,7 @@ class ClassificationSpec(TaskSpec):
     column_roles = ("text", "label")
     primary_metric = "accuracy"
     headline_metrics = ("accuracy", "macro_f1")
+    file_prediction = True
     response_example = {"label": "正面", "score": 0.97, "probabilities": [{"label": "正面", "probability": 0.97}]}
 
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:

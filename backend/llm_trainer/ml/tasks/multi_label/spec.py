@@ -58,6 +58,7 @@ class MultiLabelSpec(ClassificationSpec):
     column_roles = ("text", "label")
     primary_metric = "micro_f1"
     headline_metrics = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
+    file_prediction = False  # several labels per row: not written yet
     response_example = {
         "labels": ["动力", "油耗"],
         "probabilities": [{"label": "动力", "probability": 0.93, "threshold": 0.4, "passed": True}],

@@ -187,7 +187,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
 
     args = _training_args(job, device, precision, world, total_steps)  # type: ignore[arg-type]
     args.metric_for_best_model = "micro_f1"
-    callbacks = run_callbacks(job, reporter, effective_batch, is_main)  # type: ignore[arg-type]
+    callbacks = run_callbacks(job, reporter, effective_batch, is_main)
     trainer = _head_lr_trainer()(
         model=model,
         args=args,

@@ -16,6 +16,7 @@ from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TrainedVersion
 class PairSpec(ClassificationSpec):
     kind = TaskKind.PAIR
     column_roles = ("text", "text_b", "label")
+    file_prediction = False  # the batch reader takes one text column: not written yet
     response_example = {
         "label": "1",
         "score": 0.91,
