@@ -14,7 +14,7 @@ from llm_trainer.cli.common import add_data_dir, settings_from_args
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
-        help="Classify or tag texts (or sentence pairs), or a CSV/TSV/XLSX file, with a trained model version.",
+        help="Classify or tag texts (or sentence pairs), or a CSV/TSV/XLSX/JSONL file, with a trained model version.",
         description='Examples: llm-trainer predict --model 3 "这家店的菜很好吃"   |   '
         'llm-trainer predict --model 4 "花呗怎么还款" --text-b "花呗可以用银行卡还吗"   |   '
         "llm-trainer predict --model 3 --file in.csv --out out.csv",
@@ -27,9 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--variant", choices=["pytorch", "onnx", "onnx_int8", "tfidf"], default=None, help="Serving variant."
     )
-    p.add_argument("--file", type=Path, default=None, help="CSV/TSV/XLSX file to classify instead of texts.")
+    p.add_argument("--file", type=Path, default=None, help="CSV/TSV/XLSX/JSONL file to predict instead of texts.")
     p.add_argument("--out", type=Path, default=None, help="Where to write the predictions CSV (with --file).")
     p.add_argument("--text-column", default=None, help="Column holding the texts (default: guessed).")
+    p.add_argument(
+        "--text-b-column", default=None, help="Sentence-pair versions: the second text's column (default: guessed)."
+    )
     p.add_argument(
         "--label-column", default=None, help="Column with true labels, to report accuracy (default: guessed)."
     )
@@ -118,10 +121,8 @@ def _predict_file(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
     if not args.file.is_file():
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 1
-    job = batch_jobs.start_job(
-        serving, args.file, args.file.name, args.model, args.variant, args.text_column, args.label_column,
-        keep_source=True,
-    )  # fmt: skip
+    columns = {"text": args.text_column, "text_b": args.text_b_column, "label": args.label_column}
+    job = batch_jobs.start_job(serving, args.file, args.file.name, args.model, args.variant, columns, keep_source=True)
     for thread in serving.threads:
         thread.join()
     job = batch_jobs.get_job(serving, job.id)

@@ -106,7 +106,11 @@ def resolve_column(
     remaining = [c for c in columns if c not in exclude]
     if explicit and explicit.strip():
         return _resolve(columns, explicit, names, role=role, required=required)
-    return _resolve(remaining, None, names, role=role, required=required) if remaining else (None, False)
+    if remaining:
+        return _resolve(remaining, None, names, role=role, required=required)
+    if required:  # every column already has a role (a one-column file for a pair model)
+        _missing(columns, role, None)
+    return None, False
 
 
 def normalize_split(value: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Whole-file prediction: upload CSV/XLSX/TSV -> background job with progress -> CSV with predictions (and scores)."""
+"""Whole-file prediction: upload CSV/XLSX/TSV/JSONL -> background job with progress -> CSV with the rows plus the
+answer cells of the version's task (its TaskSpec's file_* methods), and scores when the file has labels."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import BatchJob
 from llm_trainer.db.repositories import batch_jobs as jobs_repo
 from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.tasks.spec import TaskSpec
 from llm_trainer.services.serving import Serving, check_variant, find_version, loaded_model
 
 log = logging.getLogger(__name__)
 CHUNK_TEXTS = 256  # texts per batcher call: progress updates stay frequent and live requests can interleave
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-OUTPUT_COLUMNS = ("predicted_label", "probability")
+COLUMN_SUFFIX = "_column"  # job params name each role's column "<role>_column" (text_column, text_b_column...)
 
 
 def neutralise(cell: str) -> str:
@@ -34,13 +36,12 @@ def start_job(
     filename: str,
     model_id: int | None = None,
     variant: str | None = None,
-    text_column: str | None = None,
-    label_column: str | None = None,
+    columns: dict[str, str | None] | None = None,
     *,
     keep_source: bool = False,
 ) -> BatchJob:
-    """Take the received file (moved, or copied with keep_source), check columns and model, queue the job."""
-    from llm_trainer.datafiles.columns import choose_columns
+    """Take the received file (moved, or copied with keep_source), check columns and model, queue the job.
+    `columns`: explicit role -> column names ("text", "text_b", "label"); the version's task guesses the rest."""
     from llm_trainer.datafiles.reader import open_table
 
     folder = serving.settings.uploads_dir / "batch" / uuid.uuid4().hex
@@ -49,12 +50,12 @@ def start_job(
         path = folder / ("input" + Path(filename or "upload.csv").suffix.lower())
         (shutil.copyfile if keep_source else shutil.move)(source, path)
         table = open_table(path, filename)
-        choice = choose_columns(table.columns, text_column, label_column, require_label=False)
         with session_scope(serving.session_factory) as session:
             version = find_version(session, model_id)
-            _check_task(version.task)
+            spec = _check_task(version.task)
+            roles = spec.file_columns(table.columns, columns or {})
             chosen = check_variant(version, variant)
-            params = {"text_column": choice.text, "label_column": choice.label, "variant": chosen}
+            params = {**{f"{role}{COLUMN_SUFFIX}": column for role, column in roles.items()}, "variant": chosen}
             job = jobs_repo.create_job(
                 session, model_id=version.id, filename=filename, input_path=str(path), status="queued", metrics=params
             )
@@ -67,16 +68,17 @@ def start_job(
     return job
 
 
-def _check_task(task: str) -> None:
-    """File prediction writes one label per row: only tasks whose spec says their answer fits that."""
-    if not get_spec(task).file_prediction:
+def _check_task(task: str) -> TaskSpec:
+    """The version's task spec, if its answers fit table cells (every encoder task's do)."""
+    spec = get_spec(task)
+    if not spec.file_prediction:
         raise InvalidInput(
-            f"File prediction is available for single-label classification versions; this version's task is "
-            f"'{task}'. Send its inputs to POST /api/predict instead (up to the per-call limit), or pick a "
-            "classification version.",
+            f"File prediction is not available for this version's task '{task}'. Send its inputs to "
+            "POST /api/predict instead (up to the per-call limit).",
             code="batch_task_unsupported",
             details={"task": task},
         )
+    return spec
 
 
 def resume_unfinished(serving: Serving) -> list[int]:
@@ -137,7 +139,6 @@ def _run_job(serving: Serving, job_id: int) -> None:
 
 def _predict_file(serving: Serving, job_id: int) -> None:
     """Streams the file twice (count, then predict chunk by chunk), so a million rows never sit in memory."""
-    from llm_trainer.datafiles.columns import choose_columns
     from llm_trainer.datafiles.reader import open_table
 
     with session_scope(serving.session_factory) as session:
@@ -145,13 +146,17 @@ def _predict_file(serving: Serving, job_id: int) -> None:
         version = find_version(session, job.model_id)
         jobs_repo.set_progress(session, job_id, status="running")
     params = dict(job.metrics)
+    spec = get_spec(version.task)
     table = open_table(Path(job.input_path), job.filename)
-    choice = choose_columns(table.columns, params["text_column"], params["label_column"], require_label=False)
+    chosen = {key.removesuffix(COLUMN_SUFFIX): v for key, v in params.items() if key.endswith(COLUMN_SUFFIX)}
+    index = {role: table.columns.index(c) for role, c in spec.file_columns(table.columns, chosen).items() if c}
     total = sum(1 for _ in table.rows())
     with session_scope(serving.session_factory) as session:
         jobs_repo.set_progress(session, job_id, total=total)
 
     entry, _ = loaded_model(serving, version, params["variant"])
+    labels = list(entry.predictor.labels)
+    extra_columns = _unique(spec.file_output_columns(labels), table.columns)
     max_chars = serving.settings.predict_max_chars
     output = Path(job.input_path).with_name("predictions.csv")
     partial = output.with_suffix(".partial")
@@ -160,47 +165,60 @@ def _predict_file(serving: Serving, job_id: int) -> None:
     try:
         with partial.open("w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel shows Chinese
             writer = csv.writer(f)
-            writer.writerow([neutralise(c) for c in [*table.columns, *OUTPUT_COLUMNS]])
+            writer.writerow([neutralise(c) for c in [*table.columns, *extra_columns]])
             rows_iter = table.rows()
             while chunk := list(islice(rows_iter, CHUNK_TEXTS)):
                 rows = [row + [""] * (len(table.columns) - len(row)) for row in chunk]
-                predicted = _predict_chunk(entry, rows, choice.text_index, max_chars)
+                answers = _predict_chunk(spec, entry, rows, index, max_chars)
+                blank = [""] * len(extra_columns)
                 writer.writerows(
-                    [neutralise(c) for c in [*row, *extra]] for row, extra in zip(rows, predicted, strict=True)
+                    [neutralise(c) for c in [*row, *(blank if a is None else spec.file_cells(a, labels))]]
+                    for row, a in zip(rows, answers, strict=True)
                 )
-                labelled += _labelled(rows, predicted, choice.label_index)
+                labelled += _labelled(rows, answers, index.get("label"))
                 done += len(rows)
                 with session_scope(serving.session_factory) as session:
                     jobs_repo.set_progress(session, job_id, done=done)
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
-    metrics = params | _score(labelled, entry.predictor.labels)
+    metrics = params | _score(labelled, labels)
     with session_scope(serving.session_factory) as session:
         jobs_repo.finish(session, job_id, "succeeded", done=done, output_path=str(output), metrics=metrics)
 
 
-def _predict_chunk(entry: Any, rows: list[list[str]], text_index: int, max_chars: int) -> list[tuple[str, str]]:
-    """(label, score) per row; blank texts get blank predictions."""
-    predicted: list[tuple[str, str]] = [("", "")] * len(rows)
-    todo = [i for i, row in enumerate(rows) if row[text_index].strip()]
-    for i, p in zip(todo, entry.batcher.predict([rows[i][text_index][:max_chars] for i in todo]), strict=True):
-        predicted[i] = (p.label, f"{p.score:.6f}")
-    return predicted
+def _unique(names: list[str], taken: list[str]) -> list[str]:
+    """Output column names that do not repeat an input column (a labelled NER file has its own `entities`)."""
+    out = []
+    for name in names:
+        while name in taken or name in out:
+            name = "predicted_" + name
+        out.append(name)
+    return out
 
 
-def _labelled(
-    rows: list[list[str]], predicted: list[tuple[str, str]], label_index: int | None
-) -> list[tuple[str, str]]:
+def _predict_chunk(
+    spec: TaskSpec, entry: Any, rows: list[list[str]], index: dict[str, int], max_chars: int
+) -> list[Any | None]:
+    """The task's answer per row; None for blank rows (they get blank cells)."""
+    inputs = [spec.file_input({role: row[i] for role, i in index.items()}, max_chars) for row in rows]
+    answers: list[Any | None] = [None] * len(rows)
+    todo = [i for i, x in enumerate(inputs) if x is not None]
+    for i, answer in zip(todo, entry.batcher.predict([inputs[i] for i in todo]), strict=True):
+        answers[i] = answer
+    return answers
+
+
+def _labelled(rows: list[list[str]], answers: list[Any | None], label_index: int | None) -> list[tuple[str, str]]:
     """(normalised file label, predicted label) of rows that have both."""
     if label_index is None:
         return []
     from llm_trainer.datafiles.validate import normalize_label
 
     return [
-        (normalize_label(row[label_index]), pred[0])
-        for row, pred in zip(rows, predicted, strict=True)
-        if row[label_index].strip() and pred[0]
+        (normalize_label(row[label_index]), answer.label)
+        for row, answer in zip(rows, answers, strict=True)
+        if row[label_index].strip() and answer is not None and answer.label
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import LOCAL_URL
+from tests.helpers.runs import finished, wait_run
 from tests.helpers.versions import make_tfidf_version, make_version, review_texts
 
 
@@ -186,14 +188,88 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
         assert lost["status"] == "failed" and "Upload the file again" in lost["error_message"]
 
 
-def test_file_prediction_with_a_pair_version_is_refused_and_leaves_nothing(client, settings):
-    version_id = make_tfidf_version(settings, task="pair")
-    data = "text\n好吃\n".encode()
-    r = client.post(
-        "/api/predict/batch", files={"file": ("pairs.csv", data, "text/csv")}, data={"model_id": version_id}
+def _train_baseline(client, dataset: dict) -> int:
+    """Train the task's classical baseline (TF-IDF, one-vs-rest, pair features, CRF) and return its version id."""
+    resp = client.post("/train", json={"dataset_id": dataset["id"], "base_model": "tfidf", "config": {}})
+    assert resp.status_code == 201, resp.text
+    run = wait_run(client.get, resp.json()["id"], finished, timeout=120)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+    return run["model_version_ids"][0]
+
+
+def _predict_file(client, filename: str, body: bytes, version_id: int, **columns) -> list[list[str]]:
+    """Upload a file for prediction, wait for the job and return the downloaded CSV's rows (header first)."""
+    r = client.post("/api/predict/batch", files={"file": (filename, body)}, data={"model_id": version_id, **columns})
+    assert r.status_code == 202, r.text
+    job = _wait_job(client, r.json()["id"])
+    assert job["status"] == "succeeded", job["error_message"]
+    return list(csv.reader(io.StringIO(client.get(f"/api/predict/batch/{job['id']}/download").text.lstrip("\ufeff"))))
+
+
+def test_multi_label_file_gets_passing_labels_and_one_probability_column_per_label(client) -> None:
+    from tests.api.test_multi_label_task import ASPECTS, label_sets, upload
+
+    rows = label_sets(60)
+    dataset = upload(client, "text,labels\n" + "".join(f'{t},"{"|".join(ls)}"\n' for t, ls in rows)).json()
+    version_id = _train_baseline(client, dataset)
+    texts = ["好吃，送餐太慢", "服务很好", "=味道不错"]
+    body = ("编号,text\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts)) + "3,\n").encode("utf-8")
+    out = _predict_file(client, "多标签.csv", body, version_id)
+
+    labels = sorted(ASPECTS)
+    assert out[0] == ["编号", "text", "predicted_labels", *(f"probability_{name}" for name in labels)]
+    assert len(out) == 5 and out[3][1] == "'=味道不错" and out[4][2:] == [""] * 4
+    answers = client.post("/predict", json={"model_id": version_id, "texts": texts}).json()["predictions"]
+    for row, answer in zip(out[1:4], answers, strict=True):  # the file says what online prediction says
+        assert row[2].split("|") == answer["labels"] if answer["labels"] else row[2] == ""
+        by_label = {p["label"]: p["probability"] for p in answer["probabilities"]}
+        assert [float(x) for x in row[3:]] == pytest.approx([by_label[name] for name in labels], abs=1e-6)
+    assert "味道" in out[1][2].split("|") and "配送" in out[1][2].split("|")
+
+
+def test_pair_file_with_query_title_columns_gets_a_label_per_pair_and_accuracy(client) -> None:
+    from tests.api.test_pair_task import pair_csv, upload_pairs
+
+    version_id = _train_baseline(client, upload_pairs(client, pair_csv(120)))
+    pairs = [("好吃", "很好，不错"), ("不错", "难吃，太慢"), ("满意", "推荐，喜欢"), ("好吃", "")]
+    body = "query,title,label\n" + "".join(f"{a},{b},{int(i % 2 == 0)}\n" for i, (a, b) in enumerate(pairs))
+    r = client.post("/api/predict/batch", files={"file": ("pairs.csv", body.encode())}, data={"model_id": version_id})
+    assert r.status_code == 202, r.text
+    assert (r.json()["text_column"], r.json()["text_b_column"], r.json()["label_column"]) == ("query", "title", "label")
+    job = _wait_job(client, r.json()["id"])
+    out = list(csv.reader(io.StringIO(client.get(f"/api/predict/batch/{job['id']}/download").text.lstrip("\ufeff"))))
+
+    assert out[0] == ["query", "title", "label", "predicted_label", "probability"]
+    answers = client.post(
+        "/predict", json={"model_id": version_id, "pairs": [{"text_a": a, "text_b": b} for a, b in pairs[:3]]}
+    ).json()["predictions"]
+    assert [row[3] for row in out[1:4]] == [a["label"] for a in answers]
+    assert [float(row[4]) for row in out[1:4]] == pytest.approx([a["score"] for a in answers], abs=1e-6)
+    assert out[4][3:] == ["", ""]  # a pair with an empty side gets no prediction
+    assert job["evaluation"]["count"] == 3
+
+    one_column = client.post(
+        "/api/predict/batch", files={"file": ("a.csv", "句子1\n好吃\n".encode())}, data={"model_id": version_id}
     )
-    assert r.status_code == 422 and r.json()["code"] == "batch_task_unsupported", r.text
-    assert "POST /api/predict" in r.json()["message"]
-    batch_dir = settings.uploads_dir / "batch"
-    assert not (batch_dir.exists() and any(batch_dir.iterdir()))
-    assert client.get("/api/predict/batch").json() == []
+    assert one_column.status_code == 422 and one_column.json()["details"]["role"] == "text_b", one_column.text
+
+
+def test_ner_jsonl_file_gets_entities_json_with_code_point_offsets(client) -> None:
+    from tests.api.test_ner_task import ner_jsonl, upload_ner
+
+    version_id = _train_baseline(client, upload_ner(client, ner_jsonl(150)))
+    texts = ["我叫李四，住在杭州。", "😀😀我叫李四，住在杭州。", "今天下雨"]
+    lines = [json.dumps({"text": t, "entities": []}, ensure_ascii=False) for t in texts]
+    out = _predict_file(client, "待识别.jsonl", "\n".join(lines).encode("utf-8"), version_id)
+
+    assert out[0] == ["text", "entities", "predicted_entities"]  # the file's own column keeps its name
+    found = [json.loads(row[2]) for row in out[1:]]
+    assert {(e["text"], e["label"]) for e in found[0]} >= {("李四", "name"), ("杭州", "city")}
+    for text, entities in zip(texts, found, strict=True):
+        assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)  # end exclusive, code points
+        assert set(entities[0]) == {"start", "end", "label", "text", "score"} if entities else True
+    name = next(e for e in found[1] if e["text"] == "李四")
+    assert (name["start"], name["end"]) == (4, 6)  # the two emoji count one each, not two UTF-16 units
+    assert '"李四"' in out[2][2]  # ensure_ascii=False: a spreadsheet shows the Chinese, not \\u escapes
+    answer = client.post("/predict", json={"model_id": version_id, "text": texts[1]}).json()
+    assert found[1] == answer["entities"]

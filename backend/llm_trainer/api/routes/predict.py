@@ -54,6 +54,7 @@ def _job_public(job: BatchJob) -> BatchJobPublic:
         done=job.done,
         progress=round(job.done / job.total, 4) if job.total else (1.0 if job.status == "succeeded" else 0.0),
         text_column=metrics.get("text_column"),
+        text_b_column=metrics.get("text_b_column"),
         label_column=metrics.get("label_column"),
         variant=metrics.get("variant"),
         evaluation=metrics.get("evaluation"),
@@ -66,7 +67,14 @@ def _job_public(job: BatchJob) -> BatchJobPublic:
 BATCH_FIELDS = {
     "model_id": {"type": "integer", "description": "Model version id (default: the default version)."},
     "variant": {"type": "string", "enum": ["pytorch", "onnx", "onnx_int8", "tfidf"]},
-    "text_column": {"type": "string", "description": "Column holding the texts (default: guessed)."},
+    "text_column": {
+        "type": "string",
+        "description": "Column holding the texts (pairs: the first text; default: guessed).",
+    },
+    "text_b_column": {
+        "type": "string",
+        "description": "Sentence-pair versions: the second text's column (default: guessed).",
+    },
     "label_column": {"type": "string", "description": "Column with true labels, for accuracy/F1 (optional)."},
 }
 # Same multipart body as dataset upload, with this endpoint's own form fields.
@@ -81,7 +89,7 @@ BATCH_OPENAPI["requestBody"]["content"]["multipart/form-data"]["schema"]["proper
     "/api/predict/batch",
     response_model=BatchJobPublic,
     status_code=202,
-    summary="Predict a whole CSV/TSV/XLSX file in the background",
+    summary="Predict a whole CSV/TSV/XLSX/JSONL file in the background",
     openapi_extra=BATCH_OPENAPI,
 )
 async def create_batch_job(request: Request, serving: ServingDep) -> BatchJobPublic:
@@ -100,8 +108,7 @@ async def create_batch_job(request: Request, serving: ServingDep) -> BatchJobPub
         upload.filename,
         model_id,
         upload.text("variant"),
-        upload.text("text_column"),
-        upload.text("label_column"),
+        {role: upload.text(f"{role}_column") for role in ("text", "text_b", "label")},
     )
     return _job_public(job)
 

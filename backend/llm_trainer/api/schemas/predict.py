@@ -91,6 +91,7 @@ class BatchJobPublic(BaseModel):
     done: int
     progress: float = Field(description="done / total, 0 before the file is read.")
     text_column: str | None = None
+    text_b_column: str | None = Field(None, description="Sentence-pair versions: the second text's column.")
     label_column: str | None = None
     variant: str | None = None
     evaluation: dict[str, Any] | None = Field(None, description="Accuracy/F1 against the file's label column.")

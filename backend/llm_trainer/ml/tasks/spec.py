@@ -33,7 +33,11 @@ How to add a task (what the `ner` and `generation` folders do):
    `to_public(answer)` gives the JSON one input answers with (the API documents `response_example`).
    `version_settings` / `update_version_settings`: optional per-version settings a user edits after training
    (multi-label thresholds), stored in the version folder.
-5. UI: `frontend/src/components/tasks/<task>/` and one entry in `frontend/src/components/tasks/registry.ts`.
+5. File prediction (`file_columns`, `file_input`, `file_output_columns`, `file_cells`): which columns of an
+   uploaded file a row's input comes from (role -> column; a `label` role is scored against `answer.label`), the
+   input itself, and the cells appended to each row of the result CSV. The defaults read one text column and write
+   `predicted_label` + `probability`; `services/batch_jobs.py` only ever calls these.
+6. UI: `frontend/src/components/tasks/<task>/` and one entry in `frontend/src/components/tasks/registry.ts`.
 """
 
 from __future__ import annotations
@@ -130,7 +134,7 @@ class TaskSpec(ABC):
     primary_metric: str = "accuracy"  # what comparisons, best-checkpoint choice and the bench table read
     headline_metrics: tuple[str, ...] = ("accuracy", "macro_f1")  # shown in version lists
     response_example: dict[str, Any] = {}
-    file_prediction: bool = False  # POST /api/predict/batch writes one label per row: tasks whose answer fits that
+    file_prediction: bool = True  # POST /api/predict/batch: a task whose answers do not fit table cells sets False
 
     # --- data -------------------------------------------------------------------------------------------------
     @abstractmethod
@@ -170,6 +174,26 @@ class TaskSpec(ABC):
     @abstractmethod
     def to_public(self, answer: Any) -> dict[str, Any]:
         """The JSON one input's answer is given as."""
+
+    # --- file prediction: a table in, the same rows plus the task's answer cells out ------------------------------
+    def file_columns(self, columns: list[str], chosen: dict[str, str | None]) -> dict[str, str | None]:
+        """Role -> column of a file to predict; `chosen` holds the user's explicit names (None = guess)."""
+        from llm_trainer.datafiles.columns import choose_columns
+
+        return {"text": choose_columns(columns, chosen.get("text"), None, require_label=False).text}
+
+    def file_input(self, cells: dict[str, str], max_chars: int) -> Any | None:
+        """One row's input (cells by role) for the predictor; None for a blank row, which gets blank cells."""
+        text = cells["text"]
+        return text[:max_chars] if text.strip() else None
+
+    def file_output_columns(self, labels: Sequence[str]) -> list[str]:
+        """Names of the columns appended to every row (`labels`: the version's labels)."""
+        return ["predicted_label", "probability"]
+
+    def file_cells(self, answer: Any, labels: Sequence[str]) -> list[str]:
+        """One answer as the appended cells, in `file_output_columns` order."""
+        return [answer.label, f"{answer.score:.6f}"]
 
     # --- per-version settings a user may edit after training (multi-label thresholds); none by default ---------
     def version_settings(self, version_dir: Path) -> dict[str, Any]:

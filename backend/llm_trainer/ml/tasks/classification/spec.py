@@ -51,7 +51,6 @@ class ClassificationSpec(TaskSpec):
     column_roles = ("text", "label")
     primary_metric = "accuracy"
     headline_metrics = ("accuracy", "macro_f1")
-    file_prediction = True
     response_example = {"label": "正面", "score": 0.97, "probabilities": [{"label": "正面", "probability": 0.97}]}
 
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
@@ -88,6 +87,12 @@ class ClassificationSpec(TaskSpec):
 
     def clean_inputs(self, fields: dict[str, Any], max_inputs: int, max_chars: int) -> tuple[list[Any], list[bool]]:
         return clean_texts(single_or_many(fields, "text", "texts") or [], max_inputs, max_chars)
+
+    def file_columns(self, columns: list[str], chosen: dict[str, str | None]) -> dict[str, str | None]:
+        from llm_trainer.datafiles.columns import choose_columns
+
+        choice = choose_columns(columns, chosen.get("text"), chosen.get("label"), require_label=False)
+        return {"text": choice.text, "label": choice.label}  # a label column is scored (accuracy, macro-F1)
 
     def to_public(self, answer: Any) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ import numpy as np
 
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, invalid
-from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TrainedVersion
+from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES, Split
 
 log = logging.getLogger("llm_trainer.worker")
@@ -58,7 +58,6 @@ class MultiLabelSpec(ClassificationSpec):
     column_roles = ("text", "label")
     primary_metric = "micro_f1"
     headline_metrics = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")
-    file_prediction = False  # several labels per row: not written yet
     response_example = {
         "labels": ["动力", "油耗"],
         "probabilities": [{"label": "动力", "probability": 0.93, "threshold": 0.4, "passed": True}],
@@ -171,6 +170,17 @@ class MultiLabelSpec(ClassificationSpec):
             ],
             "truncated": answer.truncated,
         }
+
+    def file_columns(self, columns: list[str], chosen: dict[str, str | None]) -> dict[str, str | None]:
+        return TaskSpec.file_columns(self, columns, chosen)  # label sets are not scored against a file column
+
+    def file_output_columns(self, labels: Sequence[str]) -> list[str]:
+        # One number per column: a spreadsheet sorts, filters and charts those; a JSON cell it can only show.
+        return ["predicted_labels", *(f"probability_{name}" for name in labels)]
+
+    def file_cells(self, answer: Any, labels: Sequence[str]) -> list[str]:
+        probability = {name: p for name, p, _ in answer.probabilities}
+        return ["|".join(answer.labels), *(f"{probability[name]:.6f}" for name in labels)]
 
     def version_settings(self, version_dir: Path) -> dict[str, Any]:
         from llm_trainer.ml.inference.loading import read_manifest

@@ -61,6 +61,12 @@ def split_ner(rows: Sequence[TaskRow], config: Any) -> NerSplit:
     return NerSplit([t for t, _ in train], [s for _, s in train], [t for t, _ in val], [s for _, s in val], types)
 
 
+def _entities(answer: Any) -> list[dict[str, Any]]:
+    return [
+        {"start": e.start, "end": e.end, "label": e.label, "text": e.text, "score": e.score} for e in answer.entities
+    ]
+
+
 class NerSpec(TaskSpec):
     kind = TaskKind.NER
     column_roles = ("text",)
@@ -158,13 +164,16 @@ class NerSpec(TaskSpec):
             )
         return clean_texts(texts, max_inputs, max_chars)
 
+    def file_output_columns(self, labels: Sequence[str]) -> list[str]:
+        return ["entities"]
+
+    def file_cells(self, answer: Any, labels: Sequence[str]) -> list[str]:
+        return [json.dumps(_entities(answer), ensure_ascii=False)]  # code-point offsets, as the API gives them
+
     def to_public(self, answer: Any) -> dict[str, Any]:
         from llm_trainer.ml.tasks.ner.tags import summary
 
-        entities = [
-            {"start": e.start, "end": e.end, "label": e.label, "text": e.text, "score": e.score}
-            for e in answer.entities
-        ]
+        entities = _entities(answer)
         return {
             "label": summary([(e.start, e.end, e.label) for e in answer.entities]),
             "score": min((e.score for e in answer.entities), default=1.0),

@@ -96,15 +96,26 @@ class PairValidator:
         return self._inner.conflict_first_idxs
 
 
+def pair_columns(
+    cols: list[str], columns: dict[str, str | None], *, require_label: bool = True
+) -> tuple[str | None, str | None, str | None, dict[str, str]]:
+    """(text_a, text_b, label, guessed role -> column) of a pair table: explicit names, else known headers; a
+    missing required role raises `missing_columns`."""
+    a, a_guessed = resolve_column(cols, columns.get("text"), TEXT_A_NAMES, role="text")
+    b, b_guessed = resolve_column(cols, columns.get("text_b"), TEXT_B_NAMES, role="text_b", exclude=(a,))
+    label, label_guessed = resolve_column(
+        cols, columns.get("label"), LABEL_NAMES, role="label", exclude=(a, b), required=require_label
+    )
+    guessed = {role: c for role, c, g in (("text", a, a_guessed), ("text_b", b, b_guessed),
+                                           ("label", label, label_guessed)) if g and c}  # fmt: skip
+    return a, b, label, guessed
+
+
 def open_pair_table(path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
     table = open_table(path, filename)
     cols = table.columns
-    a, a_guessed = resolve_column(cols, columns.get("text"), TEXT_A_NAMES, role="text")
-    b, b_guessed = resolve_column(cols, columns.get("text_b"), TEXT_B_NAMES, role="text_b", exclude=(a,))
-    label, label_guessed = resolve_column(cols, columns.get("label"), LABEL_NAMES, role="label", exclude=(a, b))
+    a, b, label, guessed = pair_columns(cols, columns)
     split, _ = resolve_column(cols, None, SPLIT_NAMES, role="split", exclude=(a, b, label), required=False)
-    guessed = {role: c for role, c, g in (("text", a, a_guessed), ("text_b", b, b_guessed),
-                                           ("label", label, label_guessed)) if g}  # fmt: skip
     choice = ColumnChoice(
         text=a, text_index=cols.index(a), label=label, label_index=cols.index(label),
         split=split, split_index=None if split is None else cols.index(split), guessed=guessed,

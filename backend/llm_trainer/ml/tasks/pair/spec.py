@@ -16,7 +16,6 @@ from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TrainedVersion
 class PairSpec(ClassificationSpec):
     kind = TaskKind.PAIR
     column_roles = ("text", "text_b", "label")
-    file_prediction = False  # the batch reader takes one text column: not written yet
     response_example = {
         "label": "1",
         "score": 0.91,
@@ -70,3 +69,13 @@ class PairSpec(ClassificationSpec):
             )
         cut = [len(a) > max_chars or len(b) > max_chars for a, b in pairs]
         return [(a[:max_chars], b[:max_chars]) for a, b in pairs], cut
+
+    def file_columns(self, columns: list[str], chosen: dict[str, str | None]) -> dict[str, str | None]:
+        from llm_trainer.ml.tasks.pair.data import pair_columns
+
+        a, b, label, _ = pair_columns(columns, chosen, require_label=False)
+        return {"text": a, "text_b": b, "label": label}
+
+    def file_input(self, cells: dict[str, str], max_chars: int) -> Any | None:
+        a, b = cells["text"], cells["text_b"]
+        return (a[:max_chars], b[:max_chars]) if a.strip() and b.strip() else None
