@@ -52,3 +52,12 @@ def test_predict_sentence_pairs_with_text_b(tmp_path, data_dir) -> None:
     assert len(answers) == 2 and all(a["label"] in {"0", "1"} for a in answers)
     mismatch = _cli(data_dir, "predict", "--model", "1", "好吃", "--text-b", "a", "--text-b", "b")
     assert mismatch.returncode != 0 and "one --text-b per text" in mismatch.stderr
+
+    file_in, file_out = tmp_path / "to-match.csv", tmp_path / "matched.csv"
+    file_in.write_text("问,答\n好吃,很好\n不错,难吃\n", encoding="utf-8")
+    columns = ("--text-column", "问", "--text-b-column", "答")
+    matched = _cli(data_dir, "predict", "--model", "1", "--file", str(file_in), "--out", str(file_out), *columns)
+    assert matched.returncode == 0, matched.stderr
+    out = list(csv.reader(file_out.read_text(encoding="utf-8-sig").splitlines()))
+    assert out[0] == ["问", "答", "predicted_label", "probability"]
+    assert [row[2] in {"0", "1"} for row in out[1:]] == [True, True]

@@ -4,10 +4,13 @@ see the task's metrics (and edit multi-label thresholds), then predict with the 
 from __future__ import annotations
 
 import csv
+import io
+import json
 import random
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -140,6 +143,22 @@ def test_ner_upload_train_metrics_and_entities_highlighted_at_their_offsets(page
     expect(answer.locator("[data-test=entity][data-label=city]")).to_contain_text("杭州")
     expect(answer.locator("[data-test=entity-table] tbody tr")).to_have_count(2)
     expect(page.get_by_text("识别出的实体")).to_be_visible()
-    # The server predicts files for single-label versions only, so the page does not offer it here.
-    expect(page.locator("[data-test=batch-card]")).to_have_count(0)
     shot(page, "23-ner-inference")
+
+    # A whole file: every row comes back with its entities as JSON, offsets into the row's own text.
+    batch = page.locator("[data-test=batch-card]")
+    expect(batch.locator("[data-test=batch-hint]")).to_contain_text("entities")
+    texts = [text, "今天杭州下雨了"]
+    path = tmp_path / "待识别.jsonl"
+    path.write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in texts), encoding="utf-8")
+    batch.locator("[data-test=batch] input[type=file]").set_input_files(str(path))
+    batch.locator("[data-test=batch-start]").click()
+    expect(batch.locator("[data-test=batch-job]")).to_contain_text("已处理 2 / 2", timeout=60_000)
+    href = batch.locator("[data-test=batch] a[download]").get_attribute("href")
+    rows = list(csv.reader(io.StringIO(httpx.get(server + href).content.decode("utf-8-sig"))))
+    assert rows[0] == ["text", "entities"]
+    entities = json.loads(rows[1][1])
+    assert {"start": 2, "end": 4, "label": "name", "text": "李四"}.items() <= next(
+        e for e in entities if e["label"] == "name"
+    ).items()
+    shot(page, "23b-ner-batch")

@@ -70,6 +70,8 @@ export interface BatchJob {
   /** done / total, 0..1 */
   progress: number
   text_column: string | null
+  /** Sentence-pair versions: the second text's column. */
+  text_b_column?: string | null
   label_column: string | null
   variant: string | null
   evaluation: { accuracy?: number; macro_f1?: number; [key: string]: unknown } | null
