@@ -121,7 +121,16 @@ def test_pair_upload_train_metrics_and_predict_two_texts(page, server, tiny_base
 def test_ner_upload_train_metrics_and_entities_highlighted_at_their_offsets(page, server, tmp_path):
     records = ner_records(150)
     base = build_tiny_bert(tmp_path / "ner-base", [r["text"] for r in records])
-    dataset_id = _upload_in_browser(page, write_ner_jsonl(tmp_path / "people.jsonl", records), "ner")
+    path = write_ner_jsonl(tmp_path / "people.jsonl", records)
+    bad = {"text": "坏数据", "entities": [{"start": 1, "end": 9, "label": "city"}]}  # line 151: outside the text
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + json.dumps(bad, ensure_ascii=False) + "\n",
+                    encoding="utf-8")  # fmt: skip
+    dataset_id = _upload_in_browser(page, path, "ner")
+    report = page.locator("[data-test=ner-report]")
+    expect(report.locator("[data-test=entity-count]")).to_have_count(3)  # name, city, company
+    expect(report.locator("[data-test=refused-reason][data-code=out_of_range]")).to_contain_text("位置超出文本范围: 1")
+    expect(report.locator("[data-test=refused-examples]")).to_contain_text("151")
+    shot(page, "23a-ner-dataset-report")
     run = start_run(server, dataset_id, str(base), **{**FAST, "epochs": 15, "learning_rate": 3e-3})
     assert run["task"] == "ner"
     version = wait_run(server, run["id"], {"succeeded"}, timeout=400)["model_version_ids"][0]

@@ -55,6 +55,24 @@ export interface ValidationReport {
     size_bytes: number
   }
   ingest_seconds?: number
+  /** NER datasets: entities per type, texts without any, entity lengths, texts refused because of their entities. */
+  ner?: NerReport
+}
+
+export interface NerReport {
+  entity_counts: Record<string, number>
+  entities?: number
+  texts_without_entities: number
+  entities_per_text?: Record<string, number>
+  entity_length?: LengthStats
+  refused: {
+    rows: number
+    /** reason code -> texts refused for it */
+    counts: Record<string, number>
+    /** line numbers in the file */
+    lines: number[]
+    examples: { line: number; code: string; message: string; text: string }[]
+  }
 }
 
 /** A dataset as listed (no report). */

@@ -10,6 +10,7 @@ import ClassAnswer from '@/components/tasks/classification/ClassAnswer.vue'
 import MultiLabelBars from '@/components/tasks/multi_label/MultiLabelBars.vue'
 import ThresholdEditor from '@/components/tasks/multi_label/ThresholdEditor.vue'
 import EntityHighlight from '@/components/tasks/ner/EntityHighlight.vue'
+import NerReport from '@/components/tasks/ner/NerReport.vue'
 import PairInput from '@/components/tasks/pair/PairInput.vue'
 import TextInput from '@/components/tasks/TextInput.vue'
 
@@ -20,6 +21,8 @@ export interface TaskUi {
   emptyInput: () => PredictInput
   /** Shows one prediction (prop `prediction`). */
   answer: Component
+  /** Optional dataset-page panel for the task's own part of the validation report (prop `report`). */
+  report?: Component
   /** Optional model-page panel for the version's editable task settings (prop `model`, emits `saved`). */
   settings?: Component
   /** The key metric shown next to a version's name. */
@@ -39,7 +42,7 @@ export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
   multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, batchHint: 'tasks.batchHints.multi_label' },
   pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair' },
-  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner' },
+  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport },
 }
 
 /** Tasks offered on upload, in menu order. */
