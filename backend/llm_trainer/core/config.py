@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     xlsx_max_ratio: int = Field(200, description="Highest compression ratio of an XLSX member (zip bombs).")
     model_roots: str = Field("", description="Comma-separated folders local base models must lie under.")
     hub_max_download_gb: float = Field(20.0, description="Largest base-model download from a hub, in GB.")
+    # Tracking (README "Experiment tracking"): MLflow's own variable names are accepted too.
+    mlflow_tracking_uri: str = Field(
+        "",
+        validation_alias=AliasChoices("LLM_TRAINER_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI (a server URL, file:///path or sqlite:///path); empty: no MLflow logging.",
+    )
+    mlflow_experiment: str = Field(
+        "llm-trainer",
+        validation_alias=AliasChoices("LLM_TRAINER_MLFLOW_EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"),
+        description="MLflow experiment the runs are logged under.",
+    )
 
     @property
     def hub_max_download_bytes(self) -> int:

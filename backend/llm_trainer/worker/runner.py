@@ -27,6 +27,7 @@ from llm_trainer.ml.base_models.hub import download_limit
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.ml.training.tracking import MlflowRun, mlflow_run
 from llm_trainer.worker.launch import PARENT_PID_ENV, log_path, tail
 from llm_trainer.worker.reporter import (
     DbReporter,
@@ -40,6 +41,7 @@ log = logging.getLogger("llm_trainer.worker")
 
 TFIDF = "tfidf"
 VERSION_META = "llm_trainer.json"
+MLFLOW_ARTIFACTS = "mlflow-artifacts"  # artifacts of experiments in a local MLflow store (sqlite:, file:)
 
 
 def _setup_logging() -> None:
@@ -210,20 +212,60 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     )  # fmt: skip
     if is_main:
         start_system_sampler(reporter)
+    tracking_uri = settings.mlflow_tracking_uri if is_main else ""
+    params = {"run_id": run_id, "task": run.task, "base_model": run.base_model, "dataset_id": dataset.id, **run.config}
+    tags = {"llm_trainer.run_id": str(run_id), "llm_trainer.task": str(run.task)}
+    artifacts = settings.data_dir.resolve() / MLFLOW_ARTIFACTS
+    with mlflow_run(tracking_uri, settings.mlflow_experiment, artifacts, f"run-{run_id}", params, tags) as tracked:
+        saved = _train_and_save(run, dataset, spec, data, config, settings, factory, reporter, tracked)
+    if saved is None:  # a non-main rank of a multi-process run: rank 0 saves and reports
+        return 0
+    trained, version_id = saved  # the MLflow run has ended before the run is shown finished
+    stopped, metrics, primary = trained.stopped, trained.metrics, spec.primary_metric
+    reporter.progress(
+        {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary)}
+    )
+    reporter.flush(force=True)
+    _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=trained.device)
+    if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
+        shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
+    outcome = RunStatus.STOPPED if stopped else RunStatus.SUCCEEDED
+    log.info("run %s %s: version %s, %s %s", run_id, outcome, version_id, primary, metrics.get(primary))
+    return 0
+
+
+def _train_and_save(
+    run: Run,
+    dataset: Dataset,
+    spec: Any,
+    data: Any,
+    config: TrainingConfig,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    reporter: Any,
+    tracked: MlflowRun | None,
+) -> tuple[Any, int] | None:
+    """Train and save the version (logged to MLflow when tracked); None on ranks other than the main one."""
+    run_id = run.id
     started = time.monotonic()
 
     if run.base_model == TFIDF:
         trained = spec.train_baseline(data, reporter)
     else:
         work_dir = settings.runs_dir / str(run_id)
-        job = ModelJob(run.base_model, config, work_dir, settings.cache_dir, resume=run.resume_count > 0)
+        job = ModelJob(
+            run.base_model,
+            config,
+            work_dir,
+            settings.cache_dir,
+            resume=run.resume_count > 0,
+            mlflow=tracked is not None,
+        )
         with download_limit(settings.hub_max_download_bytes):
             trained = spec.train_model(data, job, reporter)
         if not trained.is_main:
-            return 0
+            return None
     stopped, metrics = trained.stopped, trained.metrics
-    primary = spec.primary_metric
-
     reporter.progress({"phase": "saving"})
     duration = time.monotonic() - started
     status = RunStatus.STOPPED.value if stopped else RunStatus.SUCCEEDED.value
@@ -232,15 +274,9 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
         max_length=trained.max_length, device=trained.device, duration_s=duration, write_files=trained.write_files,
         manifest_extra=trained.manifest_extra,
     )  # fmt: skip
-    reporter.progress(
-        {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary)}
-    )
-    reporter.flush(force=True)
-    _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=trained.device)
-    if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
-        shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
-    log.info("run %s %s: version %s, %s %s", run_id, status, version_id, primary, metrics.get(primary))
-    return 0
+    if tracked:
+        tracked.log_version(version_id, settings.models_dir / str(version_id), metrics, stopped)
+    return trained, version_id
 
 
 def main(argv: list[str]) -> int:

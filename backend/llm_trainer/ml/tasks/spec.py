@@ -108,6 +108,7 @@ class ModelJob:
     work_dir: Path
     cache_dir: Path
     resume: bool = False
+    mlflow: bool = False  # an MLflow run is active: the Trainer logs its curves into it
 
 
 @dataclass

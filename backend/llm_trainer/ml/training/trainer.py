@@ -21,6 +21,7 @@ from llm_trainer.ml.training.data import (
     truncation_share,
 )
 from llm_trainer.ml.training.evaluation import sigmoid, softmax
+from llm_trainer.ml.training.tracking import trainer_callbacks
 
 CHECKPOINTS = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"  # per run: `tensorboard --logdir <data dir>/runs` shows every run
@@ -48,6 +49,7 @@ class TrainJob:
     resume: bool = False
     # "multi_label_classification": `split` labels are label lists; sigmoid head, BCE loss, multi-hot targets.
     problem_type: str = "single_label_classification"
+    mlflow: bool = False  # an MLflow run is active (ml/training/tracking.py)
 
     @property
     def multi_label(self) -> bool:
@@ -342,7 +344,7 @@ def _training_args(job: TrainJob, device: str, precision: str, world: int, total
 
 def run_callbacks(job: Any, reporter: Reporter, effective_batch: int, is_main: bool) -> list[Any]:
     """Live progress (first: callers read its stop flag), TensorBoard event files of the main rank under
-    `<run folder>/tensorboard` (loss, learning rate, eval metrics), early stopping when configured."""
+    `<run folder>/tensorboard` (loss, learning rate, eval metrics), MLflow if tracked, early stopping if set."""
     from torch.utils.tensorboard import SummaryWriter
     from transformers import EarlyStoppingCallback
     from transformers.integrations import TensorBoardCallback
@@ -350,6 +352,7 @@ def run_callbacks(job: Any, reporter: Reporter, effective_batch: int, is_main: b
     callbacks: list[Any] = [_make_callback(reporter, effective_batch)]
     if is_main:
         callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(job.work_dir / TENSORBOARD_DIR))))
+    callbacks += trainer_callbacks(is_main and job.mlflow)
     if job.config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=job.config.early_stopping_patience))
     return callbacks

@@ -87,7 +87,8 @@ def train_transformer_version(
 
     config = job.config
     outcome = train_transformer(
-        TrainJob(job.base_model, config, split, job.work_dir, job.cache_dir, resume=job.resume), reporter
+        TrainJob(job.base_model, config, split, job.work_dir, job.cache_dir, resume=job.resume, mlflow=job.mlflow),
+        reporter,
     )
     if not outcome.is_main:
         return TrainedVersion(kind="transformer", labels=split.labels, metrics={}, write_files=lambda _: None,

@@ -111,7 +111,9 @@ class MultiLabelSpec(ClassificationSpec):
         from llm_trainer.ml.training.trainer import TrainJob, save_model_folder, train_transformer
 
         config = job.config
-        train_job = TrainJob(job.base_model, config, data, job.work_dir, job.cache_dir, job.resume, MULTI_LABEL)
+        train_job = TrainJob(
+            job.base_model, config, data, job.work_dir, job.cache_dir, job.resume, MULTI_LABEL, mlflow=job.mlflow
+        )
         outcome = train_transformer(train_job, reporter)
         if not outcome.is_main:
             return TrainedVersion(kind="transformer", labels=data.labels, metrics={}, write_files=lambda _: None,
