@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     xlsx_max_ratio: int = Field(200, description="Highest compression ratio of an XLSX member (zip bombs).")
     model_roots: str = Field("", description="Comma-separated folders local base models must lie under.")
     hub_max_download_gb: float = Field(20.0, description="Largest base-model download from a hub, in GB.")
+    # Several machines per run (README "Scaling out"): torchrun's c10d rendezvous hosted on this machine.
+    nnodes: int = Field(1, ge=1, le=64, description="Machines one training run spans; >1 needs rdzv_endpoint.")
+    rdzv_endpoint: str = Field(
+        "",
+        description="host:port of the rendezvous on this machine, which `llm-trainer join-run` on the other nodes "
+        "connects to (e.g. 10.0.0.5:29400).",
+    )
+    node_addr: str = Field("", description="Address other nodes reach this machine at (empty: its hostname).")
     # Tracking (README "Experiment tracking"): MLflow's own variable names are accepted too.
     mlflow_tracking_uri: str = Field(
         "",
@@ -63,6 +71,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LLM_TRAINER_MLFLOW_EXPERIMENT", "MLFLOW_EXPERIMENT_NAME"),
         description="MLflow experiment the runs are logged under.",
     )
+
+    @model_validator(mode="after")
+    def _nodes_need_an_endpoint(self) -> Settings:
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError(
+                f"LLM_TRAINER_NNODES={self.nnodes} needs LLM_TRAINER_RDZV_ENDPOINT=host:port on this machine, "
+                "which the other nodes' `llm-trainer join-run` connect to."
+            )
+        return self
 
     @property
     def hub_max_download_bytes(self) -> int:

@@ -18,7 +18,7 @@ from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Run
 from llm_trainer.db.repositories import runs as runs_repo
-from llm_trainer.worker.launch import log_path, tail, worker_command, worker_env
+from llm_trainer.worker.launch import log_path, nodes_of, tail, worker_command, worker_env
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class RunScheduler:
         try:
             with log_file.open("ab") as out:
                 proc = subprocess.Popen(
-                    worker_command(run.id, run.config),
+                    worker_command(run.id, run.config, nodes_of(self.settings)),
                     env=worker_env(run.config, self.settings.data_dir, self.settings.database_url),
                     stdout=out,
                     stderr=subprocess.STDOUT,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llm_trainer.core.config import Settings
 from llm_trainer.ml.training.config import TrainingConfig
 
 PARENT_PID_ENV = "LLM_TRAINER_PARENT_PID"
@@ -20,26 +22,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker_command(run_id: int, config: dict[str, Any]) -> list[str]:
-    """One process, or `torchrun --nproc_per_node N` when several GPUs/processes are chosen."""
+@dataclass(frozen=True)
+class Nodes:
+    """How many machines a run spans and where their torchrun rendezvous is (README "Scaling out")."""
+
+    count: int = 1
+    endpoint: str = ""  # host:port of the c10d rendezvous, hosted by the server's machine
+    local_addr: str = ""  # the address other nodes reach this one at (empty: its hostname)
+
+
+def worker_command(run_id: int, config: dict[str, Any], nodes: Nodes = Nodes()) -> list[str]:
+    """One process, or torchrun when several GPUs/processes or several machines are chosen."""
     world = TrainingConfig.model_validate(config).world_size
+    if world <= 1 and nodes.count <= 1:
+        return [sys.executable, "-m", "llm_trainer.worker", str(run_id)]
+    return torchrun_command(run_id, world, nodes)
+
+
+def torchrun_command(run_id: int, nproc: int, nodes: Nodes, *, joining: bool = False) -> list[str]:
+    """`torchrun` for one run: a local master on one machine; on several, the c10d rendezvous that the server's
+    machine hosts and the other nodes join (`joining`: never try to host it, even on the same host)."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc)]
     target = ["-m", "llm_trainer.worker", str(run_id)]
-    if world <= 1:
-        return [sys.executable, *target]
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes",
-        "1",
-        "--nproc_per_node",
-        str(world),
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(_free_port()),
-        *target,
-    ]
+    if nodes.count <= 1:
+        return [*launcher, "--nnodes", "1", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), *target]
+    launcher += ["--nnodes", str(nodes.count), "--rdzv-backend", "c10d", "--rdzv-endpoint", nodes.endpoint]
+    launcher += ["--rdzv-id", f"llm-trainer-run-{run_id}"]
+    if nodes.local_addr:
+        launcher += ["--local-addr", nodes.local_addr]
+    if joining:
+        launcher += ["--rdzv-conf", "is_host=false"]
+    return [*launcher, *target]
 
 
 def worker_env(config: dict[str, Any], data_dir: Path, database_url: str = "") -> dict[str, str]:
@@ -72,3 +85,7 @@ def tail(path: Path, lines: int = 40, max_bytes: int = 64_000) -> str:
     except OSError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
+
+
+def nodes_of(settings: Settings) -> Nodes:
+    return Nodes(settings.nnodes, settings.rdzv_endpoint, settings.node_addr)

@@ -210,6 +210,9 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
         "run %s: %s %s on dataset %s (%d rows, %d validation, labels %s)",
         run_id, run.task, run.base_model, dataset.id, len(rows), data.val_size, data.labels,
     )  # fmt: skip
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank says who it is, in its own node's log
+        log.info("run %s: rank %s of %s (node %s)", run_id, os.environ.get("RANK"), os.environ.get("WORLD_SIZE"),
+                 os.environ.get("GROUP_RANK"))  # fmt: skip
     if is_main:
         start_system_sampler(reporter)
     tracking_uri = settings.mlflow_tracking_uri if is_main else ""

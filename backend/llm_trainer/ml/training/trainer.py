@@ -111,7 +111,8 @@ def resolve_precision(choice: str, device: str) -> str:
 
 
 def cpu_threads(world_size: int) -> int:
-    """Cores this process may use, shared evenly between data-parallel processes."""
+    """Cores this process may use, shared evenly between the data-parallel processes on this machine."""
+    world_size = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))  # torchrun: processes of this node only
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // max(1, world_size))
 
