@@ -80,4 +80,12 @@ describe('ValidationReport', () => {
     expect(w.find('[data-test=ner-report]').exists()).toBe(true)
     expect(w.find('[data-test=ner-refused]').exists()).toBe(false)
   })
+
+  it('rounds the length statistics of reports stored before lengths were rounded (no P95 380.75000000000017)', () => {
+    const old = { ...report, text_length: { ...stats, median: 84.50000000000001, p95: 380.75000000000017 } }
+    const text = mountWith(ValidationReport, { props: { dataset: dataset('classification', old) } }).text()
+    expect(text).toContain('380.8')
+    expect(text).not.toContain('380.75')
+    expect(text).toContain('84.5')
+  })
 })
