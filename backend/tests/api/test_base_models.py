@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-PRESETS = {"bert-base-chinese", "hfl/rbt3", "hfl/chinese-roberta-wwm-ext", "hfl/chinese-macbert-base"}
+from tests.helpers.fake_modelscope import fake_modelscope
+
+PRESETS = {
+    "bert-base-chinese",
+    "hfl/rbt3",
+    "hfl/chinese-roberta-wwm-ext",
+    "hfl/chinese-macbert-base",
+    "modelscope:tiansz/bert-base-chinese",
+}
 
 
 def test_list_offline_defaults_to_embedded_with_reason(client: TestClient) -> None:
@@ -67,3 +75,18 @@ def test_prepare_embedded_reports_progress_until_ready(client: TestClient) -> No
     assert state["status"] == "ready", state
     assert (Path(state["folder"]) / "model.safetensors").is_file()
     assert client.post("/api/base-models/embedded/prepare").json()["status"] == "ready"  # idempotent
+
+
+def test_check_modelscope_source_reports_its_download_size_and_unknown_ids(
+    client: TestClient, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MODELSCOPE_OFFLINE")
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope-cache"))
+    with fake_modelscope("owner/tiny", tiny_model_dir) as (endpoint, _):
+        monkeypatch.setenv("MODELSCOPE_ENDPOINT", endpoint)
+        ok = client.post("/api/base-models/check", json={"source": "modelscope:owner/tiny"})
+        missing = client.post("/api/base-models/check", json={"source": "modelscope:owner/missing"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["kind"] == "modelscope" and ok.json()["availability"] == "downloadable"
+    assert "ModelScope" in ok.json()["message"]
+    assert missing.status_code == 422 and missing.json()["code"] == "hub_model_not_found"

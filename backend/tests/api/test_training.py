@@ -14,6 +14,7 @@ from llm_trainer.ml.baseline import is_baseline_dir
 from llm_trainer.ml.modeling import load_classifier
 from llm_trainer.ml.training.trainer import TENSORBOARD_DIR
 from tests.helpers.fake_hub import closed_port_endpoint, fake_hub
+from tests.helpers.fake_modelscope import fake_modelscope
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
 
@@ -213,6 +214,20 @@ def test_a_hub_model_that_cannot_be_had_is_refused_before_anything_is_queued(
         resp = client.post("/train", json={"dataset_id": dataset_id, "base_model": source})
     assert resp.status_code == status and resp.json()["code"] == code, resp.text
     assert client.get("/api/runs").json()["total"] == 0
+
+
+def test_a_modelscope_model_is_downloaded_by_the_worker_and_trained(
+    client, dataset_id, tiny_model_dir, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("MODELSCOPE_OFFLINE")
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope-cache"))
+    with fake_modelscope("owner/tiny", tiny_model_dir) as (endpoint, requested):
+        monkeypatch.setenv("MODELSCOPE_ENDPOINT", endpoint)  # the worker process inherits it
+        created = _train(client, dataset_id, "modelscope:owner/tiny", **FAST)
+        run = wait_run(client.get, created["id"], finished, timeout=180)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+    assert run["base_model"] == "modelscope:owner/tiny"
+    assert any("FilePath=config.json" in path for path in requested), "the weights came from ModelScope"
 
 
 def test_unknown_run_is_404(client):

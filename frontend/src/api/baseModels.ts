@@ -1,4 +1,4 @@
-/** Pretrained models a run can start from: hub presets, local folders, the embedded model, the TF-IDF baseline. */
+/** Pretrained models a run can start from: Hugging Face and ModelScope presets, local folders, the embedded model, the TF-IDF baseline. */
 import { http } from './http'
 
 export type Availability = 'cached' | 'downloadable' | 'offline-ready' | 'unavailable'
@@ -6,7 +6,7 @@ export type Availability = 'cached' | 'downloadable' | 'offline-ready' | 'unavai
 export interface BaseModel {
   /** What POST /train takes as `base_model`. */
   source: string
-  kind: 'hub' | 'local' | 'embedded' | 'tfidf'
+  kind: 'hub' | 'modelscope' | 'local' | 'embedded' | 'tfidf'
   availability: Availability
   params_m: number
   size_mb: number

@@ -6,12 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from llm_trainer.ml.base_models.sources import SourceKind
+
 Availability = Literal["cached", "downloadable", "offline-ready", "unavailable"]
 
 
 class BaseModelPublic(BaseModel):
     source: str = Field(description="The string to put in a training config's `base_model`.")
-    kind: Literal["hub", "local", "embedded", "tfidf"]
+    kind: SourceKind
     availability: Availability = Field(
         description="cached: in the local HF cache; downloadable: the hub answers; offline-ready: usable with no "
         "network; unavailable: not cached and the hub cannot be reached."
@@ -43,7 +45,7 @@ class BaseModelCheck(BaseModel):
 
 class BaseModelCheckPublic(BaseModel):
     source: str = Field(description="The canonical source string.")
-    kind: Literal["hub", "local", "embedded", "tfidf"]
+    kind: SourceKind
     availability: Availability
     message: str
     size_mb: int | None = None

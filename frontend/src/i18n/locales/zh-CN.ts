@@ -143,6 +143,7 @@ export default {
     noDatasets: '还没有数据集，请先到「数据」页上传。',
     goUpload: '去上传数据',
     baseModel: '基础模型',
+    sourceKind: { hub: 'Hugging Face', modelscope: '魔搭 ModelScope', local: '本地文件夹', embedded: '内置（离线）', tfidf: '基线' },
     pickBaseModel: '选择基础模型',
     baseModelHelp: '在它的基础上微调。内置模型无需下载；本地文件夹需包含 config.json 和权重。',
     localFolder: '或输入本地模型文件夹路径',
