@@ -14,6 +14,7 @@ TASK_MODULES = (
     "llm_trainer.ml.tasks.multi_label",
     "llm_trainer.ml.tasks.pair",
     "llm_trainer.ml.tasks.ner",
+    "llm_trainer.ml.tasks.generation",
 )
 
 _SPECS: dict[TaskKind, TaskSpec] = {}

@@ -84,6 +84,32 @@ class TrainingConfig(BaseModel):
         "and the copy's size on disk. Skipped when the run is stopped (build it later on the model page).",
     )
 
+    # --- generation (causal LM SFT) ---------------------------------------------------------------------------
+    finetuning: Literal["lora", "full"] = Field(
+        "lora",
+        description="Generation: lora trains small adapter matrices (fast, a version of a few MB next to its base "
+        "model); full updates every weight (slow on CPU, a full copy of the model).",
+    )
+    lora_rank: int = Field(16, ge=1, le=256, description="Generation, LoRA: rank of the adapter matrices.")
+    lora_alpha: int = Field(
+        32, ge=1, le=1024, description="Generation, LoRA: scaling of the adapter's update (usually 2 x the rank)."
+    )
+    lora_dropout: float = Field(0.05, ge=0, le=0.5, description="Generation, LoRA: dropout on the adapter input.")
+    lora_target_modules: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Generation, LoRA: module names to adapt; empty = the attention and MLP projections of the "
+        "architecture (q/k/v/o, gate/up/down for Llama, Qwen, Gemma).",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory for long texts, ~30% slower."
+    )
+    logits_on_labels_only: bool = Field(
+        True,
+        description="Generation: compute the vocabulary-wide output only at positions the loss reads (the "
+        "answers), not at the prompt tokens: faster and lighter for large vocabularies, same loss.",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainingConfig:
         if self.early_stopping_patience and self.save_strategy != self.eval_strategy:

@@ -156,6 +156,40 @@ def preflight_memory(model: Any, batch_size: int, max_length: int, precision: st
     return needed, []
 
 
+@dataclass
+class RunContext:
+    """Where this process trains: data-parallel world, rank, device and precision (threads and seed are set)."""
+
+    world: int
+    is_main: bool
+    device: str
+    precision: str
+
+
+def start_process(cfg: TrainingConfig) -> RunContext:
+    """Resolve device and precision, share the CPU cores between ranks and seed everything: every task's first step."""
+    import torch
+    from transformers import set_seed
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    device = resolve_device(cfg.device)
+    if device == "cpu":
+        torch.set_num_threads(cpu_threads(world))
+    set_seed(cfg.seed)
+    return RunContext(world, int(os.environ.get("RANK", "0")) == 0, device, resolve_precision(cfg.precision, device))
+
+
+def resume_point(job: Any, reporter: Reporter) -> tuple[Path | None, int]:
+    """(checkpoint to resume from, its global step) of a resumed run; (None, 0) for a fresh one."""
+    checkpoint = last_checkpoint(job.work_dir) if job.resume else None
+    resumed_from = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+    if checkpoint:
+        reporter.info(f"resuming from {checkpoint.name} (global step {resumed_from})")
+    elif job.resume:
+        reporter.info("no checkpoint found: training starts from the beginning")
+    return checkpoint, resumed_from
+
+
 def _stop_agreed(local: bool) -> bool:
     """In data-parallel runs every process must stop at the same step: rank 0's decision is shared."""
     import torch

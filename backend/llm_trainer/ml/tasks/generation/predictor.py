@@ -1,0 +1,205 @@
+"""Serve a generation version: base model + LoRA adapter merged once at load, prompts rendered with the version's
+chat template, answers generated with the KV cache, streamed piece by piece or returned whole."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llm_trainer.ml.tasks.generation.chat import prompt_ids, stop_token_ids
+
+VERSION_META = "llm_trainer.json"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+@dataclass
+class ChatRequest:
+    """One conversation to answer and how to sample the answer."""
+
+    messages: list[dict[str, str]]
+    max_new_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int | None = None
+
+
+@dataclass
+class ChatAnswer:
+    text: str
+    finish_reason: str  # "stop" (end-of-turn token) | "length" (max_new_tokens reached)
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float = 0.0
+    first_token_ms: float | None = None
+    truncated: bool = False  # the prompt was cut from the left to fit the context
+    label: str = ""  # the shared answer shape of the other tasks (generation has no label)
+    score: float = 1.0
+    probabilities: list = field(default_factory=list)
+
+
+class _PieceStreamer:
+    """A transformers streamer that turns generated ids into text pieces on a queue (whole characters only)."""
+
+    def __init__(self, tokenizer: Any, stop_ids: list[int]) -> None:
+        self.tokenizer, self.stop_ids = tokenizer, set(stop_ids)
+        self.pieces: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.ids: list[int] = []
+        self._sent = ""
+        self._prompt_seen = False
+        self.first_token_at: float | None = None
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # the first call carries the prompt
+            self._prompt_seen = True
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        self.ids += [int(i) for i in value.reshape(-1).tolist()]
+        text = self.tokenizer.decode([i for i in self.ids if i not in self.stop_ids], skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+            return
+        if len(text) > len(self._sent) and text.startswith(self._sent):
+            self.pieces.put(text[len(self._sent) :])
+            self._sent = text
+
+    def end(self) -> None:
+        self.pieces.put(None)
+
+
+class ChatGenerator:
+    """`predict([ChatRequest]) -> [ChatAnswer]` and `stream(ChatRequest)` (text pieces, then `last_answer`)."""
+
+    def __init__(self, tokenizer: Any, model: Any, context_length: int) -> None:
+        self.tokenizer, self.model, self.context_length = tokenizer, model.eval(), context_length
+        self.stop_ids = stop_token_ids(tokenizer)
+
+    def _prompt(self, request: ChatRequest) -> tuple[Any, bool]:
+        import torch
+
+        ids = prompt_ids(self.tokenizer, request.messages)
+        room = max(8, self.context_length - request.max_new_tokens)
+        cut = len(ids) > room
+        return torch.tensor([ids[-room:]]), cut
+
+    def _kwargs(self, request: ChatRequest, ids: Any, streamer: Any, cancel: threading.Event | None) -> dict:
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001, ANN204 - transformers' signature
+                import torch
+
+                return torch.full((input_ids.shape[0],), bool(cancel and cancel.is_set()), dtype=torch.bool)
+
+        sample = request.temperature > 0
+        return {
+            "input_ids": ids,
+            "attention_mask": ids.new_ones(ids.shape),
+            "max_new_tokens": request.max_new_tokens,
+            "do_sample": sample,
+            "temperature": request.temperature if sample else None,
+            "top_p": request.top_p if sample else None,
+            "top_k": None,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "use_cache": True,
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([Cancelled()]),
+        }
+
+    def _generate(self, request: ChatRequest, streamer: _PieceStreamer, cancel: threading.Event | None) -> ChatAnswer:
+        import torch
+
+        ids, cut = self._prompt(request)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            if request.seed is not None:
+                torch.manual_seed(request.seed)
+            self.model.generate(**self._kwargs(request, ids, streamer, cancel))
+        new = streamer.ids
+        stopped = bool(new) and new[-1] in self.stop_ids
+        text = self.tokenizer.decode([i for i in new if i not in self.stop_ids], skip_special_tokens=True)
+        first = None if streamer.first_token_at is None else (streamer.first_token_at - started) * 1000
+        return ChatAnswer(
+            text=text, finish_reason="stop" if stopped else "length", prompt_tokens=int(ids.shape[1]),
+            completion_tokens=len(new), seconds=time.perf_counter() - started, first_token_ms=first, truncated=cut,
+        )  # fmt: skip
+
+    def predict(self, requests: list[ChatRequest]) -> list[ChatAnswer]:
+        return [self._generate(r, _PieceStreamer(self.tokenizer, self.stop_ids), None) for r in requests]
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        return ChatStream(self, request)
+
+    def warm_up(self) -> None:
+        self.predict([ChatRequest([{"role": "user", "content": "你好"}], max_new_tokens=2, temperature=0)])
+
+
+class ChatStream:
+    """Iterate for text pieces; `answer` holds the finished answer (usage, finish reason) once iteration ends.
+    Closing the iterator early (client gone) stops generation at the next token."""
+
+    def __init__(self, generator: ChatGenerator, request: ChatRequest) -> None:
+        self._generator, self._request = generator, request
+        self._streamer = _PieceStreamer(generator.tokenizer, generator.stop_ids)
+        self._cancel = threading.Event()
+        self.answer: ChatAnswer | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            self.answer = self._generator._generate(self._request, self._streamer, self._cancel)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consuming thread
+            self.error = exc
+            self._streamer.end()
+
+    def __iter__(self) -> Iterator[str]:
+        thread = threading.Thread(target=self._run, daemon=True, name="chat-stream")
+        thread.start()
+        try:
+            while (piece := self._streamer.pieces.get()) is not None:
+                yield piece
+        finally:
+            self._cancel.set()
+            thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    return json.loads((version_dir / VERSION_META).read_text(encoding="utf-8"))
+
+
+def base_folder(version_dir: Path, meta: dict[str, Any]) -> Path:
+    """The base model an adapter was trained on: its recorded folder, else its source resolved again."""
+    recorded = Path((meta.get("generation") or {}).get("base_folder") or "")
+    if recorded.is_dir():
+        return recorded
+    from llm_trainer.core.config import get_settings
+    from llm_trainer.ml.modeling import resolve_source_folder
+
+    return resolve_source_folder(meta["base_model"], get_settings().cache_dir)
+
+
+def load_generator(version_dir: Path, with_adapter: bool = True) -> ChatGenerator:
+    """The version's model ready to answer (LoRA merged into the base weights: no adapter cost per token)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llm_trainer.ml.training.data import model_length_limit
+
+    meta = read_manifest(version_dir)
+    tokenizer = AutoTokenizer.from_pretrained(version_dir)
+    if (version_dir / ADAPTER_CONFIG).is_file():
+        from peft import PeftModel
+
+        model = AutoModelForCausalLM.from_pretrained(base_folder(version_dir, meta))
+        if with_adapter:
+            model = PeftModel.from_pretrained(model, version_dir).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(version_dir)
+    return ChatGenerator(tokenizer, model, model_length_limit(tokenizer, model.config))

@@ -1,0 +1,286 @@
+"""Supervised fine-tuning of a causal LM on conversations with the HF Trainer: LoRA (peft) or full weights.
+
+The loss covers the assistant tokens only (labels -100 elsewhere). The LM head, whose output is vocabulary-wide
+(262k for Gemma 3), runs only at the positions of the batch where some row has a label (`logits_to_keep` with the
+positions): the prompt part of a batch costs no logits. The version's metric is validation loss / perplexity, next
+to the base model's on the same split (`metrics["baseline"]`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llm_trainer.core.errors import InvalidInput
+from llm_trainer.ml.tasks.generation.chat import IGNORE, Encoded, encode_many, ensure_chat_template
+from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
+
+log = logging.getLogger("llm_trainer.worker")
+DEFAULT_MAX_TOKENS = 512  # auto max length is the 95th percentile, capped here (CPU time grows with it)
+GENERATION_META = "generation.json"  # in the version folder: base model reference, fine-tuning kind, stop tokens
+# LoRA targets per architecture (peft names): attention and MLP projections, what LoRA papers found to pay off.
+LORA_TARGETS = {
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+    "bloom": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+    "gpt_neox": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+}
+PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # Llama, Qwen, Gemma...
+
+
+@dataclass
+class ChatSplit:
+    """Conversations (lists of {role, content}) of the training and validation parts; generation has no labels."""
+
+    train: list[list[dict[str, str]]]
+    val: list[list[dict[str, str]]]
+    labels: list[str]
+
+    @property
+    def val_size(self) -> int:
+        return len(self.val)
+
+
+def lora_targets(model: Any, chosen: list[str]) -> list[str] | str:
+    """The user's modules, else the architecture's projections, else every linear layer but the LM head."""
+    if chosen:
+        return chosen
+    model_type = getattr(model.config, "model_type", "")
+    if model_type in LORA_TARGETS:
+        return LORA_TARGETS[model_type]
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    found = [p for p in PROJECTIONS if p in names]
+    return found or "all-linear"
+
+
+def load_causal_lm(folder: Path, source: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
+    except ValueError as exc:  # an encoder (BERT, e5) has no causal LM head
+        raise InvalidInput(
+            f"{source} is not a causal language model ({exc}). Generation needs a decoder model such as "
+            "Qwen/Qwen2.5-0.5B-Instruct or the embedded Gemma 3 270M.",
+            code="not_a_causal_lm",
+        ) from exc
+    ensure_chat_template(tokenizer)
+    return tokenizer, model
+
+
+class _Encodings:
+    def __init__(self, items: list[Encoded]) -> None:
+        self.items = [{"input_ids": e.input_ids, "labels": e.labels} for e in items if e.trained_tokens]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.items[i]
+
+
+def kept_positions(labels: Any) -> Any:
+    """Positions whose next token has a label in some row: the only ones whose logits the loss reads."""
+    return (labels[:, 1:] != IGNORE).any(dim=0).nonzero().squeeze(1)
+
+
+class ChatCollator:
+    """Right-pads a batch and asks the model for the logits at `kept_positions` only (`logits_to_keep`)."""
+
+    def __init__(self, pad_id: int, keep_logits: bool = True, multiple: int | None = None) -> None:
+        self.pad_id, self.keep_logits, self.multiple = pad_id, keep_logits, multiple
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        longest = max(len(f["input_ids"]) for f in features)
+        if self.multiple:
+            longest = -(-longest // self.multiple) * self.multiple
+        ids = torch.full((len(features), longest), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(features), longest), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(features), longest), dtype=torch.long)
+        for i, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[i, :n] = torch.tensor(f["input_ids"])
+            labels[i, :n] = torch.tensor(f["labels"])
+            mask[i, :n] = 1
+        batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if self.keep_logits:
+            batch["logits_to_keep"] = kept_positions(labels)
+        return batch
+
+
+def causal_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """Cross-entropy of next-token predictions on labelled tokens; logits are full-length or the kept positions."""
+    import torch
+
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    if logits.shape[1] == labels.shape[1]:
+        targets = labels[:, 1:]
+        logits = logits[:, :-1]
+    else:
+        targets = labels[:, kept_positions(labels) + 1]
+    loss = torch.nn.functional.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
+    count = num_items_in_batch if num_items_in_batch is not None else (targets != IGNORE).sum().clamp(min=1)
+    return loss / count
+
+
+def _with_lora(model: Any, cfg: Any) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=lora_targets(model, cfg.lora_target_modules),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def _perplexity(loss: float | None) -> float | None:
+    return None if loss is None else round(math.exp(min(loss, 50.0)), 4)
+
+
+def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> TrainedVersion:
+    import torch
+    from transformers import Trainer
+
+    from llm_trainer.ml.modeling import resolve_source_folder
+    from llm_trainer.ml.training.data import choose_max_length, model_length_limit, truncation_share
+    from llm_trainer.ml.training.trainer import (
+        _training_args,
+        preflight_memory,
+        resume_point,
+        run_callbacks,
+        start_process,
+    )
+
+    cfg = job.config
+    ctx = start_process(cfg)
+    reporter.progress({"phase": "loading_model", "base_model": job.base_model})
+    folder = resolve_source_folder(
+        job.base_model, job.cache_dir, lambda info: reporter.progress({"phase": "loading_model", "loading": info})
+    )
+    tokenizer, model = load_causal_lm(folder, job.base_model)
+    if cfg.finetuning == "lora":
+        model = _with_lora(model, cfg)
+    elif cfg.freeze_embeddings:
+        model.get_input_embeddings().requires_grad_(False)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+
+    limit = model_length_limit(tokenizer, model.config)
+    probe = encode_many(tokenizer, data.train, limit)
+    lengths = [e.full_length for e in probe]
+    max_length = choose_max_length(lengths, min(limit, cfg.max_length or DEFAULT_MAX_TOKENS), cfg.max_length)
+    train_enc = [Encoded(e.input_ids[:max_length], e.labels[:max_length], e.full_length) for e in probe]
+    val_enc = encode_many(tokenizer, data.val, max_length)
+    trunc = truncation_share(lengths + [e.full_length for e in val_enc], max_length)
+    train_ds, val_ds = _Encodings(train_enc), _Encodings(val_enc)
+    if not len(train_ds) or not len(val_ds):
+        raise InvalidInput(
+            f"No answer token is left within max_length {max_length} in the training or validation part; raise "
+            "max_length or shorten the prompts.",
+            code="answers_truncated",
+        )
+
+    needed, warnings = preflight_memory(model, cfg.batch_size, max_length, ctx.precision, ctx.device)
+    for w in warnings:
+        reporter.info("WARNING: " + w)
+    effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * ctx.world
+    total_steps = max(1, int(max(1, -(-len(train_ds) // effective_batch)) * cfg.epochs))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    reporter.progress(
+        {
+            "phase": "training",
+            "step": 0,
+            "total_steps": total_steps,
+            "max_length": max_length,
+            "truncation_share": round(trunc, 4),
+            "train_size": len(train_ds),
+            "val_size": len(val_ds),
+            "trained_tokens": sum(e.trained_tokens for e in train_enc),
+            "trainable_parameters": trainable,
+            "device": ctx.device,
+            "precision": ctx.precision,
+            "memory_estimate_mb": round(needed / 2**20),
+            "warnings": warnings,
+        }
+    )
+
+    args = _training_args(job, ctx.device, ctx.precision, ctx.world, total_steps)  # type: ignore[arg-type]
+    args.metric_for_best_model = "loss"
+    args.greater_is_better = False
+    args.prediction_loss_only = True  # the eval loop keeps no vocabulary-wide logits
+    args.label_names = ["labels"]
+    args.remove_unused_columns = False
+    callbacks = run_callbacks(job, reporter, effective_batch, ctx.is_main)
+    multiple = 8 if ctx.device == "cuda" else None
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        data_collator=ChatCollator(tokenizer.pad_token_id, keep_logits=cfg.logits_on_labels_only, multiple=multiple),
+        compute_loss_func=causal_loss,
+        callbacks=callbacks,
+    )
+    baseline = None
+    if cfg.finetuning == "lora" and not job.resume:
+        reporter.progress({"phase": "evaluating", "baseline": True})
+        with model.disable_adapter():
+            base_loss = trainer.evaluate(metric_key_prefix="base")["base_loss"]
+        baseline = {"loss": round(base_loss, 6), "perplexity": _perplexity(base_loss)}
+    checkpoint, resumed_from = resume_point(job, reporter)
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_seconds = time.monotonic() - started
+    stopped = callbacks[0].stopped_at is not None
+    if not ctx.is_main:
+        return TrainedVersion(kind="lora", labels=[], metrics={}, write_files=lambda _: None, is_main=False)
+
+    reporter.progress({"phase": "evaluating"})
+    val_loss = trainer.evaluate()["eval_loss"]
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    tokens = sum(e.trained_tokens for e in train_enc) * cfg.epochs
+    metrics = {
+        "loss": round(val_loss, 6),
+        "perplexity": _perplexity(val_loss),
+        "baseline": baseline,
+        "max_length": max_length,
+        "truncation_share": round(trunc, 4),
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": resumed_from,
+        "precision": ctx.precision,
+        "train_seconds": round(train_seconds, 1),
+        "trained_tokens_per_s": round(tokens / train_seconds, 1) if train_seconds else None,
+        "trainable_parameters": trainable,
+        "finetuning": cfg.finetuning,
+    }
+    kind = "lora" if cfg.finetuning == "lora" else "transformer"
+    extra = {"generation": {"base_folder": str(Path(folder).resolve()), "finetuning": cfg.finetuning}}
+
+    def write_files(out: Path) -> None:
+        with torch.no_grad():
+            model.save_pretrained(out)  # LoRA: the adapter only (adapter_config.json names the base folder)
+        tokenizer.save_pretrained(out)  # with the chat template used here: serving renders prompts with it
+
+    return TrainedVersion(
+        kind=kind,
+        labels=[],
+        metrics=metrics,
+        write_files=write_files,
+        max_length=max_length,
+        device=ctx.device,
+        stopped=stopped,
+        manifest_extra=extra,
+    )
