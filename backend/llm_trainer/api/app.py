@@ -12,7 +12,7 @@ from llm_trainer import __version__
 from llm_trainer.api.access import AccessGuard, LoginThrottle
 from llm_trainer.api.body_limit import BodyLimit
 from llm_trainer.api.errors import install_error_handlers
-from llm_trainer.api.routes import auth, base_models, datasets, health, models, predict, runs, system, training
+from llm_trainer.api.routes import auth, base_models, chat, datasets, health, models, predict, runs, system, training
 from llm_trainer.api.spa import mount_spa
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.db.base import make_engine, make_session_factory
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.serving = Serving(settings, app.state.session_factory)  # model cache + batch jobs
     install_error_handlers(app)
-    for module in (health, auth, system, datasets, base_models, training, runs, models, predict):
+    for module in (health, auth, system, datasets, base_models, training, runs, models, predict, chat):
         app.include_router(module.router)
     mount_spa(app, settings.frontend_dist)  # last: its catch-all must not shadow API routes
     if settings.cors_origin_list:  # off unless named: no page elsewhere may read the API's answers

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import charset_normalizer
 
-from llm_trainer.core.errors import InvalidInput
+from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
 from llm_trainer.datafiles import limits
 
 SAMPLE_BYTES = 64 * 1024
@@ -285,6 +285,17 @@ def _json_objects(table: Table) -> Iterator[dict[str, Any]]:
             "Expect one object per line (JSONL) or an array of objects (JSON).",
             code="malformed_file",
         ) from exc
+
+
+def numbered_objects(table: Table) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(record number from 1, object) of a JSON/JSONL table, refusing files over the row cap."""
+    for n, obj in enumerate(_json_objects(table), start=1):
+        if n > limits.current().max_rows:
+            raise PayloadTooLarge(
+                f"The file has more than {limits.current().max_rows:,} records (LLM_TRAINER_MAX_ROWS).",
+                code="too_many_rows",
+            )
+        yield n, obj
 
 
 class _Utf8Bytes:

@@ -1,14 +1,17 @@
-"""Generation over the API: upload Alpaca JSONL, fine-tune a tiny causal LM with LoRA through the worker, get a
-version holding the adapter and its base reference, with validation loss and perplexity next to the base model's."""
+"""Generation end to end on a real uvicorn server: upload Alpaca JSONL, fine-tune a tiny causal LM with LoRA through
+the worker, get a version holding the adapter and its base reference (validation loss and perplexity next to the
+base model's), then chat with it through the official `openai` client (streamed and whole) and `/api/generate`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 
-from tests.helpers.chat_data import alpaca_jsonl, chat_texts
+from tests.helpers.chat_data import COLOURS, alpaca_jsonl, chat_texts
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.tiny_model import build_tiny_causal_lm
 
@@ -20,34 +23,58 @@ def causal_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_causal_lm(tmp_path_factory.mktemp("causal-base"), chat_texts(60))
 
 
-def upload_chat(client, body: bytes) -> dict:
-    resp = client.post("/api/datasets", files={"file": ("sft.jsonl", body, "application/json")},
-                       data={"task": "generation"})  # fmt: skip
+def train_version(http: httpx.Client, base: Path) -> int:
+    resp = http.post("/api/datasets", files={"file": ("sft.jsonl", alpaca_jsonl(60), "application/json")},
+                     data={"task": "generation"})  # fmt: skip
     assert resp.status_code == 201, resp.text
-    return resp.json()
-
-
-def train(client, dataset_id: int, base: Path, config: dict) -> dict:
-    resp = client.post("/train", json={"dataset_id": dataset_id, "base_model": str(base), "config": config})
-    assert resp.status_code == 201, resp.text
-    run = wait_run(client.get, resp.json()["id"], finished, timeout=400)
-    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
-    return run
-
-
-def test_lora_sft_run_gives_an_adapter_version_that_beats_the_base_loss(client, causal_base, settings) -> None:
-    dataset = upload_chat(client, alpaca_jsonl(60))
+    dataset = resp.json()
     assert dataset["task"] == "generation" and dataset["report"]["generation"]["layout"] == "alpaca"
-    run = train(client, dataset["id"], causal_base, TRAIN_CONFIG)
+    resp = http.post("/train", json={"dataset_id": dataset["id"], "base_model": str(base), "config": TRAIN_CONFIG})
+    assert resp.status_code == 201, resp.text
+    run = wait_run(http.get, resp.json()["id"], finished, timeout=400)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
     [version_id] = run["model_version_ids"]
-    model = client.get(f"/api/models/{version_id}").json()
+    return version_id
+
+
+def test_lora_sft_version_is_served_through_the_openai_client(live_server, causal_base, data_dir) -> None:
+    http = httpx.Client(base_url=live_server, timeout=60)
+    version_id = train_version(http, causal_base)
+    model = http.get(f"/api/models/{version_id}").json()
     assert model["task"] == "generation" and model["kind"] == "lora"
     metrics = model["metrics"]
-    assert metrics["perplexity"] < metrics["baseline"]["perplexity"] / 2, metrics
+    assert metrics["perplexity"] < metrics["baseline"]["perplexity"] / 10, metrics
     assert model["key_metrics"]["perplexity"] == metrics["perplexity"]
-    folder = settings.models_dir / str(version_id)
+    folder = data_dir / "models" / str(version_id)
     assert (folder / "adapter_model.safetensors").is_file() and not (folder / "model.safetensors").exists()
     manifest = json.loads((folder / "llm_trainer.json").read_text())
     assert manifest["base_model"] == str(causal_base)
     assert manifest["generation"]["base_folder"] == str(causal_base.resolve())
     assert "<start_of_turn>" in (folder / "chat_template.jinja").read_text()  # the default template, kept for serving
+
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="not-needed", max_retries=0)
+    assert str(version_id) in [m.id for m in client.models.list().data]
+    question = [{"role": "user", "content": "苹果是什么颜色？\n\n编号7"}]
+    pieces, finish = [], None
+    stream = client.chat.completions.create(model=str(version_id), messages=question, stream=True, temperature=0,
+                                            max_tokens=20, stream_options={"include_usage": True})  # fmt: skip
+    usage = None
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            pieces.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+    streamed = "".join(pieces)
+    assert COLOURS["苹果"] in streamed, streamed
+    assert finish in ("stop", "length") and usage and usage.completion_tokens > 0
+    whole = client.chat.completions.create(model=model["name"], messages=question, temperature=0, max_tokens=20)
+    assert whole.choices[0].message.content == streamed  # greedy: the same answer by name as by id
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="no-such-model", messages=question)
+
+    ask = {"model_id": version_id, "prompt": question[0]["content"], "temperature": 0, "max_new_tokens": 20}
+    own = http.post("/api/generate", json=ask).json()
+    assert own["text"] == streamed and own["usage"]["completion_tokens"] > 0
+    base = http.post("/api/generate", json={**ask, "variant": "base"}).json()
+    assert base["variant"] == "base" and base["text"] != streamed

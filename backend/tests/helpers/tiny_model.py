@@ -10,7 +10,6 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def build_tiny_bert(out_dir: Path, texts: Iterable[str], num_labels: int = 2) -> Path:
     """Save a 2-layer, hidden-32 BERT + a char-level WordPiece vocab built from `texts` into `out_dir`."""
-    import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -30,10 +29,17 @@ def build_tiny_bert(out_dir: Path, texts: Iterable[str], num_labels: int = 2) ->
         max_position_embeddings=128,
         num_labels=num_labels,
     )
-    # Fixed initial weights: tests that assert on learned accuracy must not depend on the draw.
+    return _save_seeded(BertForSequenceClassification, config, tokenizer, out_dir)
+
+
+def _save_seeded(model_class, config, tokenizer, out_dir: Path) -> Path:  # noqa: ANN001 - any transformers model
+    """Build the model from fixed initial weights (tests that assert on learned scores must not depend on the
+    draw) and save it with its tokenizer."""
+    import torch
+
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = BertForSequenceClassification(config)
+        model = model_class(config)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
@@ -45,7 +51,6 @@ CHAT_SPECIAL = ["<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"]
 def build_tiny_causal_lm(out_dir: Path, texts: Iterable[str], chat_template: str | None = None) -> Path:
     """Save a 2-layer, hidden-32 Llama + a byte-level BPE tokenizer trained on `texts` (Gemma's turn markers as
     special tokens, no chat template unless given: the product's default then applies) into `out_dir`."""
-    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -77,9 +82,4 @@ def build_tiny_causal_lm(out_dir: Path, texts: Iterable[str], chat_template: str
         tie_word_embeddings=True,
         initializer_range=0.3,  # far from uniform logits: a frozen base that LoRA can steer in a few steps
     )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(config)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return _save_seeded(LlamaForCausalLM, config, tokenizer, out_dir)

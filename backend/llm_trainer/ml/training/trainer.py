@@ -190,6 +190,32 @@ def resume_point(job: Any, reporter: Reporter) -> tuple[Path | None, int]:
     return checkpoint, resumed_from
 
 
+def plan_training(
+    reporter: Reporter, model: Any, cfg: TrainingConfig, ctx: RunContext, n_items: int, max_length: int, **facts: Any
+) -> tuple[int, int, list[str]]:
+    """(effective batch, total steps, memory warnings): the memory pre-flight and the run's first progress report
+    (`facts` adds what the task knows: truncation share, split sizes...)."""
+    needed, warnings = preflight_memory(model, cfg.batch_size, max_length, ctx.precision, ctx.device)
+    for w in warnings:
+        reporter.info("WARNING: " + w)
+    effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * ctx.world
+    total_steps = max(1, int(max(1, -(-n_items // effective_batch)) * cfg.epochs))
+    reporter.progress(
+        {
+            "phase": "training",
+            "step": 0,
+            "total_steps": total_steps,
+            "max_length": max_length,
+            **facts,
+            "device": ctx.device,
+            "precision": ctx.precision,
+            "memory_estimate_mb": round(needed / 2**20),
+            "warnings": warnings,
+        }
+    )
+    return effective_batch, total_steps, warnings
+
+
 def _stop_agreed(local: bool) -> bool:
     """In data-parallel runs every process must stop at the same step: rank 0's decision is shared."""
     import torch
@@ -430,27 +456,10 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     train_ds = EncodedDataset(tokenizer, job.split.train_texts, [target(x) for x in job.split.train_labels], max_length)
     val_ds = EncodedDataset(tokenizer, job.split.val_texts, [target(x) for x in job.split.val_labels], max_length)
 
-    needed, warnings = preflight_memory(model, cfg.batch_size, max_length, precision, device)
-    for w in warnings:
-        reporter.info("WARNING: " + w)
-    effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * world
-    steps_per_epoch = max(1, -(-len(train_ds) // effective_batch))
-    total_steps = max(1, int(steps_per_epoch * cfg.epochs))
-    reporter.progress(
-        {
-            "phase": "training",
-            "step": 0,
-            "total_steps": total_steps,
-            "max_length": max_length,
-            "truncation_share": round(trunc, 4),
-            "train_size": len(train_ds),
-            "val_size": len(val_ds),
-            "device": device,
-            "precision": precision,
-            "memory_estimate_mb": round(needed / 2**20),
-            "warnings": warnings,
-        }
-    )
+    effective_batch, total_steps, warnings = plan_training(
+        reporter, model, cfg, RunContext(world, is_main, device, precision), len(train_ds), max_length,
+        truncation_share=round(trunc, 4), train_size=len(train_ds), val_size=len(val_ds),
+    )  # fmt: skip
 
     args = _training_args(job, device, precision, world, total_steps)
     callbacks = run_callbacks(job, reporter, effective_batch, is_main)
@@ -468,12 +477,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
         compute_loss_func=loss_func,
         callbacks=callbacks,
     )
-    checkpoint = last_checkpoint(job.work_dir) if job.resume else None
-    resumed_from = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
-    if checkpoint:
-        reporter.info(f"resuming from {checkpoint.name} (global step {resumed_from})")
-    elif job.resume:
-        reporter.info("no checkpoint found: training starts from the beginning")
+    checkpoint, resumed_from = resume_point(job, reporter)
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_seconds = time.monotonic() - started

@@ -18,6 +18,15 @@ def invalid(field: str, message: str, code: str = "invalid_training_config", **d
     return InvalidInput(message, code=code, details={"field": field, **details})
 
 
+def check_validation_marks(validation_rows: int, config: Any, what: str = "rows") -> None:
+    """validation_source=dataset needs rows the file marks as validation/test."""
+    if config.validation_source == "dataset" and not validation_rows:
+        raise invalid(
+            "config.validation_source",
+            f"The dataset has no {what} marked as validation/test; use validation_source=split.",
+        )
+
+
 def check_label_counts(counts: dict[str, int], validation_rows: int, config: Any, what: str = "classification") -> None:
     """At least 2 labels, and enough rows per label for the chosen validation split."""
     if len(counts) < 2:

@@ -23,10 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
-from llm_trainer.datafiles import limits
+from llm_trainer.core.errors import InvalidInput
 from llm_trainer.datafiles.columns import SPLIT_NAMES, SPLITS, normalize_split, resolve_column
-from llm_trainer.datafiles.reader import open_table
+from llm_trainer.datafiles.reader import numbered_objects, open_table
 from llm_trainer.datafiles.validate import issue, length_stats
 from llm_trainer.ml.tasks.spec import Ingest
 
@@ -133,15 +132,7 @@ def _messages_of(obj: dict[str, Any]) -> tuple[str, list[dict[str, str]] | None,
 
 
 def _json_records(path: Path, filename: str) -> Iterator[ChatRecord]:
-    from llm_trainer.datafiles.reader import _json_objects
-
-    table = open_table(path, filename)
-    for n, obj in enumerate(_json_objects(table), start=1):
-        if n > limits.current().max_rows:
-            raise PayloadTooLarge(
-                f"The file has more than {limits.current().max_rows:,} records (LLM_TRAINER_MAX_ROWS).",
-                code="too_many_rows",
-            )
+    for n, obj in numbered_objects(open_table(path, filename)):
         layout, messages, error = _messages_of(obj)
         split = obj.get("split") if isinstance(obj.get("split"), str) else None
         yield ChatRecord(n, messages, layout, normalize_split(split) if split else None, error)

@@ -9,7 +9,7 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
-from llm_trainer.ml.tasks.classification.spec import invalid
+from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import check_count
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
@@ -99,11 +99,7 @@ class GenerationSpec(TaskSpec):
                 "dataset_id", "Generation training needs at least 2 conversations (one held out); add examples.",
                 code="too_few_rows",
             )  # fmt: skip
-        if config.validation_source == "dataset" and not validation_rows:
-            raise invalid(
-                "config.validation_source",
-                "The dataset has no conversations marked as validation/test; use validation_source=split.",
-            )
+        check_validation_marks(validation_rows, config, "conversations")
 
     def prepare(self, rows: Sequence[TaskRow], config: Any) -> Any:
         return split_conversations(rows, config)

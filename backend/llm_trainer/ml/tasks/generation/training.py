@@ -156,7 +156,7 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     from llm_trainer.ml.training.data import choose_max_length, model_length_limit, truncation_share
     from llm_trainer.ml.training.trainer import (
         _training_args,
-        preflight_memory,
+        plan_training,
         resume_point,
         run_callbacks,
         start_process,
@@ -192,29 +192,12 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
             code="answers_truncated",
         )
 
-    needed, warnings = preflight_memory(model, cfg.batch_size, max_length, ctx.precision, ctx.device)
-    for w in warnings:
-        reporter.info("WARNING: " + w)
-    effective_batch = cfg.batch_size * cfg.gradient_accumulation_steps * ctx.world
-    total_steps = max(1, int(max(1, -(-len(train_ds) // effective_batch)) * cfg.epochs))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    reporter.progress(
-        {
-            "phase": "training",
-            "step": 0,
-            "total_steps": total_steps,
-            "max_length": max_length,
-            "truncation_share": round(trunc, 4),
-            "train_size": len(train_ds),
-            "val_size": len(val_ds),
-            "trained_tokens": sum(e.trained_tokens for e in train_enc),
-            "trainable_parameters": trainable,
-            "device": ctx.device,
-            "precision": ctx.precision,
-            "memory_estimate_mb": round(needed / 2**20),
-            "warnings": warnings,
-        }
-    )
+    effective_batch, total_steps, _ = plan_training(
+        reporter, model, cfg, ctx, len(train_ds), max_length, truncation_share=round(trunc, 4),
+        train_size=len(train_ds), val_size=len(val_ds), trained_tokens=sum(e.trained_tokens for e in train_enc),
+        trainable_parameters=trainable,
+    )  # fmt: skip
 
     args = _training_args(job, ctx.device, ctx.precision, ctx.world, total_steps)  # type: ignore[arg-type]
     args.metric_for_best_model = "loss"

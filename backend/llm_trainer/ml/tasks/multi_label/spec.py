@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.core.tasks import TaskKind
-from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, invalid
+from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, check_validation_marks, invalid
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES, Split
 
@@ -79,11 +79,7 @@ class MultiLabelSpec(ClassificationSpec):
                 "dataset_id", "The dataset has fewer than 2 labels; multi-label training needs at least 2.",
                 code="too_few_labels",
             )  # fmt: skip
-        if config.validation_source == "dataset" and not validation_rows:
-            raise invalid(
-                "config.validation_source",
-                "The dataset has no rows marked as validation/test; use validation_source=split.",
-            )
+        check_validation_marks(validation_rows, config)
         if sum(label_counts.values()) < 4:
             raise invalid("dataset_id", "Too few rows to hold out a validation part; add rows.")
 

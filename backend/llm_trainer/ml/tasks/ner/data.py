@@ -19,7 +19,7 @@ from typing import Any
 from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
 from llm_trainer.datafiles import limits
 from llm_trainer.datafiles.columns import SPLITS, normalize_split
-from llm_trainer.datafiles.reader import detect_encoding, open_table
+from llm_trainer.datafiles.reader import detect_encoding, numbered_objects, open_table
 from llm_trainer.datafiles.validate import issue, length_stats, normalize_label
 from llm_trainer.ml.tasks.ner.tags import detect_scheme, is_valid_tag, summary, tags_to_spans
 from llm_trainer.ml.tasks.spec import Ingest
@@ -89,8 +89,6 @@ def _text_of(obj: dict[str, Any]) -> Any:
 
 def read_json_records(path: Path, filename: str) -> tuple[Iterator[NerRecord], dict[str, Any]]:
     """JSONL or a JSON array of objects, in any JSON layout (detected per record, the first one reported)."""
-    from llm_trainer.datafiles.reader import _json_objects
-
     table = open_table(path, filename)
     if table.format not in JSON_FORMATS:
         raise InvalidInput("not a JSON file", code="malformed_file")
@@ -98,12 +96,7 @@ def read_json_records(path: Path, filename: str) -> tuple[Iterator[NerRecord], d
 
     def records() -> Iterator[NerRecord]:
         max_chars = limits.current().max_text_chars
-        for n, obj in enumerate(_json_objects(table), start=1):
-            if n > limits.current().max_rows:
-                raise PayloadTooLarge(
-                    f"The file has more than {limits.current().max_rows:,} records (LLM_TRAINER_MAX_ROWS).",
-                    code="too_many_rows",
-                )
+        for n, obj in numbered_objects(table):
             layout, spans, error = _spans_of_object(obj)
             source["layout"] = source["layout"] or layout
             text = _text_of(obj)

@@ -12,7 +12,7 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
-from llm_trainer.ml.tasks.classification.spec import invalid
+from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
@@ -98,11 +98,7 @@ class NerSpec(TaskSpec):
                 "The dataset has no entities; NER training needs labelled entities.",
                 code="too_few_labels",
             )
-        if config.validation_source == "dataset" and not validation_rows:
-            raise invalid(
-                "config.validation_source",
-                "The dataset has no texts marked as validation/test; use validation_source=split.",
-            )
+        check_validation_marks(validation_rows, config, "texts")
         if sum(label_counts.values()) < 4:
             raise invalid("dataset_id", "Too few entities to hold out a validation part; add texts.")
 

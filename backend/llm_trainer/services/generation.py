@@ -1,0 +1,99 @@
+"""Chat use cases: find a chat model by id or name, answer a conversation whole or as a stream of text pieces.
+
+Serves every version whose task generates text (`TaskSpec.generates_text`); the loaded model comes from the shared
+model cache (one load per version and variant), and prompts go through the version's own chat template.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from llm_trainer.core.errors import InvalidInput, NotFound
+from llm_trainer.db.base import session_scope
+from llm_trainer.db.models import ModelVersion
+from llm_trainer.db.repositories import versions_query
+from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.services.serving import Serving, check_variant, loaded_model
+
+MAX_NEW_TOKENS = 4096
+
+
+def _chat_capable(version: ModelVersion) -> bool:
+    try:
+        return get_spec(version.task).generates_text
+    except InvalidInput:  # a task this build no longer has
+        return False
+
+
+def chat_versions(serving: Serving) -> list[ModelVersion]:
+    """Versions that answer chat requests, newest first."""
+    with session_scope(serving.session_factory) as session:
+        versions = [v for v in versions_query.list_versions(session) if _chat_capable(v)]
+        session.expunge_all()
+    return versions
+
+
+def find_chat_version(serving: Serving, model: str | int | None) -> ModelVersion:
+    """The version named by id ('3', 3) or exact name (the newest of that name); None = the newest chat model."""
+    versions = chat_versions(serving)
+    if model is None or str(model).strip() == "":
+        if not versions:
+            raise NotFound(
+                "No generation model exists yet. Train one (task generation), then chat.", code="no_chat_model"
+            )
+        return versions[0]
+    text = str(model).strip()
+    with session_scope(serving.session_factory) as session:
+        version = versions_query.get_version(session, int(text)) if text.isdigit() else None
+        if version is not None:
+            session.expunge(version)
+    version = version or next((v for v in versions if v.name == text), None)
+    if version is None:
+        raise NotFound(
+            f"Model '{text}' does not exist. Use a version id or name from GET /v1/models.",
+            code="model_not_found",
+            details={"available": [str(v.id) for v in versions[:20]]},
+        )
+    if not _chat_capable(version):
+        raise InvalidInput(
+            f"Version {version.id} is a {version.task} model; chat needs a generation version (GET /v1/models).",
+            code="not_a_chat_model",
+        )
+    return version
+
+
+@dataclass
+class ChatCall:
+    """A prepared request: the version, its loaded generator and the cleaned request."""
+
+    version: ModelVersion
+    generator: Any  # ml.tasks.generation.predictor.ChatGenerator
+    request: Any  # ml.tasks.generation.predictor.ChatRequest
+    load_ms: float | None
+    started: float
+
+
+def prepare(serving: Serving, model: str | int | None, fields: dict[str, Any], variant: str | None = None) -> ChatCall:
+    """Validate the conversation and sampling fields against the version's task, and load the model."""
+    started = time.perf_counter()
+    version = find_chat_version(serving, model)
+    chosen = check_variant(version, variant)
+    max_new = fields.get("max_new_tokens")
+    if max_new is not None and not 1 <= int(max_new) <= MAX_NEW_TOKENS:
+        raise InvalidInput(f"max_tokens must be between 1 and {MAX_NEW_TOKENS}.", code="invalid_max_tokens")
+    settings = serving.settings
+    [request], _ = get_spec(version.task).clean_inputs(fields, 1, settings.predict_max_chars)
+    entry, load_ms = loaded_model(serving, version, chosen)
+    return ChatCall(version, entry.predictor, request, load_ms, started)
+
+
+def complete(call: ChatCall) -> Any:
+    """The whole answer (ChatAnswer)."""
+    return call.generator.predict([call.request])[0]
+
+
+def stream(call: ChatCall) -> Any:
+    """An iterable of text pieces; its `answer` is set when it is exhausted."""
+    return call.generator.stream(call.request)
