@@ -1,4 +1,4 @@
-"""`llm-trainer` command line: serve, train, predict, join-run. Each subcommand lives in its own module."""
+"""`llm-trainer` command line: serve, train, predict, chat, join-run. Each subcommand lives in its own module."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from llm_trainer import __version__
-from llm_trainer.cli import join, predict, serve, train
+from llm_trainer.cli import chat, join, predict, serve, train
 
-COMMANDS = (serve, train, predict, join)
+COMMANDS = (serve, train, predict, chat, join)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.file and not args.out:
         print("--file needs --out (where the predictions CSV goes).", file=sys.stderr)
         return 2
-    serving = _serving(args)
+    serving = open_serving(args)
     try:
         return _predict_file(serving, args) if args.file else _predict_texts(serving, args)
     except AppError as exc:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         serving.close()
 
 
-def _serving(args: argparse.Namespace):  # noqa: ANN202
+def open_serving(args: argparse.Namespace):  # noqa: ANN202
     from llm_trainer.db.base import make_engine, make_session_factory
     from llm_trainer.db.migrate import upgrade_to_head
     from llm_trainer.services.serving import Serving

@@ -55,8 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--file", type=Path, help="CSV/XLSX/TSV file with text and label columns to import first.")
     p.add_argument(
         "--base-model",
-        default="embedded:multilingual-e5-small",
-        help="Hub id (bert-base-chinese), absolute folder, embedded:multilingual-e5-small or tfidf.",
+        default=None,
+        help="Hub id (bert-base-chinese, Qwen/Qwen2.5-0.5B-Instruct), absolute folder, an embedded model or tfidf "
+        "(default: the task's offline model: embedded:multilingual-e5-small, generation embedded:gemma-3-270m).",
     )
     p.add_argument(
         "--task",
@@ -105,9 +106,8 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         with session_scope(factory) as session:
             dataset_id = args.dataset if args.dataset is not None else _import_file(session, settings, args.file, args)
-            run_ = training.create_run(
-                session, settings, dataset_id=dataset_id, base_model=args.base_model, config=config
-            )
+            base_model = args.base_model or training.default_base_model(session, dataset_id)
+            run_ = training.create_run(session, settings, dataset_id=dataset_id, base_model=base_model, config=config)
             run_id = run_.id
     except ValidationError as exc:
         print(f"invalid training config: {exc}", file=sys.stderr)

@@ -30,7 +30,7 @@ def resolve_source_folder(source: str, cache_dir: Path, progress: ProgressCallba
     from llm_trainer.ml.base_models.embedded import ensure_embedded
     from llm_trainer.ml.base_models.local import check_local_folder
     from llm_trainer.ml.base_models.remotes import REMOTES
-    from llm_trainer.ml.base_models.sources import parse_source
+    from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE, parse_source
 
     src = parse_source(source)
     if src.kind == "tfidf":
@@ -40,6 +40,10 @@ def resolve_source_folder(source: str, cache_dir: Path, progress: ProgressCallba
     if src.kind == "local":
         return check_local_folder(src.ref)
     if src.kind == "embedded":
+        if src.source == EMBEDDED_GEMMA_SOURCE:
+            from llm_trainer.ml.base_models.embedded_gemma import ensure_gemma
+
+            return ensure_gemma(cache_dir)
         return ensure_embedded(cache_dir, progress)
     return check_local_folder(REMOTES[src.kind].resolve(src.ref, progress))
 

@@ -63,6 +63,12 @@ def check_dataset(session: Session, dataset_id: int, config: TrainingConfig) -> 
     return dataset
 
 
+def default_base_model(session: Session, dataset_id: int) -> str:
+    """The offline base model of the dataset's task (what the CLI trains when no base model is named)."""
+    dataset = session.get(Dataset, dataset_id)
+    return get_spec(dataset.task if dataset else None).default_base_model
+
+
 def check_base_model(
     source: str, config: TrainingConfig, roots: list[Path], max_download_bytes: int, prefer_modelscope: bool = False
 ) -> str:

@@ -54,7 +54,7 @@ def test_lora_sft_version_is_served_through_the_openai_client(live_server, causa
 
     client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="not-needed", max_retries=0)
     assert str(version_id) in [m.id for m in client.models.list().data]
-    question = [{"role": "user", "content": "苹果是什么颜色？\n\n编号7"}]
+    question = [{"role": "user", "content": "苹果是什么颜色？（编号6）"}]
     pieces, finish = [], None
     stream = client.chat.completions.create(model=str(version_id), messages=question, stream=True, temperature=0,
                                             max_tokens=20, stream_options={"include_usage": True})  # fmt: skip

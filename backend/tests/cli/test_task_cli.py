@@ -13,10 +13,12 @@ from tests.helpers.ner_data import ner_records, write_ner_jsonl
 from tests.helpers.training_data import NEGATIVE, POSITIVE
 
 
-def _cli(data_dir, command: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _cli(
+    data_dir, command: str, *args: str, timeout: float = 300, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "llm_trainer.cli", command, *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, input=stdin)
 
 
 def test_train_task_ner_from_jsonl_then_predict_prints_entities_with_offsets(tmp_path, data_dir) -> None:

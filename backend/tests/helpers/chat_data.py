@@ -14,7 +14,7 @@ def alpaca_records(n: int) -> list[dict[str, str]]:
     for i in range(n):
         fruit = fruits[i % len(fruits)]
         records.append(
-            {"instruction": f"{fruit}是什么颜色？", "input": f"编号{i}", "output": f"{fruit}是{COLOURS[fruit]}的。"}
+            {"instruction": f"{fruit}是什么颜色？（编号{i}）", "input": "", "output": f"{fruit}是{COLOURS[fruit]}的。"}
         )
     return records
 

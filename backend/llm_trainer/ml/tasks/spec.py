@@ -136,6 +136,7 @@ class TaskSpec(ABC):
     headline_metrics: tuple[str, ...] = ("accuracy", "macro_f1")  # shown in version lists
     response_example: dict[str, Any] = {}
     file_prediction: bool = True  # POST /api/predict/batch: a task whose answers do not fit table cells sets False
+    default_base_model: str = "embedded:multilingual-e5-small"  # the offline model a run uses when none is named
     generates_text: bool = False  # a chat model: served by /v1/chat/completions and /api/generate (`stream`)
 
     # --- data -------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import check_count
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
@@ -76,6 +77,7 @@ class GenerationSpec(TaskSpec):
     headline_metrics = ("perplexity", "loss")
     file_prediction = False  # answers are free text, one request each
     generates_text = True
+    default_base_model = EMBEDDED_GEMMA_SOURCE
     response_example = {
         "label": "",
         "score": 1.0,
