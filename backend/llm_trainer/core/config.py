@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of a shared database, e.g. postgresql+psycopg://user:password@host/db; "
         "empty: the SQLite file in the data dir.",
     )
+    cpu_time_budget_minutes: float = Field(
+        15.0, ge=0, description="Default time budget of CPU training runs, in minutes (0 = off); see TrainingConfig."
+    )
     max_concurrent_runs: int = Field(1, description="Training runs allowed at the same time.")
     max_background_jobs: int = Field(2, ge=1, description="Batch predictions and exports running at the same time.")
     stop_timeout_s: float = Field(120.0, description="Seconds a stopping worker gets before it is killed.")

@@ -115,6 +115,8 @@ def create_run(
     session: Session, settings: Settings, *, dataset_id: int, base_model: str, config: TrainingConfig
 ) -> Run:
     """Validate everything, then commit a queued run (before any worker can see it)."""
+    if config.time_budget_minutes is None:  # the saved run records the budget it was planned with
+        config = config.model_copy(update={"time_budget_minutes": settings.cpu_time_budget_minutes})
     dataset = check_dataset(session, dataset_id, config)
     source = check_base_model(
         base_model, config, settings.model_root_paths, settings.hub_max_download_bytes, settings.use_modelscope_hub

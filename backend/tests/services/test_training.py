@@ -93,3 +93,13 @@ def test_transition_refuses_moves_the_lifecycle_forbids(factory, settings, datas
         assert not runs_repo.transition(session, run_id, "succeeded")  # queued -> succeeded skips running
         assert runs_repo.transition(session, run_id, "cancelled", finished_at=datetime.now(UTC))
         assert not runs_repo.transition(session, run_id, "running")
+
+
+def test_a_run_records_the_servers_cpu_time_budget_unless_it_sets_its_own(factory, settings, dataset_id):
+    settings.cpu_time_budget_minutes = 7.5
+    with session_scope(factory) as session:
+        default = _queue(factory, settings, dataset_id, "tfidf")
+        off = _queue(factory, settings, dataset_id, "tfidf", time_budget_minutes=0)
+        own = _queue(factory, settings, dataset_id, "tfidf", time_budget_minutes=30)
+        budgets = [session.get(Run, i).config["time_budget_minutes"] for i in (default, off, own)]
+    assert budgets == [7.5, 0, 30]

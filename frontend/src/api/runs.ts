@@ -29,7 +29,27 @@ export interface RunProgress {
   last_eval?: Record<string, number>
   model_version_id?: number
   accuracy?: number
+  time_budget?: BudgetPlan
   [key: string]: unknown
+}
+
+/** The CPU time budget's plan (backend ml/training/budget.py BudgetPlan), with the actual time once trained. */
+export interface BudgetPlan {
+  budget_s: number
+  measured_s_per_step: number
+  measure_s: number
+  requested_max_length: number
+  requested_epochs: number
+  max_length: number
+  epochs: number
+  train_rows: number
+  rows_seen: number
+  truncation_share: number
+  estimated_s: number
+  fits: boolean
+  changed: string[]
+  message: string
+  actual_s: number | null
 }
 
 export interface Run {

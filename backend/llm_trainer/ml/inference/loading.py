@@ -64,6 +64,11 @@ def max_length_for(version_dir: Path, tokenizer: Any, max_positions: int | None)
     return min(limits)
 
 
+def truncation_for(version_dir: Path) -> str:
+    """The cut rule the version was trained with (versions from before the setting existed kept the head)."""
+    return str((read_manifest(version_dir).get("training_config") or {}).get("truncation", "head"))
+
+
 def _load_torch(version_dir: Path) -> Predictor:
     return on_torch_thread(_load_torch_here, version_dir)
 
@@ -76,7 +81,9 @@ def _load_torch_here(version_dir: Path) -> Predictor:
     labels = _labels_from_config(model.config.id2label)
     max_length = max_length_for(version_dir, tokenizer, getattr(model.config, "max_position_embeddings", None))
     problem_type = getattr(model.config, "problem_type", None)
-    return TorchPredictor(tokenizer, model, labels, max_length, problem_type=problem_type)
+    return TorchPredictor(
+        tokenizer, model, labels, max_length, problem_type=problem_type, truncation=truncation_for(version_dir)
+    )
 
 
 def _load_onnx(version_dir: Path, variant: str) -> Predictor:
@@ -98,7 +105,10 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     config = json.loads((version_dir / "config.json").read_text(encoding="utf-8"))
     labels = _labels_from_config(config["id2label"])
     max_length = max_length_for(version_dir, tokenizer, config.get("max_position_embeddings"))
-    return OnnxPredictor(tokenizer, session, labels, max_length, variant, problem_type=config.get("problem_type"))
+    return OnnxPredictor(
+        tokenizer, session, labels, max_length, variant, problem_type=config.get("problem_type"),
+        truncation=truncation_for(version_dir),
+    )  # fmt: skip
 
 
 def _tokenizer_without_torch(version_dir: Path) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.ml.inference.runtime import on_torch_thread
+from llm_trainer.ml.truncation import Truncation, encode, pad
 
 # Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
 # amortises per-call overhead, long ones go in small batches so one long text does not pad 63 short ones, and
@@ -89,7 +90,9 @@ class TokenizedPredictor(Predictor):
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         problem_type: str | None = None,
+        truncation: str = "head",
     ):
+        self.truncation = truncation
         self.activation = _sigmoid if problem_type == MULTI_LABEL else _softmax
         self.tokenizer = tokenizer
         self.labels = labels
@@ -110,6 +113,8 @@ class TokenizedPredictor(Predictor):
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
         texts = list(texts)
         probs = np.zeros((len(texts), len(self.labels)))
+        if self.truncation == Truncation.HEAD_TAIL:
+            return self._head_tail_probabilities(texts, probs)
         if len(texts) == 1:  # the common single-text request: one pass, nothing to group
             encoded = self._encode(texts, padded=True)
             probs[:] = self.activation(self._logits(encoded))
@@ -120,6 +125,15 @@ class TokenizedPredictor(Predictor):
         for idx in token_batches(lengths, self.batch_size, self.batch_tokens):
             probs[idx] = self.activation(self._logits(self._encode([texts[i] for i in idx], padded=True)))
         return probs, _overflowed(unpadded, len(texts))
+
+    def _head_tail_probabilities(self, texts: list[str], probs: np.ndarray) -> tuple[np.ndarray, list[bool]]:
+        """Cut as in training (start + end kept), then pad each length-grouped batch of the cut encodings."""
+        features, cut = encode(self.tokenizer, texts, self.max_length, self.truncation)
+        lengths = [len(ids) for ids in features["input_ids"]]
+        pad_id = self.tokenizer.pad_token_id or 0
+        for idx in token_batches(lengths, self.batch_size, self.batch_tokens):
+            probs[idx] = self.activation(self._logits(pad(features, idx, pad_id, self.tensor_type)))
+        return probs, cut
 
 
 def token_batches(lengths: Sequence[int], max_texts: int, max_tokens: int) -> list[list[int]]:

@@ -25,6 +25,21 @@ class TrainingConfig(BaseModel):
         description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
         "percentile, capped at the model's limit (the share of truncated texts is reported).",
     )
+    truncation: Literal["head", "head_tail"] = Field(
+        "head_tail",
+        description="How a text longer than max_length is cut, in training and prediction: head keeps its start; "
+        "head_tail keeps its first quarter and last three quarters (a review's verdict or an article's conclusion "
+        "is often at the end). Text pairs always keep both parts.",
+    )
+    time_budget_minutes: float | None = Field(
+        None,
+        ge=0,
+        le=10_080,
+        description="On CPU, fit training and evaluation into about this many minutes: a few steps are timed first, "
+        "then max length, epochs or the share of rows used are lowered until the estimate fits (the run page says "
+        "what was chosen and shows the actual time). 0 = off. Empty = the server's default "
+        "(LLM_TRAINER_CPU_TIME_BUDGET_MINUTES, 15). GPU runs are not limited.",
+    )
     warmup_ratio: float = Field(0.06, ge=0, le=0.5, description="Share of steps spent ramping the learning rate up.")
     weight_decay: float = Field(0.01, ge=0, le=1, description="AdamW weight decay (regularisation).")
     gradient_accumulation_steps: int = Field(

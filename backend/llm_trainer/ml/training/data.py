@@ -89,13 +89,9 @@ def model_length_limit(tokenizer: Any, model_config: Any) -> int:
 
 def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
     """Token count of each text including special tokens, without truncation."""
-    # Counting is the point here: mark transformers' "longer than the maximum" warning as shown so the run log
-    # does not alarm users about indexing errors (texts are truncated or windowed later).
-    warned = getattr(tokenizer, "deprecation_warnings", None)
-    if isinstance(warned, dict):
-        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
-    enc = tokenizer(list(texts), add_special_tokens=True, truncation=False)
-    return [len(ids) for ids in enc["input_ids"]]
+    from llm_trainer.ml.truncation import full_encodings
+
+    return [len(ids) for ids in full_encodings(tokenizer, texts)["input_ids"]]
 
 
 def choose_max_length(lengths: Sequence[int], limit: int, requested: int | None) -> int:
@@ -117,8 +113,12 @@ def truncation_share(lengths: Sequence[int], max_length: int) -> float:
 class EncodedDataset:
     """A list of unpadded encodings (padding happens per batch in the collator, to the batch's longest text)."""
 
-    def __init__(self, tokenizer: Any, texts: Sequence[str], label_ids: Sequence[int], max_length: int):
-        enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    def __init__(
+        self, tokenizer: Any, texts: Sequence[str], label_ids: Sequence[int], max_length: int, truncation: str = "head"
+    ):
+        from llm_trainer.ml.truncation import encode
+
+        enc, _ = encode(tokenizer, texts, max_length, truncation)
         self.items = [
             {"input_ids": ids, "attention_mask": mask, "labels": y if isinstance(y, list) else int(y)}
             for ids, mask, y in zip(enc["input_ids"], enc["attention_mask"], label_ids, strict=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from llm_trainer.ml.training.budget import BudgetPlan, StepCost, choose_plan, describe, measure_steps
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import (
     EncodedDataset,
@@ -24,6 +25,7 @@ from llm_trainer.ml.training.evaluation import sigmoid, softmax
 from llm_trainer.ml.training.tracking import trainer_callbacks
 
 CHECKPOINTS = "checkpoints"
+BUDGET_PLAN = "time_budget.json"  # in the run folder: a resumed run keeps the plan its checkpoints were trained under
 TENSORBOARD_DIR = "tensorboard"  # per run: `tensorboard --logdir <data dir>/runs` shows every run
 
 
@@ -71,6 +73,19 @@ class TrainOutcome:
     train_seconds: float
     resumed_from_step: int = 0
     warnings: list[str] = field(default_factory=list)
+    time_budget: BudgetPlan | None = None
+
+    def run_facts(self) -> dict[str, Any]:
+        """What a version's metrics record about how it was trained (length, steps, precision, time, budget plan)."""
+        return {
+            "max_length": self.max_length,
+            "truncation_share": round(self.truncation_share, 4),
+            "global_step": self.global_step,
+            "resumed_from_step": self.resumed_from_step,
+            "precision": self.precision,
+            "train_seconds": round(self.train_seconds, 1),
+            "time_budget": self.time_budget.model_dump(mode="json") if self.time_budget else None,
+        }
 
 
 def cpu_supports_bf16() -> bool:
@@ -419,6 +434,65 @@ def run_callbacks(job: Any, reporter: Reporter, effective_batch: int, is_main: b
     return callbacks
 
 
+def time_budget(
+    job: TrainJob,
+    model: Any,
+    tokenizer: Any,
+    target: Any,
+    lengths: tuple[list[int], list[int]],
+    max_length: int,
+    precision: str,
+    reporter: Reporter,
+) -> BudgetPlan | None:
+    """On CPU with a budget set: time a few real steps, then choose the recipe that fits (ml/training/budget.py)."""
+    import contextlib
+
+    import torch
+
+    cfg = job.config
+    if not cfg.time_budget_minutes or resolve_device(cfg.device) != "cpu":
+        return None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        reporter.info("time budget not applied: it plans single-process CPU runs (num_processes is above 1)")
+        return None
+    saved = job.work_dir / BUDGET_PLAN
+    if job.resume and saved.is_file():
+        plan = BudgetPlan.model_validate_json(saved.read_text(encoding="utf-8"))
+        reporter.info("time budget: the resumed run keeps its plan: " + plan.message)
+        return plan
+    reporter.progress({"phase": "measuring"})
+    started = time.monotonic()
+    train_lengths, val_lengths = lengths
+    longest = sorted(range(len(train_lengths)), key=lambda i: -train_lengths[i])[: cfg.batch_size]
+    batch = dict(
+        tokenizer(
+            [job.split.train_texts[i] for i in longest], truncation=True, max_length=max_length,
+            padding="max_length", return_tensors="pt",
+        )
+    )  # fmt: skip
+    batch["labels"] = torch.tensor([target(job.split.train_labels[i]) for i in longest])
+    dtype = torch.bfloat16 if precision == "bf16" else None
+
+    def autocast() -> Any:
+        return torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
+
+    shapes = [max_length] + ([max(8, max_length // 4)] if max_length >= 32 else [])
+    cost = StepCost.fit(measure_steps(model, batch, shapes, autocast))
+    steps_per_epoch = max(1, -(-len(train_lengths) // (cfg.batch_size * cfg.gradient_accumulation_steps)))
+    plan = choose_plan(
+        cost, train_lengths, val_lengths, budget_s=cfg.time_budget_minutes * 60, max_length=max_length,
+        epochs=cfg.epochs, batch_size=cfg.batch_size, length_fixed=cfg.max_length is not None,
+        evaluations_per_epoch=1.0 if cfg.eval_strategy == "epoch" else steps_per_epoch / cfg.eval_steps,
+    )  # fmt: skip
+    plan.measure_s = round(time.monotonic() - started, 1)
+    plan.message = describe(plan)
+    reporter.info(plan.message)
+    reporter.progress({"time_budget": plan.model_dump(mode="json")})
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(plan.model_dump_json(), encoding="utf-8")
+    return plan
+
+
 def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     """Train `job.base_model` on `job.split` and return the (best) model with validation probabilities."""
     import torch
@@ -450,11 +524,22 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
 
     limit = model_length_limit(tokenizer, model.config)
     train_lengths = token_lengths(tokenizer, job.split.train_texts)
+    val_lengths = token_lengths(tokenizer, job.split.val_texts)
     max_length = choose_max_length(train_lengths, limit, cfg.max_length)
-    all_lengths = train_lengths + token_lengths(tokenizer, job.split.val_texts)
+    budget = time_budget(job, model, tokenizer, target, (train_lengths, val_lengths), max_length, precision, reporter)
+    if budget:
+        max_length = budget.max_length
+        cfg = cfg.model_copy(update={"epochs": budget.epochs})
+        job = replace(job, config=cfg)
+        set_seed(cfg.seed)  # the timed steps used dropout: training starts from the same random state as without
+    all_lengths = train_lengths + val_lengths
     trunc = truncation_share(all_lengths, max_length)
-    train_ds = EncodedDataset(tokenizer, job.split.train_texts, [target(x) for x in job.split.train_labels], max_length)
-    val_ds = EncodedDataset(tokenizer, job.split.val_texts, [target(x) for x in job.split.val_labels], max_length)
+    train_ds = EncodedDataset(
+        tokenizer, job.split.train_texts, [target(x) for x in job.split.train_labels], max_length, cfg.truncation
+    )
+    val_ds = EncodedDataset(
+        tokenizer, job.split.val_texts, [target(x) for x in job.split.val_labels], max_length, cfg.truncation
+    )
 
     effective_batch, total_steps, warnings = plan_training(
         reporter, model, cfg, RunContext(world, is_main, device, precision), len(train_ds), max_length,
@@ -488,6 +573,9 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     # The version's metrics are measured in fp32, as it is served; the per-epoch curve used the training precision.
     probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, "fp32") if is_main else np.zeros((0, 0))
+    if budget:
+        budget.actual_s = round(time.monotonic() - started, 1)
+        reporter.progress({"time_budget": budget.model_dump(mode="json")})
     return TrainOutcome(
         model=model,
         tokenizer=tokenizer,
@@ -502,6 +590,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
         train_seconds=train_seconds,
         resumed_from_step=resumed_from,
         warnings=warnings,
+        time_budget=budget,
     )
 
 

@@ -95,17 +95,7 @@ def train_transformer_version(
                               is_main=False)  # fmt: skip
     reporter.progress({"phase": "evaluating"})
     metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
-    metrics.update(
-        {
-            "baseline": baseline_summary(split, fit),
-            "max_length": outcome.max_length,
-            "truncation_share": round(outcome.truncation_share, 4),
-            "global_step": outcome.global_step,
-            "resumed_from_step": outcome.resumed_from_step,
-            "precision": outcome.precision,
-            "train_seconds": round(outcome.train_seconds, 1),
-        }
-    )
+    metrics.update({"baseline": baseline_summary(split, fit), **outcome.run_facts()})
 
     def write_files(folder: Path) -> dict[str, Any] | None:
         save_model_folder(outcome.model, outcome.tokenizer, folder)

@@ -123,16 +123,7 @@ class MultiLabelSpec(ClassificationSpec):
         except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, never a reason to fail the run
             log.warning("one-vs-rest TF-IDF baseline unavailable: %s", exc)
             metrics["baseline"] = None
-        metrics.update(
-            {
-                "max_length": outcome.max_length,
-                "truncation_share": round(outcome.truncation_share, 4),
-                "global_step": outcome.global_step,
-                "resumed_from_step": outcome.resumed_from_step,
-                "precision": outcome.precision,
-                "train_seconds": round(outcome.train_seconds, 1),
-            }
-        )
+        metrics.update(outcome.run_facts())
 
         def write_files(folder: Path) -> dict[str, Any] | None:
             save_model_folder(outcome.model, outcome.tokenizer, folder)

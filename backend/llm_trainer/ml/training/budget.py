@@ -1,0 +1,214 @@
+"""Fit a CPU training run into a time budget: time a few real steps, then pick max length, epochs or a row share.
+
+The plan is chosen before training from a cost model fitted on this machine (seconds per step = a + b x padded
+tokens, measured on the run's own model, batch size and precision), walking a fixed ladder of cheaper recipes and
+taking the first that fits:
+1. the requested recipe; 2. shorter max lengths that cut at most MILD_CUT of the texts; 3. fewer epochs (down to
+2) at those lengths; 4. shorter lengths down to MIN_LENGTH at 2 epochs; 5. one epoch; 6. a share of the rows, seen once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+MILD_CUT = 0.2  # with head+tail truncation, cutting a fifth of the texts costs little accuracy
+MIN_LENGTH = 32  # shorter inputs lose too much of a review or a paragraph
+FORWARD_SHARE = 1 / 3  # evaluation runs the forward pass only, about a third of a training step (backward ~2x)
+LENGTH_QUANTILES = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
+MIN_ROW_SHARE = 0.05
+
+
+class BudgetPlan(BaseModel):
+    """What the time budget chose before training, what it costs, and after training how long it really took."""
+
+    budget_s: float = Field(description="The budget for training and evaluation, in seconds.")
+    measured_s_per_step: float = Field(description="Measured seconds of one training step at the planned length.")
+    measure_s: float = Field(0.0, description="Seconds spent timing the sample steps.")
+    requested_max_length: int
+    requested_epochs: float
+    max_length: int
+    epochs: float = Field(description="Planned passes; below 1 a share of the rows is seen once.")
+    train_rows: int = Field(description="Training rows in the split.")
+    rows_seen: int = Field(description="Rows trained on per pass (all of them unless epochs < 1).")
+    truncation_share: float = Field(description="Share of the texts longer than the planned max length.")
+    estimated_s: float = Field(description="Estimated seconds of training plus evaluation.")
+    fits: bool = Field(description="False when even the cheapest recipe overruns the budget.")
+    changed: list[str] = Field(default_factory=list, description="What was lowered: max_length, epochs, rows.")
+    message: str = ""
+    actual_s: float | None = Field(None, description="Seconds training plus evaluation really took.")
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Seconds of one training step: per_step + per_token x rows x padded length (fitted on measured steps)."""
+
+    per_step: float
+    per_token: float
+
+    def step(self, rows: int, length: int) -> float:
+        return self.per_step + self.per_token * rows * length
+
+    @classmethod
+    def fit(cls, samples: Sequence[tuple[int, int, float]]) -> StepCost:
+        """Least squares through (rows, length, seconds) samples; one sample gives a pure per-token cost."""
+        tokens = [r * n for r, n, _ in samples]
+        secs = [s for _, _, s in samples]
+        if len(set(tokens)) < 2:
+            return cls(0.0, sum(secs) / max(1, sum(tokens)))
+        mt, ms = sum(tokens) / len(tokens), sum(secs) / len(secs)
+        slope = sum((t - mt) * (s - ms) for t, s in zip(tokens, secs, strict=True)) / sum((t - mt) ** 2 for t in tokens)
+        slope = max(slope, 1e-9)
+        return cls(max(0.0, ms - slope * mt), slope)
+
+
+def epoch_seconds(
+    cost: StepCost, lengths: Sequence[int], max_length: int, batch_size: int, share: float = 1.0
+) -> float:
+    """One pass over `lengths` (a `share` of them) in length-grouped batches, each padded to its longest text."""
+    ordered = sorted(min(n, max_length) for n in lengths)
+    total = sum(
+        cost.step(len(ordered[i : i + batch_size]), ordered[min(i + batch_size, len(ordered)) - 1])
+        for i in range(0, len(ordered), batch_size)
+    )
+    return total * share
+
+
+def run_seconds(
+    cost: StepCost,
+    train_lengths: Sequence[int],
+    val_lengths: Sequence[int],
+    max_length: int,
+    epochs: float,
+    batch_size: int,
+    evaluations: int,
+) -> float:
+    """Training passes + `evaluations` validation passes (+1: the version's final fp32 evaluation)."""
+    train = epoch_seconds(cost, train_lengths, max_length, batch_size) * epochs
+    val = epoch_seconds(cost, val_lengths, max_length, batch_size * 2) * FORWARD_SHARE
+    return train + val * (evaluations + 1)
+
+
+def round_up8(n: float) -> int:
+    return max(8, int(-(-n // 8) * 8))
+
+
+def candidate_lengths(lengths: Sequence[int], start: int) -> list[int]:
+    """`start`, then the lengths' quantiles (multiples of 8) below it, never below MIN_LENGTH (or `start`)."""
+    ordered = sorted(lengths) or [start]
+    out = [start]
+    for q in LENGTH_QUANTILES:
+        value = max(min(MIN_LENGTH, start), round_up8(ordered[min(len(ordered) - 1, int(q * len(ordered)))]))
+        if value < out[-1]:
+            out.append(value)
+    floor = min(MIN_LENGTH, start)
+    if out[-1] > floor:
+        out.append(floor)
+    return out
+
+
+def share_cut(lengths: Sequence[int], max_length: int) -> float:
+    return sum(n > max_length for n in lengths) / len(lengths) if lengths else 0.0
+
+
+def choose_plan(
+    cost: StepCost,
+    train_lengths: Sequence[int],
+    val_lengths: Sequence[int],
+    *,
+    budget_s: float,
+    max_length: int,
+    epochs: float,
+    batch_size: int,
+    length_fixed: bool,
+    evaluations_per_epoch: float = 1.0,
+) -> BudgetPlan:
+    """The first recipe of the ladder (module docstring) whose estimate fits `budget_s`."""
+    lengths = [max_length] if length_fixed else candidate_lengths(train_lengths, max_length)
+    mild = [n for n in lengths if share_cut(train_lengths, n) <= MILD_CUT] or lengths[:1]
+    fewer = [e for e in range(math.ceil(epochs) - 1, 1, -1) if e < epochs]
+    two = min(epochs, 2.0)
+    ladder = [(n, epochs) for n in mild]
+    ladder += [(n, float(e)) for e in fewer for n in mild]
+    ladder += [(n, two) for n in lengths]
+    ladder += [(n, min(epochs, 1.0)) for n in lengths]
+
+    def estimate(n: int, e: float) -> float:
+        return run_seconds(cost, train_lengths, val_lengths, n, e, batch_size, math.ceil(e * evaluations_per_epoch))
+
+    chosen = next(((n, e) for n, e in ladder if estimate(n, e) <= budget_s), None)
+    fits = True
+    if chosen is None:  # a share of the rows, seen once, at the shortest length
+        n = lengths[-1]
+        once = estimate(n, 1.0)
+        share = math.floor(max(0.0, budget_s / once) * 20) / 20 if once else 1.0
+        fits = share >= MIN_ROW_SHARE
+        chosen = (n, max(share, MIN_ROW_SHARE))
+    n, e = chosen
+    changed = [name for name, lowered in (("max_length", n < max_length), ("epochs", 1 <= e < epochs)) if lowered]
+    if e < min(epochs, 1.0):
+        changed.append("rows")
+    rows = len(train_lengths)
+    return BudgetPlan(
+        budget_s=budget_s,
+        measured_s_per_step=round(cost.step(batch_size, n), 3),
+        requested_max_length=max_length,
+        requested_epochs=epochs,
+        max_length=n,
+        epochs=e,
+        train_rows=rows,
+        rows_seen=rows if e >= 1 else max(1, round(rows * e)),
+        truncation_share=round(share_cut(train_lengths, n), 4),
+        estimated_s=round(estimate(n, e), 1),
+        fits=fits,
+        changed=changed,
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def describe(plan: BudgetPlan) -> str:
+    """The plan in plain words for the run log and the CLI (the UI builds its own, translated, from the fields)."""
+    parts = []
+    if "max_length" in plan.changed:
+        parts.append(f"texts cut to {plan.max_length} tokens ({plan.truncation_share:.0%} of them)")
+    if plan.epochs < 1:
+        parts.append(f"{plan.rows_seen:,} of {plan.train_rows:,} rows ({plan.epochs:.0%}), seen once")
+    else:
+        parts.append(f"{plan.epochs:g} epoch{'s' if plan.epochs != 1 else ''}")
+    head = "fits as configured" if not plan.changed else "lowered to fit"
+    verdict = "" if plan.fits else "; even this overruns the budget: use a GPU or fewer rows"
+    return (
+        f"Time budget {plan.budget_s / 60:.3g} min ({head}): {'; '.join(parts)} ≈ {_duration(plan.estimated_s)} "
+        f"(a training step takes {plan.measured_s_per_step:.2f} s on this machine){verdict}"
+    )
+
+
+def measure_steps(
+    model: Any, batch: dict[str, Any], shapes: Sequence[int], autocast: Any
+) -> list[tuple[int, int, float]]:
+    """Time forward + backward of `batch` cut to each length in `shapes` (after one untimed warm-up step).
+
+    Gradients are dropped afterwards and no optimizer step is taken, so the model is unchanged."""
+    model.train()
+    samples = []
+    rows = int(batch["input_ids"].shape[0])
+    for i, length in enumerate(shapes):
+        part = {k: v[:, :length] if v.dim() == 2 and k != "labels" else v for k, v in batch.items()}
+        for repeat in range(3 if i == 0 else 2):
+            started = time.perf_counter()
+            with autocast():
+                loss = model(**part).loss
+            loss.backward()
+            seconds = time.perf_counter() - started
+            if repeat or i:  # the very first step pays one-off allocations
+                samples.append((rows, length, seconds))
+        model.zero_grad(set_to_none=True)
+    return samples
