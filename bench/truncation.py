@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from bench_data_dir import prepare_data_dir
+from bench_data_dir import add_e5_cache, open_product, prepare_data_dir, upload
 
+RAW = argparse.RawDescriptionHelpFormatter
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
@@ -50,9 +51,7 @@ def sample_file(source: Path, min_chars: int, rows: int, out: Path) -> Path:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=RAW)
     ap.add_argument(
         "--dataset",
         default="waimai_10k.csv",
@@ -63,41 +62,22 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, default=24)
     ap.add_argument("--epochs", type=float, default=2)
     ap.add_argument("--base-model", default="embedded:multilingual-e5-small")
-    ap.add_argument(
-        "--e5-cache",
-        type=Path,
-        default=None,
-        help="A data dir already holding the converted e5 model.",
-    )
+    add_e5_cache(ap)
     args = ap.parse_args()
     data_dir = prepare_data_dir(None, "bench-truncation-", args.e5_cache)
 
     from llm_trainer.cli.train import _train_here
-    from llm_trainer.core.config import get_settings
-    from llm_trainer.db.base import make_engine, make_session_factory, session_scope
-    from llm_trainer.db.migrate import upgrade_to_head
+    from llm_trainer.db.base import session_scope
     from llm_trainer.db.models import ModelVersion
     from llm_trainer.ml.training.config import TrainingConfig
     from llm_trainer.services import training
-    from llm_trainer.services.datasets import create_from_upload, incoming_dir
 
-    settings = get_settings()
-    settings.ensure_dirs()
-    engine = make_engine(settings.database)
-    upgrade_to_head(engine)
-    factory = make_session_factory(engine)
+    settings, factory = open_product()
     scratch = Path(tempfile.mkdtemp(prefix="bench-truncation-files-"))
     path = sample_file(
         DATASETS / args.dataset, args.min_chars, args.rows, scratch / "sample.csv"
     )
-    staged = incoming_dir(settings) / f"bench-{time.time_ns()}.csv"
-    staged.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, staged)
-    with session_scope(factory) as session:
-        dataset = create_from_upload(
-            session, settings, staged, path.name, task="classification"
-        )
-        dataset_id, n_rows = dataset.id, dataset.row_count
+    dataset_id, n_rows = upload(settings, factory, path, "classification")
     results = {}
     for rule in ("head", "head_tail"):
         config = TrainingConfig(

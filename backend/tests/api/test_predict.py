@@ -41,6 +41,15 @@ def test_batch_of_texts_in_order_with_truncation_flag(client, settings):
     assert r.json()["label"] is None  # the top-level shortcut is only for {"text": ...}
 
 
+def test_a_text_longer_than_the_max_length_is_read_in_windows_and_the_answer_says_how_many(client, settings):
+    make_version(settings)
+    long = "这家店的菜很好吃，服务很好，" * 30  # ~400 characters: several windows of the version's max length
+    single = client.post("/predict", json={"text": long}).json()
+    assert single["windows"] > 1 and single["truncated"] is False and single["label"] == "好评"
+    preds = client.post("/predict", json={"texts": ["难吃，失望", long]}).json()["predictions"]
+    assert [p["windows"] for p in preds] == [1, single["windows"]]
+
+
 def test_tfidf_version_served_by_the_same_api(client, settings):
     version_id = make_tfidf_version(settings)
     body = client.post("/predict", json={"texts": ["很好吃，推荐"], "model_id": version_id}).json()

@@ -61,6 +61,11 @@ class PredictionPublic(BaseModel):
     score: float = Field(description="Probability of the predicted label (multi-label: the highest probability).")
     probabilities: list[ClassProbability] = Field(description="Every class, most probable first.")
     truncated: bool = Field(description="The text was cut to the length limit before prediction.")
+    windows: int | None = Field(
+        None,
+        description="Transformer versions: windows the text was read in. 1 = it fitted the max length; more = a "
+        "longer text was split into overlapping windows whose logits were combined (mean; multi-label: max).",
+    )
     labels: list[str] | None = Field(None, description="Multi-label: every label that passes its threshold.")
 
 
@@ -79,6 +84,7 @@ class PredictResponse(BaseModel):
     score: float | None = None
     probabilities: list[ClassProbability] | None = None
     truncated: bool | None = None
+    windows: int | None = None
     labels: list[str] | None = None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.ml.inference.runtime import on_torch_thread
+from llm_trainer.ml.inference.windows import WindowCombine, windowed_logits
 from llm_trainer.ml.truncation import Truncation, encode, pad
 
 # Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
@@ -29,6 +30,7 @@ class Prediction:
     score: float
     probabilities: list[tuple[str, float]]
     truncated: bool
+    windows: int = 1  # >1: a text longer than the max length was read in overlapping windows
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -46,13 +48,16 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
 MULTI_LABEL = "multi_label_classification"  # config.problem_type of sigmoid heads: independent label probabilities
 
 
-def to_predictions(probs: np.ndarray, labels: Sequence[str], truncated: Sequence[bool]) -> list[Prediction]:
+def to_predictions(
+    probs: np.ndarray, labels: Sequence[str], truncated: Sequence[bool], windows: Sequence[int] | None = None
+) -> list[Prediction]:
     """Build sorted per-text answers from an [n, classes] probability matrix."""
     out = []
-    for row, cut in zip(probs, truncated, strict=True):
+    for i, (row, cut) in enumerate(zip(probs, truncated, strict=True)):
         order = np.argsort(-row, kind="stable")
-        pairs = [(labels[i], float(row[i])) for i in order]
-        out.append(Prediction(label=pairs[0][0], score=pairs[0][1], probabilities=pairs, truncated=bool(cut)))
+        pairs = [(labels[j], float(row[j])) for j in order]
+        count = windows[i] if windows else 1
+        out.append(Prediction(pairs[0][0], pairs[0][1], pairs, truncated=bool(cut), windows=count))
     return out
 
 
@@ -66,11 +71,16 @@ class Predictor(ABC):
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
         """Return ([n, classes] probabilities in `labels` order, per-text 'was truncated to max length')."""
 
+    def scored(self, texts: Sequence[Any]) -> tuple[np.ndarray, list[bool], list[int]]:
+        """`probabilities` plus how many windows each text was read in (1 unless a variant splits long texts)."""
+        probs, truncated = self.probabilities(texts)
+        return probs, truncated, [1] * len(truncated)
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        probs, truncated = self.probabilities(texts)
-        return to_predictions(probs, self.labels, truncated)
+        probs, truncated, windows = self.scored(texts)
+        return to_predictions(probs, self.labels, truncated, windows)
 
     def warm_up(self) -> None:
         """Run one tiny prediction so the first user request does not pay lazy init (kernels, allocators)."""
@@ -91,9 +101,13 @@ class TokenizedPredictor(Predictor):
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         problem_type: str | None = None,
         truncation: str = "head",
+        windows: bool = True,
     ):
         self.truncation = truncation
+        self.windows = windows
         self.activation = _sigmoid if problem_type == MULTI_LABEL else _softmax
+        # Sentiment or topic is spread over a text (mean); a multi-label tag may sit in one passage (max).
+        self.combine = WindowCombine.MAX if problem_type == MULTI_LABEL else WindowCombine.MEAN
         self.tokenizer = tokenizer
         self.labels = labels
         self.max_length = max_length
@@ -125,6 +139,28 @@ class TokenizedPredictor(Predictor):
         for idx in token_batches(lengths, self.batch_size, self.batch_tokens):
             probs[idx] = self.activation(self._logits(self._encode([texts[i] for i in idx], padded=True)))
         return probs, _overflowed(unpadded, len(texts))
+
+    def scored(self, texts: Sequence[Any]) -> tuple[np.ndarray, list[bool], list[int]]:
+        """Texts longer than the max length are read whole, in overlapping windows whose logits are combined."""
+        texts = list(texts)
+        probs, truncated = self.probabilities(texts)
+        windows = [1] * len(texts)
+        long = [i for i, cut in enumerate(truncated) if cut and isinstance(texts[i], str)] if self.windows else []
+        if long:
+            pad_id = self.tokenizer.pad_token_id or 0
+
+            def run_batch(features: list[dict[str, list[int]]]) -> np.ndarray:
+                merged = {k: [f[k] for f in features] for k in features[0]}
+                return self._logits(pad(merged, range(len(features)), pad_id, self.tensor_type))
+
+            combined = windowed_logits(
+                self.tokenizer, [texts[i] for i in long], self.max_length, run_batch, self.combine,
+                batch_size=max(1, self.batch_tokens // self.max_length),
+            )  # fmt: skip
+            probs[long] = self.activation(combined.logits)
+            for i, count in zip(long, combined.windows, strict=True):
+                windows[i], truncated[i] = count, False
+        return probs, truncated, windows
 
     def _head_tail_probabilities(self, texts: list[str], probs: np.ndarray) -> tuple[np.ndarray, list[bool]]:
         """Cut as in training (start + end kept), then pad each length-grouped batch of the cut encodings."""

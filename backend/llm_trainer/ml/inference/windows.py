@@ -79,10 +79,8 @@ def windowed_logits(
 ) -> WindowedLogits:
     """Split, run the model `batch_size` windows at a time (`run_batch` pads and returns logits), recombine."""
     enc = encode_windows(tokenizer, texts, max_length, stride)
-    features = [
-        {"input_ids": ids, "attention_mask": mask}
-        for ids, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)
-    ]
+    keys = [k for k in enc if k not in ("overflow_to_sample_mapping", "offset_mapping")]  # e.g. token_type_ids
+    features = [{k: enc[k][i] for k in keys} for i in range(len(enc["input_ids"]))]
     # Similar lengths share a batch: only the last window of a text is short, so padding stays bounded.
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
     parts: list[np.ndarray] = [np.empty(0)] * len(features)

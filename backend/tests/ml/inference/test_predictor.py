@@ -52,10 +52,15 @@ def test_trained_version_predicts_meaningfully_and_keeps_input_order(torch_predi
         assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-5)
 
 
-def test_texts_longer_than_max_length_are_flagged(torch_predictor):
+def test_texts_longer_than_max_length_are_read_in_windows_or_flagged_when_cut(torch_predictor):
     short, long = torch_predictor.predict(["好吃", "不错" * 200])
-    assert not short.truncated
-    assert long.truncated
+    assert not short.truncated and short.windows == 1
+    assert not long.truncated and long.windows > 1
+    torch_predictor.windows = False
+    try:
+        assert torch_predictor.predict(["不错" * 200])[0].truncated
+    finally:
+        torch_predictor.windows = True
 
 
 def test_onnx_and_int8_exports_agree_with_pytorch(model_dir, torch_predictor):
@@ -71,7 +76,9 @@ def test_onnx_and_int8_exports_agree_with_pytorch(model_dir, torch_predictor):
         assert report["max_probability_diff"] < tolerance
         assert report["agreement"] >= 0.9
         assert abs(report["accuracy_delta"]) <= 0.1
-        assert candidate.predict(["不错" * 200])[0].truncated
+        windowed, reference_long = candidate.predict(["不错" * 200])[0], torch_predictor.predict(["不错" * 200])[0]
+        assert windowed.windows == reference_long.windows > 1  # ONNX reads long texts in the same windows
+        assert windowed.score == pytest.approx(reference_long.score, abs=tolerance)
 
 
 def test_tfidf_version_is_a_predictor_too(settings):
@@ -106,11 +113,11 @@ def test_exported_custom_head_version_serves_from_a_fresh_process(tmp_path):
     code = (
         "import sys; from pathlib import Path; from llm_trainer.ml.inference.loading import load_predictor; "
         f"p = load_predictor(Path({str(folder)!r}), 'transformer', 'onnx'); "
-        "print(p.labels, p.max_length, p.predict(['好吃' * 100])[0].truncated)"
+        "a = p.predict(['好吃' * 100])[0]; print(p.labels, p.max_length, a.truncated, a.windows > 1)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "['差评', '好评'] 64 True"
+    assert done.stdout.strip().splitlines()[-1] == "['差评', '好评'] 64 False True"  # read whole, in windows
 
 
 def test_token_batches_group_similar_lengths_within_limits():

@@ -58,3 +58,24 @@ def test_combined_logits_are_the_mean_or_max_of_the_windows(predictor):
 def test_a_text_without_windows_is_an_error_not_a_zero_answer():
     with pytest.raises(ValueError, match="at least one window"):
         combine_window_logits(np.zeros((2, 3)), [0, 0], 2)
+
+
+def test_the_predictor_reads_a_long_text_whole_in_windows_and_says_how_many(predictor):
+    from llm_trainer.ml.inference.windows import encode_windows
+
+    short, long = predictor.predict([SHORT, LONG])
+    assert (short.windows, short.truncated) == (1, False)
+    expected = len(encode_windows(predictor.tokenizer, [LONG], predictor.max_length)["input_ids"])
+    assert long.windows == expected > 1 and not long.truncated  # nothing of it was cut off
+    alone = predictor.predict([LONG])[0]
+    assert alone.windows == long.windows and alone.score == pytest.approx(long.score, abs=1e-6)
+    assert sum(p for _, p in long.probabilities) == pytest.approx(1.0)
+
+
+def test_windows_can_be_switched_off_and_then_the_text_is_truncated(predictor):
+    predictor.windows = False
+    try:
+        long = predictor.predict([LONG])[0]
+    finally:
+        predictor.windows = True
+    assert (long.windows, long.truncated) == (1, True)

@@ -85,10 +85,10 @@ class Collect:
 def _split() -> Split:
     rng = random.Random(0)
     pos, neg = ["好吃", "不错", "服务很好"], ["难吃", "差评", "太慢了"]
-    rows = [("，".join(rng.choice(pos if i % 2 else neg) for _ in range(rng.randint(10, 30))), "好评" if i % 2 else "差评")
-            for i in range(48)]  # fmt: skip
+    words = [pos if i % 2 else neg for i in range(48)]
+    rows = [("，".join(rng.choice(w) for _ in range(rng.randint(10, 30))), "好" if w is pos else "差") for w in words]
     return Split([t for t, _ in rows[:40]], [y for _, y in rows[:40]], [t for t, _ in rows[40:]],
-                 [y for _, y in rows[40:]], ["好评", "差评"])  # fmt: skip
+                 [y for _, y in rows[40:]], ["好", "差"])  # fmt: skip
 
 
 def _train(tmp_path, model_dir, **config):

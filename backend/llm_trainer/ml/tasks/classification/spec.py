@@ -109,4 +109,5 @@ class ClassificationSpec(TaskSpec):
             "score": answer.score,
             "probabilities": [{"label": lbl, "probability": p} for lbl, p in answer.probabilities],
             "truncated": answer.truncated,
+            "windows": answer.windows,
         }

@@ -18,6 +18,7 @@ class MultiLabelPrediction:
     labels: list[str]  # passing labels, most probable first
     probabilities: list[tuple[str, float, float]]  # (label, probability, threshold), most probable first
     truncated: bool
+    windows: int = 1  # >1: a long text was read in overlapping windows (max of their logits per label)
 
     @property
     def score(self) -> float:
@@ -57,12 +58,12 @@ class MultiLabelPredictor:
     def predict(self, texts: Sequence[str]) -> list[MultiLabelPrediction]:
         if not texts:
             return []
-        probs, truncated = self.base.probabilities(texts)
+        probs, truncated, windows = self.base.scored(texts)
         out = []
-        for row, cut in zip(probs, truncated, strict=True):
+        for row, cut, count in zip(probs, truncated, windows, strict=True):
             order = sorted(range(len(self.labels)), key=lambda j: -row[j])
             items = [(self.labels[j], float(row[j]), self.thresholds[j]) for j in order]
-            out.append(MultiLabelPrediction([n for n, p, t in items if p >= t], items, bool(cut)))
+            out.append(MultiLabelPrediction([n for n, p, t in items if p >= t], items, bool(cut), int(count)))
         return out
 
     def warm_up(self) -> None:

@@ -158,6 +158,7 @@ class MultiLabelSpec(ClassificationSpec):
                 {"label": n, "probability": p, "threshold": t, "passed": p >= t} for n, p, t in answer.probabilities
             ],
             "truncated": answer.truncated,
+            "windows": answer.windows,
         }
 
     def file_columns(self, columns: list[str], chosen: dict[str, str | None]) -> dict[str, str | None]:
