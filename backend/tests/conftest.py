@@ -104,29 +104,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def run_server(data_dir: Path, log_path: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start a real uvicorn process on a free port with its own data dir; yields the base URL, stops it after."""
+def start_server(data_dir: Path, log_path: Path | None = None, env: dict[str, str] | None = None):
+    """Start a real uvicorn process on a free port with its own data dir; returns (process, base URL) once it
+    answers (fault tests kill it themselves)."""
     port = _free_port()
     env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir), **(env or {})}
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in finally
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it open
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(port)],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
     )
+    if log_path:
+        out.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start")
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+@contextmanager
+def run_server(data_dir: Path, log_path: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start a real uvicorn process on a free port with its own data dir; yields the base URL, stops it after."""
+    proc, url = start_server(data_dir, log_path, env)
     try:
         yield url
     finally:
@@ -135,8 +142,6 @@ def run_server(data_dir: Path, log_path: Path | None = None, env: dict[str, str]
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        if log_path:
-            out.close()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -15,9 +16,12 @@ from llm_trainer.api.errors import install_error_handlers
 from llm_trainer.api.routes import auth, base_models, chat, datasets, health, models, predict, runs, system, training
 from llm_trainer.api.spa import mount_spa
 from llm_trainer.core.config import Settings, get_settings
+from llm_trainer.core.jobs import JobKind
 from llm_trainer.db.base import make_engine, make_session_factory
 from llm_trainer.db.migrate import upgrade_to_head
-from llm_trainer.services.run_scheduler import RunScheduler
+from llm_trainer.services import batch_jobs
+from llm_trainer.services import models as models_service
+from llm_trainer.services.jobs import JobDispatcher
 from llm_trainer.services.runs import RunEventHub
 from llm_trainer.services.serving import Serving
 
@@ -30,14 +34,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Background services (training scheduler, model cache) start and stop here.
-        app.state.run_scheduler = RunScheduler(settings, app.state.session_factory)
+        # Background services (the job dispatcher, model cache) start and stop here.
+        serving = app.state.serving
+        jobs = app.state.jobs = JobDispatcher(settings, app.state.session_factory)
+        jobs.register(JobKind.BATCH_PREDICT, partial(batch_jobs.run_job, serving), batch_jobs.mirror_status)
+        jobs.register(JobKind.EXPORT, partial(models_service.run_export, serving))
+        serving.notify_jobs = jobs.notify
         app.state.run_events = RunEventHub(app.state.session_factory)
-        app.state.run_scheduler.start()
-        app.state.serving.start()
+        jobs.start()
         yield
-        app.state.serving.close()
-        app.state.run_scheduler.shutdown()
+        jobs.shutdown()
+        serving.close()
         engine.dispose()
 
     app = FastAPI(

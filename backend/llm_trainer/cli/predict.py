@@ -123,8 +123,7 @@ def _predict_file(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
         return 1
     columns = {"text": args.text_column, "text_b": args.text_b_column, "label": args.label_column}
     job = batch_jobs.start_job(serving, args.file, args.file.name, args.model, args.variant, columns, keep_source=True)
-    for thread in serving.threads:
-        thread.join()
+    batch_jobs.run_here(serving, job.id)
     job = batch_jobs.get_job(serving, job.id)
     if job.status != "succeeded":
         print(f"error: {job.error_message}", file=sys.stderr)

@@ -123,13 +123,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_here(settings: Any, factory: Any, run_id: int) -> int:
-    """Schedule in this process and print progress; Ctrl-C stops gracefully, a second Ctrl-C kills."""
+    """Wait for the run and print progress: a server on this data dir trains it (its dispatcher claims it, within
+    its concurrency limit); without one, a dispatcher here claims this run's job and no other. Ctrl-C stops
+    gracefully, a second Ctrl-C kills."""
     from llm_trainer.db.base import session_scope
     from llm_trainer.services import training
-    from llm_trainer.services.run_scheduler import RunScheduler
+    from llm_trainer.services.jobs import JobDispatcher, server_dispatcher
 
-    scheduler = RunScheduler(settings, factory)
-    scheduler.start()
+    scheduler = None
+    if server_dispatcher(settings):
+        print("a server runs on this data dir: it trains the run (queued behind its others)")
+    else:
+        scheduler = JobDispatcher(settings, factory, only_runs={run_id})
+        scheduler.start()
 
     def _stop(_sig: int, _frame: Any) -> None:
         with session_scope(factory) as session:
@@ -149,7 +155,8 @@ def _train_here(settings: Any, factory: Any, run_id: int) -> int:
         if status in TERMINAL:
             break
         time.sleep(2)
-    scheduler.shutdown()
+    if scheduler is not None:
+        scheduler.shutdown()
     if error:
         print(f"error: {error}", file=sys.stderr)
     if progress.get("model_version_id"):

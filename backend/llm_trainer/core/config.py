@@ -31,7 +31,18 @@ class Settings(BaseSettings):
         15.0, ge=0, description="Default time budget of CPU training runs, in minutes (0 = off); see TrainingConfig."
     )
     max_concurrent_runs: int = Field(1, description="Training runs allowed at the same time.")
-    max_background_jobs: int = Field(2, ge=1, description="Batch predictions and exports running at the same time.")
+    max_background_jobs: int = Field(
+        2, ge=1, description="Light jobs (batch predictions, exports) running at the same time: the pool size."
+    )
+    max_concurrent_exports: int = Field(1, ge=1, description="ONNX exports running at the same time (CPU-heavy).")
+    job_heartbeat_timeout_s: float = Field(
+        120.0, gt=0, description="A running job silent for longer is marked interrupted and its processes killed."
+    )
+    job_heartbeat_slow_timeout_s: float = Field(
+        900.0,
+        gt=0,
+        description="The same limit while a job starts, loads or downloads its model, evaluates or saves.",
+    )
     stop_timeout_s: float = Field(120.0, description="Seconds a stopping worker gets before it is killed.")
     predict_max_texts: int = Field(256, description="Most texts in one /predict request.")
     predict_max_chars: int = Field(2000, description="Longer texts are truncated (and flagged) before prediction.")

@@ -77,6 +77,12 @@ RESTART_POLICY: dict[JobKind, RestartPolicy] = {
 }
 
 
+# Phases (progress.message) that may stay silent long: the slow heartbeat timeout applies while a job is in one.
+SLOW_PHASES = frozenset({"starting", "loading_model", "evaluating", "saving"})
+# Light jobs run in the server's bounded pool; training runs in its own worker process.
+LIGHT_KINDS = (JobKind.BATCH_PREDICT, JobKind.EXPORT)
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

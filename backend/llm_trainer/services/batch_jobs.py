@@ -7,16 +7,22 @@ import csv
 import logging
 import shutil
 import uuid
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
+from sqlalchemy.orm import Session
+
+from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
+from llm_trainer.core.jobs import BatchPredictParams, JobKind, JobResult, JobStatus
 from llm_trainer.db.base import session_scope
-from llm_trainer.db.models import BatchJob
-from llm_trainer.db.repositories import batch_jobs as jobs_repo
+from llm_trainer.db.models import BatchJob, Job
+from llm_trainer.db.repositories import batch_jobs as batch_repo
+from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import TaskSpec
+from llm_trainer.services.jobs import JobContext, JobDispatcher
 from llm_trainer.services.serving import Serving, check_variant, find_version, loaded_model
 
 log = logging.getLogger(__name__)
@@ -56,15 +62,20 @@ def start_job(
             roles = spec.file_columns(table.columns, columns or {})
             chosen = check_variant(version, variant)
             params = {**{f"{role}{COLUMN_SUFFIX}": column for role, column in roles.items()}, "variant": chosen}
-            job = jobs_repo.create_job(
-                session, model_id=version.id, filename=filename, input_path=str(path), status="queued", metrics=params
-            )
+            job = batch_repo.create_job(
+                session, model_id=version.id, filename=filename, input_path=str(path),
+                status=JobStatus.QUEUED.value, metrics=params,
+            )  # fmt: skip
+            jobs_repo.submit(
+                session, JobKind.BATCH_PREDICT,
+                BatchPredictParams(batch_job_id=job.id, model_id=version.id, input_path=str(path)),
+            )  # fmt: skip
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # a refused upload leaves nothing behind
         if not keep_source:
             Path(source).unlink(missing_ok=True)
         raise
-    serving.spawn(_run_job, serving, job.id)
+    serving.notify_jobs()
     return job
 
 
@@ -81,28 +92,29 @@ def _check_task(task: str) -> TaskSpec:
     return spec
 
 
-def resume_unfinished(serving: Serving) -> list[int]:
-    """Jobs a previous server process left queued or running start again from the top (their input file is kept);
-    one whose file is gone is failed with a message saying so. Returns the ids started again."""
-    resumed = []
+def mirror_status(session: Session, job: Job) -> None:
+    """The batch row shows its job's status (the dispatcher's `on_end` hook): re-queued jobs start from row 0."""
+    batch_id = BatchPredictParams.model_validate(job.params).batch_job_id
+    fields: dict[str, Any] = {"status": job.status, "error_message": job.error_message}
+    if job.status == JobStatus.QUEUED.value:
+        fields.update(done=0, finished_at=None, error_message="")
+    elif JobStatus(job.status).is_terminal:
+        fields["finished_at"] = job.finished_at
+    batch_repo.set_progress(session, batch_id, **fields)
+
+
+def run_here(serving: Serving, batch_job_id: int) -> None:
+    """Run a queued batch job in this thread (the CLI's file prediction, which has no server)."""
+    dispatcher = JobDispatcher(serving.settings, serving.session_factory, only_runs=set())
+    dispatcher.register(JobKind.BATCH_PREDICT, partial(run_job, serving), mirror_status)
     with session_scope(serving.session_factory) as session:
-        for job in jobs_repo.unfinished(session):
-            if Path(job.input_path).is_file():
-                jobs_repo.set_progress(session, job.id, status="queued", done=0)
-                resumed.append(job.id)
-            else:
-                jobs_repo.finish(
-                    session, job.id, "failed", error_message="The server restarted and this job's file is gone. "
-                    "Upload the file again.",
-                )  # fmt: skip
-    for job_id in resumed:
-        serving.spawn(_run_job, serving, job_id)
-    return resumed
+        [job] = jobs_repo.of_kind_where(session, JobKind.BATCH_PREDICT, "batch_job_id", batch_job_id)
+    dispatcher.run_now(job.id)
 
 
 def get_job(serving: Serving, job_id: int) -> BatchJob:
     with session_scope(serving.session_factory) as session:
-        job = jobs_repo.get_job(session, job_id)
+        job = batch_repo.get_job(session, job_id)
     if job is None:
         raise NotFound(f"Batch job {job_id} does not exist.", code="batch_job_not_found")
     return job
@@ -110,13 +122,13 @@ def get_job(serving: Serving, job_id: int) -> BatchJob:
 
 def list_jobs(serving: Serving) -> list[BatchJob]:
     with session_scope(serving.session_factory) as session:
-        return jobs_repo.list_jobs(session)
+        return batch_repo.list_jobs(session)
 
 
 def result_file(serving: Serving, job_id: int) -> tuple[Path, str]:
     """(CSV path, download name) of a finished job; 409 while it still runs."""
     job = get_job(serving, job_id)
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED.value:
         raise Conflict(
             f"Batch job {job_id} is {job.status}; its file can be downloaded once it has succeeded.",
             code="batch_job_not_done",
@@ -125,26 +137,18 @@ def result_file(serving: Serving, job_id: int) -> tuple[Path, str]:
     return Path(job.output_path), f"{Path(job.filename).stem or 'predictions'}-predictions.csv"
 
 
-def _run_job(serving: Serving, job_id: int) -> None:
-    """The background part: never raises; failures are recorded on the job with a readable message."""
-    try:
-        _predict_file(serving, job_id)
-    except Exception as exc:
-        message = exc.message if isinstance(exc, AppError) else f"Unexpected error: {exc.__class__.__name__}: {exc}"
-        if not isinstance(exc, AppError):
-            log.exception("batch job %s failed", job_id)
-        with session_scope(serving.session_factory) as session:
-            jobs_repo.finish(session, job_id, "failed", error_message=message)
-
-
-def _predict_file(serving: Serving, job_id: int) -> None:
-    """Streams the file twice (count, then predict chunk by chunk), so a million rows never sit in memory."""
+def run_job(serving: Serving, ctx: JobContext) -> JobResult:
+    """The dispatcher's handler: streams the file twice (count, then predict chunk by chunk), so a million rows
+    never sit in memory; beats once per chunk."""
     from llm_trainer.datafiles.reader import open_table
 
+    job_id = ctx.params.batch_job_id
     with session_scope(serving.session_factory) as session:
-        job = jobs_repo.get_job(session, job_id)
+        job = batch_repo.get_job(session, job_id)
+        if job is None:
+            raise NotFound(f"Batch job {job_id} was deleted before it ran.", code="batch_job_not_found")
+        batch_repo.set_progress(session, job_id, status=JobStatus.RUNNING.value, done=0, error_message="")
         version = find_version(session, job.model_id)
-        jobs_repo.set_progress(session, job_id, status="running")
     params = dict(job.metrics)
     spec = get_spec(version.task)
     table = open_table(Path(job.input_path), job.filename)
@@ -152,7 +156,8 @@ def _predict_file(serving: Serving, job_id: int) -> None:
     index = {role: table.columns.index(c) for role, c in spec.file_columns(table.columns, chosen).items() if c}
     total = sum(1 for _ in table.rows())
     with session_scope(serving.session_factory) as session:
-        jobs_repo.set_progress(session, job_id, total=total)
+        batch_repo.set_progress(session, job_id, total=total)
+    ctx.beat(0, total, "loading_model")
 
     entry, _ = loaded_model(serving, version, params["variant"])
     labels = list(entry.predictor.labels)
@@ -178,13 +183,16 @@ def _predict_file(serving: Serving, job_id: int) -> None:
                 labelled += _labelled(rows, answers, index.get("label"))
                 done += len(rows)
                 with session_scope(serving.session_factory) as session:
-                    jobs_repo.set_progress(session, job_id, done=done)
+                    batch_repo.set_progress(session, job_id, done=done)
+                if not ctx.beat(done, total, "predicting"):
+                    raise Conflict(f"Batch job {job_id} was taken away from this process.", code="job_lost")
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
     metrics = params | _score(labelled, labels)
     with session_scope(serving.session_factory) as session:
-        jobs_repo.finish(session, job_id, "succeeded", done=done, output_path=str(output), metrics=metrics)
+        batch_repo.set_progress(session, job_id, done=done, output_path=str(output), metrics=metrics)
+    return JobResult(output_path=str(output), metrics={"rows": float(done)})
 
 
 def _unique(names: list[str], taken: list[str]) -> list[str]:

@@ -10,13 +10,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from llm_trainer.core.errors import Conflict, InvalidInput
+from llm_trainer.core.jobs import ExportParams, JobKind, JobResult, JobStatus
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
+from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
 from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.services.archive import stream_zip
+from llm_trainer.services.jobs import JobContext
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
 
 log = logging.getLogger(__name__)
@@ -104,19 +107,33 @@ def zip_model(serving: Serving, session: Session, model_id: int) -> tuple[Iterat
     return stream_zip(folder), f"model-{model_id}.zip"
 
 
-def variant_infos(version: ModelVersion) -> dict[str, dict[str, Any]]:
-    """Every variant this version offers with its build state (the base one is always ready)."""
+def building_variants(session: Session, version_id: int) -> set[str]:
+    """Variants an export job queued or running for this version is building (int8 builds fp32 on the way)."""
+    names: set[str] = set()
+    for job in jobs_repo.of_kind_where(session, JobKind.EXPORT, "version_id", version_id):
+        if not JobStatus(job.status).is_terminal:
+            names.update(built_by(ExportParams.model_validate(job.params).variant))
+    return names
+
+
+def variant_infos(session: Session, version: ModelVersion) -> dict[str, dict[str, Any]]:
+    """Every variant this version offers with its state: built ones (ready/failed) are recorded on the version,
+    `building` comes from its export jobs (a record left `building` by an old server shows as failed)."""
     built = (version.exports or {}).get("variants") or {}
+    building = building_variants(session, version.id)
     infos = {}
     for name in get_spec(version.task).variants(version.kind):
-        infos[name] = (
-            {"status": "ready"} if name not in EXPORT_VARIANTS else {"status": "absent", **built.get(name, {})}
-        )
+        info = {"status": "ready"} if name not in EXPORT_VARIANTS else {"status": "absent", **built.get(name, {})}
+        if name in building and info["status"] != "ready":
+            info = {"status": "building"}
+        elif info["status"] == "building":
+            info = {"status": "failed", "error": "The server restarted during the export. Build it again."}
+        infos[name] = info
     return infos
 
 
 def start_export(serving: Serving, session: Session, model_id: int, variant: str) -> ModelVersion:
-    """Mark the variant as building and build it in the background (the export takes seconds to a minute)."""
+    """Queue an export job (it takes seconds to a minute); the variant shows `building` until it ends."""
     version = find_version(session, model_id)
     if version.kind == TFIDF:
         raise InvalidInput(
@@ -131,22 +148,12 @@ def start_export(serving: Serving, session: Session, model_id: int, variant: str
         raise InvalidInput(
             f"Unknown export '{variant}'; choose one of {', '.join(EXPORT_VARIANTS)}.", code="unknown_variant"
         )
-    if variant_infos(version)[variant]["status"] == "building":
+    if variant in building_variants(session, model_id):
         raise Conflict(f"Variant '{variant}' of version {model_id} is already being built.", code="export_running")
-    for name in built_by(variant):  # int8 builds the fp32 graph first, unless that one is ready already
-        if name == variant or variant_infos(version)[name]["status"] != "ready":
-            _set_variant(version, name, {"status": "building"})
+    jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=model_id, variant=variant))
     session.commit()
-    serving.spawn(_run_export, serving, model_id, variant)
+    serving.notify_jobs()
     return version
-
-
-def fail_interrupted_exports(session: Session) -> None:
-    """Exports left 'building' by a previous process will never finish: mark them failed so they can be rebuilt."""
-    for version in versions_query.list_versions(session):
-        for name, info in variant_infos(version).items():
-            if info["status"] == "building":
-                _set_variant(version, name, {"status": "failed", "error": "The server restarted during the export."})
 
 
 def _set_variant(version: ModelVersion, variant: str, info: dict[str, Any]) -> None:
@@ -155,28 +162,35 @@ def _set_variant(version: ModelVersion, variant: str, info: dict[str, Any]) -> N
     version.exports = exports  # reassign: JSON columns do not notice in-place changes
 
 
-def _run_export(serving: Serving, model_id: int, variant: str) -> None:
+def run_export(serving: Serving, ctx: JobContext) -> JobResult:
+    """The dispatcher's handler: build and score the graphs, record them on the version; raises when one failed."""
     from llm_trainer.ml.inference.export import export_and_compare, failed_record, ready_record
 
+    model_id, variant = ctx.params.version_id, ctx.params.variant
     with session_scope(serving.session_factory) as session:
         version = find_version(session, model_id)
         folder = version_dir(serving.settings, version)
         texts, labels = validation_sample(session, version)
+        ready = {n for n, info in variant_infos(session, version).items() if info["status"] == "ready"}
+    error: Exception | None = None
     try:
-        reports = export_and_compare(folder, variant, texts, labels)
+        with ctx.beating("exporting"):
+            reports = export_and_compare(folder, variant, texts, labels)
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
-    except Exception as exc:  # recorded for the user; the server keeps running
+    except Exception as exc:  # recorded on the version for the user, and on the job
         log.exception("export of version %s as %s failed", model_id, variant)
-        infos = dict.fromkeys(built_by(variant), failed_record(exc))
+        error = exc
+        # a ready fp32 graph stays ready when only its int8 quantisation failed
+        infos = {name: failed_record(exc) for name in built_by(variant) if name == variant or name not in ready}
     with session_scope(serving.session_factory) as session:
         version = versions_query.get_version(session, model_id)
         if version is not None:
-            current = variant_infos(version)
             for name, info in infos.items():
-                if info["status"] == "failed" and current[name]["status"] != "building":
-                    continue  # a ready fp32 graph stays ready when only its int8 quantisation failed
                 serving.cache.evict(model_id, name)  # a rebuilt graph must not be served from the old session
                 _set_variant(version, name, info)
+    if error is not None:
+        raise error
+    return JobResult(version_id=model_id)
 
 
 def validation_sample(session: Session, version: ModelVersion) -> tuple[list[str], list[str] | None]:

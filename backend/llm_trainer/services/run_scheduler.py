@@ -1,4 +1,5 @@
-"""Background scheduler: starts queued runs as worker processes (FIFO), notices dead workers, enforces stop timeouts."""
+"""The dispatcher's training part: start claimed runs as worker processes (FIFO), notice dead workers, enforce stop
+timeouts, kill hung workers."""
 
 from __future__ import annotations
 
@@ -7,22 +8,22 @@ import logging
 import os
 import signal
 import subprocess
-import threading
 from datetime import UTC, datetime
 
 import psutil
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings
+from llm_trainer.core.jobs import JobStatus
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import session_scope
-from llm_trainer.db.models import Run
+from llm_trainer.db.models import Job, Run
+from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import runs as runs_repo
-from llm_trainer.worker.launch import log_path, nodes_of, tail, worker_command, worker_env
+from llm_trainer.services.job_records import job_of_run, move_run, owner_alive, process_owner, run_id_of
+from llm_trainer.worker.launch import JOB_ID_ENV, JOB_OWNER_ENV, log_path, nodes_of, tail, worker_command, worker_env
 
 log = logging.getLogger(__name__)
-
-TICK_S = 1.0
 
 
 def _now() -> datetime:
@@ -62,27 +63,17 @@ def kill_worker(pid: int | None, run_id: int) -> bool:
     return True
 
 
-class RunScheduler:
-    """One thread per server: polls the queue once a second (or when woken) and supervises worker processes."""
+class TrainSupervisor:
+    """No thread of its own: the dispatcher ticks it. Holds the worker processes this process started."""
 
-    def __init__(self, settings: Settings, factory: sessionmaker[Session]):
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], only: set[int] | None = None):
         self.settings = settings
         self.factory = factory
+        self.only = only  # `llm-trainer train --wait` without a server: claim these runs' jobs and no other
         self.procs: dict[int, subprocess.Popen] = {}
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._loop, name="run-scheduler", daemon=True)
-        self.thread.start()
 
     def shutdown(self) -> None:
-        """Stop scheduling and end this server's workers (they would exit with it anyway): runs become interrupted."""
-        self.stopping.set()
-        self.wake.set()
-        if self.thread:
-            self.thread.join(timeout=5)
+        """End this process's workers (they would exit with it anyway): runs become interrupted."""
         ended = []
         for run_id, proc in list(self.procs.items()):
             if proc.poll() is None and self._recorded_outcome(run_id):
@@ -95,14 +86,10 @@ class RunScheduler:
                 ended.append(run_id)
         with session_scope(self.factory) as session:
             for run_id in ended:
-                runs_repo.transition(
-                    session,
-                    run_id,
-                    RunStatus.INTERRUPTED,
-                    error_message="The server stopped while this run was training. Resume it to continue.",
-                    log_tail=tail(log_path(self.settings.runs_dir, run_id)),
-                    finished_at=_now(),
-                )
+                self.end_run(
+                    session, run_id, RunStatus.INTERRUPTED,
+                    "The server stopped while this run was training. Resume it to continue.",
+                )  # fmt: skip
         self.procs.clear()
 
     def _recorded_outcome(self, run_id: int) -> bool:
@@ -110,23 +97,10 @@ class RunScheduler:
             run = runs_repo.get_run(session, run_id)
             return run is None or run.status not in runs_repo.ACTIVE
 
-    def notify(self) -> None:
-        self.wake.set()
-
-    def _loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - the scheduler must survive anything and retry next tick
-                log.exception("scheduler tick failed")
-            self.wake.wait(TICK_S)
-            self.wake.clear()
-
-    def tick(self) -> None:
-        with session_scope(self.factory) as session:
-            self._reap(session)
-            self._enforce_stop_timeouts(session)
-            self._launch(session)
+    def tick(self, session: Session) -> None:
+        self._reap(session)
+        self._enforce_stop_timeouts(session)
+        self._launch(session)
 
     def _reap(self, session: Session) -> None:
         """Runs marked running whose worker is gone become interrupted (killed) or failed (crashed)."""
@@ -137,42 +111,57 @@ class RunScheduler:
                 if code is None:
                     continue
                 self.procs.pop(run.id, None)
-            elif worker_alive(run.pid, run.id) or self._just_started_elsewhere(run):
-                continue  # started by another scheduler (earlier server, CLI); it exits when that owner is gone
             else:
+                owner = job_of_run(session, run.id).owner
+                if owner != process_owner() and owner_alive(owner) is not False:
+                    continue  # another live process owns it (a CLI, another host); heartbeats watch it
+                kill_worker(run.pid, run.id)  # the train restart policy: no orphan keeps training unowned
                 code = None
             self._mark_ended(session, run, code)
         for run_id, proc in list(self.procs.items()):  # finished workers whose run already ended
             if proc.poll() is not None:
                 self.procs.pop(run_id, None)
 
-    @staticmethod
-    def _just_started_elsewhere(run: Run) -> bool:
-        """Another scheduler (e.g. `llm-trainer train --wait`) set it running and is about to record its pid."""
-        started = _aware(run.started_at)
-        return run.pid is None and started is not None and (_now() - started).total_seconds() < 30
-
     def _mark_ended(self, session: Session, run: Run, code: int | None) -> None:
         session.refresh(run)
         if run.status not in runs_repo.ACTIVE:
             return  # the worker recorded its own outcome just before exiting
         if code is None:
-            status, message = RunStatus.INTERRUPTED, "The worker process is gone (server restart or crash)."
+            status = RunStatus.INTERRUPTED
+            message = "The process that started this run is gone (server restart or crash)."
         elif code < 0:
             status, message = RunStatus.INTERRUPTED, f"The worker was killed (signal {-code})."
         else:
             status, message = RunStatus.FAILED, f"The worker exited with code {code} without finishing."
         if status is RunStatus.INTERRUPTED:
             message += " Resume the run to continue from its last checkpoint."
-        runs_repo.transition(
+        self.end_run(session, run.id, status, message)
+
+    def end_run(self, session: Session, run_id: int, status: RunStatus, message: str) -> bool:
+        moved = move_run(
             session,
-            run.id,
+            run_id,
             status,
             error_message=message,
-            log_tail=tail(log_path(self.settings.runs_dir, run.id)),
+            log_tail=tail(log_path(self.settings.runs_dir, run_id)),
             finished_at=_now(),
         )
-        log.warning("run %s -> %s: %s", run.id, status.value, message)
+        if moved:
+            log.warning("run %s -> %s: %s", run_id, status.value, message)
+        return moved
+
+    def hung(self, session: Session, job: Job, message: str) -> None:
+        """A train job whose heartbeat stopped: kill its process group, mark the run (and job) interrupted."""
+        run_id = run_id_of(job)
+        run = runs_repo.get_run(session, run_id)
+        if run is not None:
+            kill_worker(run.pid, run_id)
+            proc = self.procs.pop(run_id, None)
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+        if run is None or not self.end_run(session, run_id, RunStatus.INTERRUPTED, message):
+            jobs_repo.transition(session, job.id, JobStatus.RUNNING, JobStatus.INTERRUPTED, error_message=message)
 
     def _enforce_stop_timeouts(self, session: Session) -> None:
         """Kill workers that did not reach a step boundary within stop_timeout_s of the first stop."""
@@ -186,35 +175,44 @@ class RunScheduler:
                 kill_worker(run.pid, run.id)
 
     def _launch(self, session: Session) -> None:
-        free = self.settings.max_concurrent_runs - len(runs_repo.active_runs(session))
-        for run in runs_repo.queued_runs(session)[: max(0, free)]:
-            self._start_worker(session, run)
+        """Claim queued runs' jobs in the runs' FIFO order, up to max_concurrent_runs across all processes."""
+        for run in runs_repo.queued_runs(session):
+            if self.only is not None and run.id not in self.only:
+                continue
+            job = job_of_run(session, run.id)
+            claimed = jobs_repo.claim(session, job.id, process_owner(), limit=self.settings.max_concurrent_runs)
+            session.commit()
+            if not claimed:
+                session.refresh(job)
+                if job.status == JobStatus.QUEUED.value:
+                    break  # the limit is reached: later runs wait their turn
+                continue
+            session.refresh(job)
+            self._start_worker(session, run, job)
 
-    def _start_worker(self, session: Session, run: Run) -> None:
-        if not runs_repo.transition(session, run.id, RunStatus.RUNNING, started_at=_now(), pid=None, finished_at=None):
+    def _start_worker(self, session: Session, run: Run, job: Job) -> None:
+        if not move_run(session, run.id, RunStatus.RUNNING, started_at=_now(), pid=None, finished_at=None):
+            jobs_repo.transition(session, job.id, JobStatus.RUNNING, JobStatus.QUEUED)  # the run left the queue
             return
         log_file = log_path(self.settings.runs_dir, run.id)
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = worker_env(run.config, self.settings.data_dir, self.settings.database_url)
+        env.update({JOB_ID_ENV: str(job.id), JOB_OWNER_ENV: process_owner()})
         try:
             with log_file.open("ab") as out:
                 proc = subprocess.Popen(
                     worker_command(run.id, run.config, nodes_of(self.settings)),
-                    env=worker_env(run.config, self.settings.data_dir, self.settings.database_url),
+                    env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # own process group: a stop kills it whole, a Ctrl-C of the server does not
                 )
         except OSError as exc:
-            runs_repo.transition(
-                session,
-                run.id,
-                RunStatus.FAILED,
-                error_message=f"Could not start the worker: {exc}",
-                finished_at=_now(),
-            )
+            self.end_run(session, run.id, RunStatus.FAILED, f"Could not start the worker: {exc}")
             return
         self.procs[run.id] = proc
         runs_repo.update_fields(session, run.id, pid=proc.pid, output_dir=str(log_file.parent.resolve()))
+        jobs_repo.set_log_path(session, job.id, str(log_file.resolve()))
         session.commit()
-        log.info("run %s started as pid %s", run.id, proc.pid)
+        log.info("run %s (job %s) started as pid %s", run.id, job.id, proc.pid)

@@ -1,9 +1,9 @@
-"""What the serving use cases share in one process: settings, DB sessions, the model cache, background threads."""
+"""What the serving use cases share in one process: settings, DB sessions, the model cache."""
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailable
-from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
@@ -28,41 +27,14 @@ class Serving:
     settings: Settings
     session_factory: sessionmaker[Session]
     cache: ModelCache = field(init=False)
-    threads: list[threading.Thread] = field(default_factory=list)
-    background_slots: threading.BoundedSemaphore = field(init=False)
+    # The dispatcher's wake-up (set by the app): a queued job starts at once instead of at the next tick.
+    notify_jobs: Callable[[], None] = field(default=lambda: None)
 
     def __post_init__(self) -> None:
         self.cache = ModelCache(self.settings.model_cache_size)
-        self.background_slots = threading.BoundedSemaphore(self.settings.max_background_jobs)
-
-    def start(self) -> None:
-        """Background work cut by a restart: batch jobs start again (their files are kept); exports are marked
-        failed so the user can rebuild them."""
-        from llm_trainer.services.batch_jobs import resume_unfinished
-        from llm_trainer.services.models import fail_interrupted_exports
-
-        with session_scope(self.session_factory) as session:
-            fail_interrupted_exports(session)
-        resumed = resume_unfinished(self)
-        if resumed:
-            log.info("batch jobs %s were cut by a restart and started again", resumed)
 
     def close(self) -> None:
         self.cache.clear()
-
-    def spawn(self, target, *args) -> threading.Thread:  # noqa: ANN001 - any callable
-        """Run a background task in a daemon thread (batch jobs, exports), at most `max_background_jobs` at a time:
-        the others wait (still queued) for a free slot, so a burst of requests cannot start unbounded work."""
-        self.threads = [t for t in self.threads if t.is_alive()]
-
-        def bounded() -> None:
-            with self.background_slots:
-                target(*args)
-
-        thread = threading.Thread(target=bounded, daemon=True)
-        self.threads.append(thread)
-        thread.start()
-        return thread
 
 
 def version_dir(settings: Settings, version: ModelVersion) -> Path:

@@ -18,6 +18,7 @@ from llm_trainer.ml.base_models import hub
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
+from llm_trainer.services.job_records import move_run, submit_run
 from llm_trainer.services.run_scheduler import kill_worker
 
 TFIDF = "tfidf"
@@ -130,6 +131,7 @@ def create_run(
         base_model=source,
         config=config.model_dump(mode="json"),
     )
+    submit_run(session, run)
     session.commit()
     return run
 
@@ -156,7 +158,7 @@ def stop_run(session: Session, run_id: int) -> Run:
         kill_worker(run.pid, run.id)
         session.refresh(run)
         return run
-    if not runs_repo.transition(session, run_id, RunStatus.STOPPING, stop_requested=True, stop_requested_at=_now()):
+    if not move_run(session, run_id, RunStatus.STOPPING, stop_requested=True, stop_requested_at=_now()):
         raise Conflict(f"Run {run_id} is {run.status}; only queued or running runs can be stopped.", code="not_running")
     session.refresh(run)
     return run
@@ -171,7 +173,7 @@ def stop_current(session: Session) -> Run:
 
 def cancel_run(session: Session, run_id: int) -> Run:
     run = get_run(session, run_id)
-    if not runs_repo.transition(session, run_id, RunStatus.CANCELLED, finished_at=_now()):
+    if not move_run(session, run_id, RunStatus.CANCELLED, finished_at=_now()):
         raise Conflict(
             f"Run {run_id} is {run.status}; only queued runs can be cancelled (stop a running one).",
             code="not_queued",
@@ -183,7 +185,7 @@ def cancel_run(session: Session, run_id: int) -> Run:
 def resume_run(session: Session, run_id: int) -> Run:
     """Put a stopped/interrupted run back in the queue; its worker continues from the last checkpoint."""
     run = get_run(session, run_id)
-    if not runs_repo.transition(
+    if not move_run(
         session,
         run_id,
         RunStatus.QUEUED,

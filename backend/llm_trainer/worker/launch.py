@@ -13,6 +13,9 @@ from llm_trainer.core.config import Settings
 from llm_trainer.ml.training.config import TrainingConfig
 
 PARENT_PID_ENV = "LLM_TRAINER_PARENT_PID"
+# The train job the worker beats for, and its owner (the heartbeat is refused once the job is no longer theirs).
+JOB_ID_ENV = "LLM_TRAINER_JOB_ID"
+JOB_OWNER_ENV = "LLM_TRAINER_JOB_OWNER"
 LOG_NAME = "train.log"
 
 
@@ -68,6 +71,12 @@ def worker_env(config: dict[str, Any], data_dir: Path, database_url: str = "") -
     elif cfg.world_size > 1:
         env["OMP_NUM_THREADS"] = "1"  # CPU DDP: the processes share the cores
     return env
+
+
+def job_of_env() -> tuple[int | None, str]:
+    """(job id, owner) the scheduler gave this worker; (None, '') when started by hand (no heartbeat)."""
+    job_id = os.environ.get(JOB_ID_ENV, "")
+    return (int(job_id) if job_id.isdigit() else None), os.environ.get(JOB_OWNER_ENV, "")
 
 
 def log_path(runs_dir: Path, run_id: int) -> Path:

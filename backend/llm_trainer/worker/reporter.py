@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from llm_trainer.core.jobs import JobProgress
 from llm_trainer.db.base import session_scope
+from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import runs as runs_repo
 
 log = logging.getLogger("llm_trainer.worker")
@@ -23,9 +25,11 @@ SYSTEM_INTERVAL_S = 5.0
 class DbReporter:
     """Collects progress and metric points in memory and writes them at most once a second (rank 0 only)."""
 
-    def __init__(self, factory: sessionmaker[Session], run_id: int):
+    def __init__(self, factory: sessionmaker[Session], run_id: int, job_id: int | None = None, owner: str = ""):
         self.factory = factory
         self.run_id = run_id
+        self.job_id, self.owner = job_id, owner  # the train job this worker beats for (None: started by hand)
+        self.loop_alive = False  # set by the training loop's calls only: the sampler thread must not beat for it
         self.lock = threading.Lock()
         self.snapshot: dict[str, Any] = {}
         self.rows: list[tuple[str, int, float, dict[str, Any]]] = []
@@ -34,12 +38,14 @@ class DbReporter:
         self.signal_stop = False
 
     def progress(self, snapshot: dict[str, Any]) -> None:
+        self.loop_alive = True
         with self.lock:
             phase_changed = snapshot.get("phase") not in (None, self.snapshot.get("phase"))
             self.snapshot.update(snapshot)
         self.flush(force=phase_changed)
 
     def metric(self, kind: str, step: int, epoch: float, values: dict[str, Any]) -> None:
+        self.loop_alive = self.loop_alive or kind != "system"
         with self.lock:
             self.rows.append((kind, step, epoch, values))
             if kind == "train" and values.get("loss") is not None:
@@ -49,6 +55,7 @@ class DbReporter:
         self.flush(force=kind == "eval")
 
     def stop_requested(self) -> bool:
+        self.loop_alive = True
         self.flush()
         return self.stop_flag or self.signal_stop
 
@@ -64,10 +71,18 @@ class DbReporter:
             self.last_flush = now
             snapshot, rows = dict(self.snapshot), self.rows
             self.rows = []
+            beat, self.loop_alive = self.loop_alive, False
         with session_scope(self.factory) as session:
             runs_repo.merge_progress(session, self.run_id, {**snapshot, "updated_at": time.time()})
             runs_repo.add_metrics(session, self.run_id, rows)
             self.stop_flag = runs_repo.is_stop_requested(session, self.run_id)
+            if beat and self.job_id is not None:
+                progress = JobProgress(
+                    done=int(snapshot.get("step") or 0),
+                    total=int(snapshot.get("total_steps") or 0),
+                    message=str(snapshot.get("phase") or ""),
+                )
+                jobs_repo.heartbeat(session, self.job_id, self.owner, progress.model_dump())
 
 
 class NullReporter:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings, get_settings
+from llm_trainer.core.jobs import JobResult
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
@@ -28,7 +29,8 @@ from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.tracking import MlflowRun, mlflow_run
-from llm_trainer.worker.launch import PARENT_PID_ENV, log_path, tail
+from llm_trainer.services.job_records import move_run
+from llm_trainer.worker.launch import PARENT_PID_ENV, job_of_env, log_path, tail
 from llm_trainer.worker.reporter import (
     DbReporter,
     NullReporter,
@@ -143,12 +145,13 @@ def _save_version(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, **fields: Any) -> None:
+def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, version_id: int, **fields: Any) -> None:
+    result = JobResult(version_id=version_id)
     with session_scope(factory) as session:
         if stopped:
-            runs_repo.transition(session, run_id, RunStatus.STOPPING)  # SIGTERM-only stops arrive here as running
-            runs_repo.transition(session, run_id, RunStatus.STOPPED, **fields)
-        elif not runs_repo.transition(session, run_id, RunStatus.SUCCEEDED, **fields):
+            move_run(session, run_id, RunStatus.STOPPING)  # SIGTERM-only stops arrive here as running
+            move_run(session, run_id, RunStatus.STOPPED, result=result, **fields)
+        elif not move_run(session, run_id, RunStatus.SUCCEEDED, result=result, **fields):
             log.warning("run %s could not be marked succeeded from its current status", run_id)
 
 
@@ -156,13 +159,13 @@ def execute(run_id: int, settings: Settings) -> int:
     """Train run `run_id`; every outcome, including crashes, ends up in its DB row. Returns the exit code."""
     factory = make_session_factory(make_engine(settings.database))
     is_main = int(os.environ.get("RANK", "0")) == 0
-    reporter = DbReporter(factory, run_id) if is_main else NullReporter()
+    reporter = DbReporter(factory, run_id, *job_of_env()) if is_main else NullReporter()
     install_sigterm(reporter)
 
     def _orphaned() -> None:
         if is_main:
             with session_scope(factory) as session:
-                runs_repo.transition(
+                move_run(
                     session,
                     run_id,
                     RunStatus.INTERRUPTED,
@@ -186,7 +189,7 @@ def _record_failure(factory: sessionmaker[Session], settings: Settings, run_id: 
         h.flush()
     message = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
     with session_scope(factory) as session:
-        runs_repo.transition(
+        move_run(
             session,
             run_id,
             RunStatus.FAILED,
@@ -229,7 +232,7 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
         {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary)}
     )
     reporter.flush(force=True)
-    _finish_status(factory, run_id, stopped, finished_at=datetime.now(UTC), device=trained.device)
+    _finish_status(factory, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
         shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
     outcome = RunStatus.STOPPED if stopped else RunStatus.SUCCEEDED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -173,10 +174,10 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
     from pathlib import Path
 
     from fastapi.testclient import TestClient
-    from sqlalchemy import update
+    from sqlalchemy import text, update
 
     from llm_trainer.api.app import create_app
-    from llm_trainer.db.models import BatchJob
+    from llm_trainer.db.models import BatchJob, Job
 
     make_version(settings)
     data = ("评论\n" + "\n".join(t for t, _ in review_texts(20, seed=2)) + "\n").encode("utf-8")
@@ -185,9 +186,10 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
         for job in (first, second):
             assert _wait_job(client, job["id"])["status"] == "succeeded"
         factory = client.app.state.session_factory
-    # As if the server had died mid-way: both jobs still running, and the second one's uploaded file lost.
+    # As if the server had died mid-way: both jobs still running under a dead owner, the second one's file lost.
     with factory() as session, session.begin():
         session.execute(update(BatchJob).values(status="running", done=5, finished_at=None, output_path=""))
+        session.execute(update(Job).values(status="running", owner=f"{socket.gethostname()}:1:0", finished_at=None))
         input_path = session.get(BatchJob, second["id"]).input_path
     Path(input_path).unlink()
     with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
@@ -195,6 +197,10 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
         assert (resumed["status"], resumed["done"], resumed["total"]) == ("succeeded", 20, 20)
         assert client.get(f"/api/predict/batch/{first['id']}/download").status_code == 200
         assert lost["status"] == "failed" and "Upload the file again" in lost["error_message"]
+        with factory() as session:
+            assert {job.status for job in session.query(Job)} == {"succeeded", "failed"}
+            if session.bind.dialect.name == "sqlite":
+                assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
 
 def _train_baseline(client, dataset: dict) -> int:

@@ -133,7 +133,7 @@ def test_stop_gives_usable_stopped_version_and_resume_continues(client, dataset_
     created = _train(client, dataset_id, tiny_model_dir, epochs=100, batch_size=2, save_strategy="no", seed=2)
     wait_run(client.get, created["id"], lambda r: (r["progress"].get("step") or 0) >= 5, timeout=180)
     # The timeout covers reaching a step boundary, not the evaluation and saving that follow an acknowledged stop.
-    client.app.state.run_scheduler.settings.stop_timeout_s = 3
+    client.app.state.jobs.settings.stop_timeout_s = 3
     resp = client.post("/train/stop")
     assert resp.status_code == 200 and resp.json()["status"] == "stopping"
 
@@ -284,7 +284,7 @@ from tests.helpers.training_data import insert_dataset, review_rows
 app = create_app(Settings(data_dir=sys.argv[1]))
 ds = insert_dataset(app.state.session_factory, review_rows(20))
 with TestClient(app, base_url="http://127.0.0.1") as c:
-    app.state.run_scheduler.shutdown()  # only the request paths are under test here, not the worker
+    app.state.jobs.shutdown()  # only the request paths are under test here, not the worker
     assert c.post("/train", json={"dataset_id": ds, "base_model": "tfidf"}).status_code == 201
     for path in ("/train/status", "/api/runs", "/api/runs/1", "/api/runs/1/metrics", "/api/runs/1/logs",
                  "/api/training/config-schema"):

@@ -80,29 +80,3 @@ def test_explicit_version_first_request_pays_the_load_and_long_text_is_flagged(s
         predict(serving, ["好吃"], model_id=version_id, variant="onnx_int8")
     with pytest.raises(InvalidInput, match="not available"):
         predict(serving, ["好吃"], model_id=version_id, variant="tfidf")
-
-
-def test_background_jobs_beyond_the_limit_wait_for_a_free_slot(serving):
-    import threading
-
-    running, most, release = [0], [0], threading.Event()
-    lock = threading.Lock()
-
-    def job() -> None:
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        release.wait(10)
-        with lock:
-            running[0] -= 1
-
-    threads = [serving.spawn(job) for _ in range(5)]
-    deadline = datetime.now(UTC) + timedelta(seconds=2)
-    while running[0] < serving.settings.max_background_jobs and datetime.now(UTC) < deadline:
-        threading.Event().wait(0.01)
-    threading.Event().wait(0.2)  # time for any job that ignored the limit to start
-    assert running[0] == most[0] == serving.settings.max_background_jobs == 2
-    release.set()
-    for t in threads:
-        t.join(10)
-    assert running[0] == 0 and most[0] == 2

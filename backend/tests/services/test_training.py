@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -11,10 +12,12 @@ import pytest
 from llm_trainer.core.errors import Conflict, InvalidInput
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Run
+from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.services import training
-from llm_trainer.services.run_scheduler import RunScheduler
+from llm_trainer.services.job_records import job_of_run
+from llm_trainer.services.jobs import JobDispatcher
 from tests.helpers.training_data import insert_dataset, review_rows
 
 
@@ -75,16 +78,18 @@ def test_running_run_without_a_live_worker_becomes_interrupted_at_start(factory,
     run_id = _queue(factory, settings, dataset_id, tiny_model_dir)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    with session_scope(factory) as session:
+    with session_scope(factory) as session:  # claimed by a server process that has died since
+        assert jobs_repo.claim(session, job_of_run(session, run_id).id, f"{socket.gethostname()}:{dead.pid}:0")
         assert runs_repo.transition(session, run_id, "running", pid=dead.pid, started_at=datetime(2020, 1, 1))
     with session_scope(factory) as session:
-        scheduler = RunScheduler(settings.model_copy(update={"max_concurrent_runs": 0}), factory)
-        scheduler.tick()
+        JobDispatcher(settings.model_copy(update={"max_concurrent_runs": 0}), factory).tick()
         run = session.get(Run, run_id)
         session.refresh(run)
         assert run.status == "interrupted" and "Resume" in run.error_message
         resumed = training.resume_run(session, run_id)
         assert resumed.status == "queued" and resumed.resume_count == 1
+        job = job_of_run(session, run_id)
+        assert (job.status, job.owner, "Resume" in job.error_message) == ("queued", "", False)
 
 
 def test_transition_refuses_moves_the_lifecycle_forbids(factory, settings, dataset_id, tiny_model_dir):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from llm_trainer.api.deps import SessionDep
 from llm_trainer.api.schemas.models import (
@@ -22,7 +23,7 @@ from llm_trainer.services.serving import Serving, serving_variant
 router = APIRouter(tags=["models"])
 
 
-def _public(version: ModelVersion, serving: Serving) -> dict:
+def _public(session: Session, version: ModelVersion, serving: Serving) -> dict:
     return {
         "id": version.id,
         "name": version.name,
@@ -39,14 +40,14 @@ def _public(version: ModelVersion, serving: Serving) -> dict:
         "run_id": version.run_id,
         "dataset_id": version.dataset_id,
         "serving_variant": serving_variant(version),
-        "variants": {k: VariantInfo(**v) for k, v in models_service.variant_infos(version).items()},
+        "variants": {k: VariantInfo(**v) for k, v in models_service.variant_infos(session, version).items()},
         "loaded_variants": [variant for vid, variant in serving.cache.loaded() if vid == version.id],
     }
 
 
-def _detail(version: ModelVersion, serving: Serving) -> ModelDetail:
+def _detail(session: Session, version: ModelVersion, serving: Serving) -> ModelDetail:
     return ModelDetail(
-        **_public(version, serving),
+        **_public(session, version, serving),
         task_settings=models_service.version_settings(serving, version),
         metrics=version.metrics or {},
         config=version.config or {},
@@ -57,18 +58,18 @@ def _detail(version: ModelVersion, serving: Serving) -> ModelDetail:
 @router.get("/models", response_model=list[ModelPublic], summary="Model versions with key metrics (spec)")
 @router.get("/api/models", response_model=list[ModelPublic], summary="Model versions with key metrics")
 def list_models(session: SessionDep, serving: ServingDep) -> list[ModelPublic]:
-    return [ModelPublic(**_public(v, serving)) for v in models_service.list_models(session)]
+    return [ModelPublic(**_public(session, v, serving)) for v in models_service.list_models(session)]
 
 
 @router.get("/api/models/{model_id}", response_model=ModelDetail, summary="One version: metrics, config, lineage")
 def get_model(model_id: int, session: SessionDep, serving: ServingDep) -> ModelDetail:
-    return _detail(models_service.get_model(session, model_id), serving)
+    return _detail(session, models_service.get_model(session, model_id), serving)
 
 
 @router.patch("/api/models/{model_id}", response_model=ModelDetail, summary="Rename, or choose the serving variant")
 def update_model(model_id: int, body: ModelUpdate, session: SessionDep, serving: ServingDep) -> ModelDetail:
     version = models_service.update_model(serving, session, model_id, body.name, body.serving_variant)
-    return _detail(version, serving)
+    return _detail(session, version, serving)
 
 
 @router.patch(
@@ -78,12 +79,12 @@ def update_settings(
     model_id: int, body: VersionSettingsUpdate, session: SessionDep, serving: ServingDep
 ) -> ModelDetail:
     version = models_service.update_version_settings(serving, session, model_id, body.model_dump(exclude_none=True))
-    return _detail(version, serving)
+    return _detail(session, version, serving)
 
 
 @router.post("/api/models/{model_id}/default", response_model=ModelDetail, summary="Make this the default version")
 def set_default(model_id: int, session: SessionDep, serving: ServingDep) -> ModelDetail:
-    return _detail(models_service.make_default(session, model_id), serving)
+    return _detail(session, models_service.make_default(session, model_id), serving)
 
 
 @router.post(
@@ -93,7 +94,7 @@ def set_default(model_id: int, session: SessionDep, serving: ServingDep) -> Mode
     summary="Build an ONNX Runtime (fp32 or int8) variant in the background",
 )
 def export_model(model_id: int, body: ExportCreate, session: SessionDep, serving: ServingDep) -> ModelDetail:
-    return _detail(models_service.start_export(serving, session, model_id, body.variant), serving)
+    return _detail(session, models_service.start_export(serving, session, model_id, body.variant), serving)
 
 
 @router.get("/api/models/{model_id}/download", summary="Download the version folder as a zip")

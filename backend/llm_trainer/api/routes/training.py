@@ -15,9 +15,9 @@ router = APIRouter(tags=["training"])
 
 
 def wake_scheduler(request: Request) -> None:
-    scheduler = getattr(request.app.state, "run_scheduler", None)
-    if scheduler is not None:
-        scheduler.notify()
+    jobs = getattr(request.app.state, "jobs", None)
+    if jobs is not None:
+        jobs.notify()
 
 
 @router.post("/train", status_code=201, response_model=RunPublic, summary="Queue a training run")

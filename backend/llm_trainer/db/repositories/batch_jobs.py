@@ -38,3 +38,8 @@ def unfinished(session: Session) -> list[BatchJob]:
     """Jobs a previous server process left queued or running, oldest first."""
     stmt = select(BatchJob).where(BatchJob.status.in_(("queued", "running"))).order_by(BatchJob.id)
     return list(session.scalars(stmt))
+
+
+def input_paths(session: Session) -> list[str]:
+    """Every batch job's kept upload (the orphan sweep keeps their folders)."""
+    return list(session.scalars(select(BatchJob.input_path)))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from llm_trainer.core.jobs import JobKind, JobStatus, check_transition, parse_params
 from llm_trainer.db.models import Job
@@ -51,14 +51,21 @@ def count_running(session: Session, kind: JobKind) -> int:
     return len(session.scalars(stmt).all())
 
 
-def claim(session: Session, job_id: int, owner: str) -> bool:
-    """Compare-and-set queued -> running recording the owner; False when another process claimed it first."""
+def claim(session: Session, job_id: int, owner: str, *, limit: int | None = None) -> bool:
+    """Compare-and-set queued -> running recording the owner; False when another process claimed it first, or
+    (with `limit`) when that many jobs of its kind already run: one statement, so racing dispatchers cannot both
+    pass the limit on SQLite."""
     now = _now()
+    stmt = update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+    if limit is not None:
+        running = aliased(Job)
+        busy = select(func.count(running.id)).where(
+            running.status == JobStatus.RUNNING.value, running.kind == Job.kind
+        )  # correlated with the row being updated
+        stmt = stmt.where(busy.scalar_subquery() < limit)
     stmt = (
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
-        .values(status=JobStatus.RUNNING.value, owner=owner, started_at=now, heartbeat_at=now)
-        .values(attempts=Job.attempts + 1)
+        stmt.values(status=JobStatus.RUNNING.value, owner=owner, started_at=now, heartbeat_at=now, finished_at=None)
+        .values(attempts=Job.attempts + 1, progress={"done": 0, "total": 0, "message": "starting"})
         .execution_options(synchronize_session=False)
     )
     return session.execute(stmt).rowcount == 1
@@ -76,6 +83,10 @@ def heartbeat(session: Session, job_id: int, owner: str, progress: dict[str, obj
         .execution_options(synchronize_session=False)
     )
     return session.execute(stmt).rowcount == 1
+
+
+def set_log_path(session: Session, job_id: int, log_path: str) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(log_path=log_path))
 
 
 def transition(
@@ -99,11 +110,21 @@ def transition(
     if new.is_terminal:
         values["finished_at"] = _now()
     if new is JobStatus.QUEUED:
-        values.update(owner="", started_at=None, heartbeat_at=None, finished_at=None)
+        values.update(owner="", started_at=None, heartbeat_at=None, finished_at=None, error_message="")
     stmt = update(Job).where(Job.id == job_id, Job.status == expected.value)
     if owner is not None:
         stmt = stmt.where(Job.owner == owner)
     return session.execute(stmt.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+
+
+def of_kind_where(session: Session, kind: JobKind, key: str, value: int) -> list[Job]:
+    """Jobs of `kind` whose params[key] == value, newest first (a run's train job, a version's exports)."""
+    stmt = select(Job).where(Job.kind == kind.value, Job.params[key].as_integer() == value)
+    return list(session.scalars(stmt.order_by(Job.id.desc())))
+
+
+def running(session: Session) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.status == JobStatus.RUNNING.value).order_by(Job.id)))
 
 
 def stale_running(session: Session, timeout_s: float) -> list[Job]:

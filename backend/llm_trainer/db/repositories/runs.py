@@ -39,6 +39,10 @@ def count_runs(session: Session, *, status: str | None = None) -> int:
     return int(session.scalar(stmt) or 0)
 
 
+def run_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Run.id)))
+
+
 def queued_runs(session: Session) -> list[Run]:
     """The queue in FIFO order."""
     stmt = select(Run).where(Run.status == RunStatus.QUEUED.value).order_by(Run.queued_at, Run.id)

@@ -275,6 +275,8 @@ def _make_callback(reporter: Reporter, effective_batch: int):
                     "eta_s": round(per_step * (state.max_steps - state.global_step), 1),
                 }
             )
+            if control.should_evaluate or control.should_save:  # silent work follows: the slow heartbeat limit
+                reporter.progress({"phase": "evaluating"})
             if _stop_agreed(reporter.stop_requested()):
                 self.stopped_at = state.global_step
                 # Acknowledged at a step boundary: the scheduler's stop timeout no longer applies (eval + save follow).
@@ -283,6 +285,9 @@ def _make_callback(reporter: Reporter, effective_batch: int):
                 control.should_evaluate = True
                 control.should_save = True
             return control
+
+        def on_prediction_step(self, args, state, control, **kwargs):
+            reporter.progress({})  # a long evaluation is the loop at work: it keeps the job's heartbeat going
 
         def on_epoch_end(self, args, state, control, **kwargs):
             if self.stopped_at == state.global_step:  # already evaluated and saved at the stop step

@@ -1,0 +1,154 @@
+"""Fault tests of the job system with real processes and a real SQLite file: a hung worker (SIGSTOP), a killed
+worker (kill -9), a killed server (kill -9 of uvicorn) during a run and a batch job. Each ends with PRAGMA
+integrity_check = ok and no job left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import text
+
+from llm_trainer.core.config import Settings
+from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+from llm_trainer.db.models import Job
+from llm_trainer.db.repositories import jobs as jobs_repo
+from tests.conftest import run_server, start_server
+from tests.helpers.runs import finished, wait_run
+from tests.helpers.training_data import insert_dataset, review_rows
+from tests.helpers.versions import make_version, review_texts
+
+
+def _factory(data_dir: Path):
+    return make_session_factory(make_engine(Settings(data_dir=data_dir).db_path))
+
+
+def _assert_healthy(factory) -> dict[int, Job]:
+    """Integrity ok, nothing stuck in running; returns the jobs by id."""
+    with session_scope(factory) as session:
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        assert not jobs_repo.running(session), "no job is left running"
+        return {job.id: job for job in jobs_repo.list_jobs(session)}
+
+
+def _train_job(jobs: dict[int, Job], run_id: int) -> Job:
+    [job] = [j for j in jobs.values() if j.kind == "train" and j.params["run_id"] == run_id]
+    return job
+
+
+def _gone(pid: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigstop_of_a_worker_times_out_as_interrupted_and_the_next_run_starts(data_dir, tiny_model_dir, tmp_path):
+    env = {"LLM_TRAINER_JOB_HEARTBEAT_TIMEOUT_S": "8", "LLM_TRAINER_JOB_HEARTBEAT_SLOW_TIMEOUT_S": "20"}
+    with run_server(data_dir, tmp_path / "server.log", env) as url, httpx.Client(base_url=url) as http:
+        factory = _factory(data_dir)
+        dataset_id = insert_dataset(factory, review_rows(40))
+        body = {"dataset_id": dataset_id, "base_model": str(tiny_model_dir)}
+        hung = http.post("/train", json={**body, "config": {"epochs": 100, "batch_size": 2}}).json()
+        after = http.post("/train", json={**body, "config": {"epochs": 1, "batch_size": 16}}).json()
+        run = wait_run(http.get, hung["id"], lambda r: (r["progress"].get("step") or 0) >= 3, timeout=180)
+        os.killpg(run["pid"], signal.SIGSTOP)  # a hang: alive, silent
+        stopped_at = time.monotonic()
+        run = wait_run(http.get, hung["id"], finished, timeout=90)
+        assert run["status"] == "interrupted" and "No heartbeat" in run["error_message"], run
+        assert time.monotonic() - stopped_at >= 8
+        assert _gone(run["pid"]), "its process group was killed"
+        nxt = wait_run(http.get, after["id"], finished, timeout=240)
+        assert nxt["status"] == "succeeded", nxt["error_message"] + nxt["log_tail"]
+        answer = http.post("/predict", json={"text": "好吃", "model_id": nxt["model_version_ids"][0]})
+        assert answer.status_code == 200  # the finished version loads and answers
+        jobs = _assert_healthy(factory)
+        assert _train_job(jobs, hung["id"]).status == "interrupted"
+        assert "No heartbeat" in _train_job(jobs, hung["id"]).error_message
+        assert _train_job(jobs, after["id"]).status == "succeeded"
+
+
+def test_kill_9_of_a_worker_interrupts_it_and_resume_continues_from_its_checkpoint(data_dir, tiny_model_dir, tmp_path):
+    with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url) as http:
+        factory = _factory(data_dir)
+        dataset_id = insert_dataset(factory, review_rows(40))
+        config = {"epochs": 4, "batch_size": 2, "save_strategy": "epoch", "seed": 5}
+        created = http.post("/train", json={"dataset_id": dataset_id, "base_model": str(tiny_model_dir),
+                                            "config": config}).json()  # fmt: skip
+        checkpoints = data_dir / "runs" / str(created["id"]) / "checkpoints"
+
+        def past_a_checkpoint(r: dict) -> bool:
+            saved = (
+                [int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*")] if checkpoints.exists() else []
+            )
+            return bool(saved) and (r["progress"].get("step") or 0) > max(saved) + 1
+
+        run = wait_run(http.get, created["id"], past_a_checkpoint, timeout=240)
+        saved = max(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
+        os.killpg(run["pid"], signal.SIGKILL)
+        run = wait_run(http.get, created["id"], finished, timeout=30)
+        assert run["status"] == "interrupted" and "killed" in run["error_message"]
+        assert "Resume" in run["error_message"]
+        assert http.post(f"/api/runs/{run['id']}/resume").json()["status"] == "queued"
+        done = wait_run(http.get, run["id"], finished, timeout=300)
+        assert done["status"] == "succeeded", done["error_message"] + done["log_tail"]
+        version = http.get(f"/api/models/{done['model_version_ids'][0]}").json()
+        assert version["metrics"]["resumed_from_step"] >= saved  # it continued from the checkpoint, not from 0
+        assert http.post("/predict", json={"text": "好吃", "model_id": version["id"]}).status_code == 200
+        jobs = _assert_healthy(factory)
+        job = _train_job(jobs, run["id"])
+        assert (job.status, job.attempts, job.result["version_id"]) == ("succeeded", 2, version["id"])
+
+
+def test_kill_9_of_the_server_during_a_run_and_a_batch_job_is_reconciled_at_start(data_dir, tiny_model_dir, tmp_path):
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_dirs()
+    factory = _factory(data_dir)
+    log = tmp_path / "server.log"
+    server, url = start_server(data_dir, log)
+    try:
+        version_id = make_version(settings)
+        dataset_id = insert_dataset(factory, review_rows(40))
+        rows = "\n".join(t for t, _ in review_texts(40, seed=3))
+        big = ("评论\n" + "\n".join([rows] * 500) + "\n").encode("utf-8")  # 20 000 rows: seconds of work
+        with httpx.Client(base_url=url, timeout=60) as http:
+            body = {"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "config": {"epochs": 100}}
+            run_id = http.post("/train", json=body).json()["id"]
+            batch = http.post("/api/predict/batch", files={"file": ("big.csv", big)}, data={"model_id": version_id})
+            batch_id = batch.json()["id"]
+            run = wait_run(http.get, run_id, lambda r: (r["progress"].get("step") or 0) >= 2, timeout=180)
+            deadline = time.monotonic() + 120
+            while http.get(f"/api/predict/batch/{batch_id}").json()["done"] == 0:
+                assert time.monotonic() < deadline, "the batch job never started"
+                time.sleep(0.2)
+        server.kill()  # kill -9: no shutdown hook runs
+        server.wait()
+        assert _gone(run["pid"]), "the worker does not keep training without its server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+    with session_scope(factory) as session:
+        left = {job.kind: job.status for job in jobs_repo.list_jobs(session)}
+    assert left["batch_predict"] == "running", "the dead server left its batch job running"
+    with run_server(data_dir, log) as url, httpx.Client(base_url=url) as http:
+        run = wait_run(http.get, run_id, finished, timeout=60)
+        assert run["status"] == "interrupted" and "Resume" in run["error_message"]
+        deadline = time.monotonic() + 300
+        while (job := http.get(f"/api/predict/batch/{batch_id}").json())["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.5)
+        assert (job["status"], job["done"], job["total"]) == ("succeeded", 20_000, 20_000), job
+        jobs = _assert_healthy(factory)
+        assert _train_job(jobs, run_id).status == "interrupted"
+        [batch_job] = [j for j in jobs.values() if j.kind == "batch_predict"]
+        assert batch_job.attempts == 2  # claimed by the dead server, re-queued, claimed again
+    assert "re-queued" in log.read_text(encoding="utf-8") or "queued again" in log.read_text(encoding="utf-8")
