@@ -13,7 +13,19 @@ from llm_trainer import __version__
 from llm_trainer.api.access import AccessGuard, LoginThrottle
 from llm_trainer.api.body_limit import BodyLimit
 from llm_trainer.api.errors import install_error_handlers
-from llm_trainer.api.routes import auth, base_models, chat, datasets, health, models, predict, runs, system, training
+from llm_trainer.api.routes import (
+    auth,
+    base_models,
+    chat,
+    datasets,
+    health,
+    jobs,
+    models,
+    predict,
+    runs,
+    system,
+    training,
+)
 from llm_trainer.api.spa import mount_spa
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.core.jobs import JobKind
@@ -36,14 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Background services (the job dispatcher, model cache) start and stop here.
         serving = app.state.serving
-        jobs = app.state.jobs = JobDispatcher(settings, app.state.session_factory)
-        jobs.register(JobKind.BATCH_PREDICT, partial(batch_jobs.run_job, serving), batch_jobs.mirror_status)
-        jobs.register(JobKind.EXPORT, partial(models_service.run_export, serving))
-        serving.notify_jobs = jobs.notify
+        dispatcher = app.state.jobs = JobDispatcher(settings, app.state.session_factory)
+        dispatcher.register(JobKind.BATCH_PREDICT, partial(batch_jobs.run_job, serving), batch_jobs.mirror_status)
+        dispatcher.register(JobKind.EXPORT, partial(models_service.run_export, serving))
+        serving.notify_jobs = dispatcher.notify
         app.state.run_events = RunEventHub(app.state.session_factory)
-        jobs.start()
+        dispatcher.start()
         yield
-        jobs.shutdown()
+        dispatcher.shutdown()
         serving.close()
         engine.dispose()
 
@@ -58,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.serving = Serving(settings, app.state.session_factory)  # model cache + batch jobs
     install_error_handlers(app)
-    for module in (health, auth, system, datasets, base_models, training, runs, models, predict, chat):
+    for module in (health, auth, system, datasets, base_models, training, runs, jobs, models, predict, chat):
         app.include_router(module.router)
     mount_spa(app, settings.frontend_dist)  # last: its catch-all must not shadow API routes
     if settings.cors_origin_list:  # off unless named: no page elsewhere may read the API's answers

@@ -197,6 +197,9 @@ def test_batch_jobs_cut_by_a_restart_start_again(settings):
         assert (resumed["status"], resumed["done"], resumed["total"]) == ("succeeded", 20, 20)
         assert client.get(f"/api/predict/batch/{first['id']}/download").status_code == 200
         assert lost["status"] == "failed" and "Upload the file again" in lost["error_message"]
+        listed = client.get("/api/jobs", params={"kind": "batch_predict"}).json()
+        assert [(j["status"], j["attempts"]) for j in listed] == [("failed", 1), ("succeeded", 2)]
+        assert listed[1]["progress"]["done"] == 20 and listed[1]["duration_s"] >= 0
         with factory() as session:
             assert {job.status for job in session.query(Job)} == {"succeeded", "failed"}
             if session.bind.dialect.name == "sqlite":

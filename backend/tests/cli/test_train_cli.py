@@ -37,3 +37,68 @@ def test_train_from_csv_waits_and_reports_the_version(tmp_path, data_dir, tiny_m
 def test_out_of_range_flag_is_refused_before_queueing(data_dir, tiny_model_dir):
     result = _cli(data_dir, "--dataset", "1", "--base-model", str(tiny_model_dir), "--learning-rate", "5")
     assert result.returncode == 2 and "learning_rate" in result.stderr
+
+
+def _jobs(data_dir) -> dict[int, tuple[str, str]]:
+    """run id -> (train job status, owner), read from the SQLite file."""
+    from llm_trainer.core.config import Settings
+    from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+    from llm_trainer.db.repositories import jobs as jobs_repo
+
+    engine = make_engine(Settings(data_dir=data_dir).db_path)
+    with session_scope(make_session_factory(engine)) as session:
+        jobs = {j.params["run_id"]: (j.status, j.owner) for j in jobs_repo.list_jobs(session) if j.kind == "train"}
+    engine.dispose()
+    return jobs
+
+
+def test_train_wait_without_a_server_claims_only_its_own_run(tmp_path, data_dir, tiny_model_dir):
+    path = tmp_path / "评论.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text", "label"], *review_rows(40)])
+    queued = _cli(data_dir, "--file", str(path), "--base-model", "tfidf")  # someone else's run, left for a server
+    assert queued.returncode == 0 and "queued run 1" in queued.stdout
+    mine = _cli(data_dir, "--dataset", "1", "--base-model", "tfidf", "--wait")
+    assert mine.returncode == 0 and "queued run 2" in mine.stdout and "[succeeded]" in mine.stdout
+    jobs = _jobs(data_dir)
+    assert jobs[1] == ("queued", "") and jobs[2][0] == "succeeded"
+
+
+def test_train_wait_beside_a_server_leaves_the_run_to_the_servers_queue(tmp_path, data_dir, tiny_model_dir):
+    import json
+    import time
+
+    import httpx
+
+    from tests.conftest import run_server
+    from tests.helpers.runs import wait_run
+
+    path = tmp_path / "评论.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text", "label"], *review_rows(40)])
+    assert _cli(data_dir, "--file", str(path), "--base-model", "tfidf").returncode == 0  # dataset 1, run 1
+    with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url) as http:
+        assert wait_run(http.get, 1, lambda r: r["status"] == "succeeded")["status"] == "succeeded"
+        body = {"dataset_id": 1, "base_model": str(tiny_model_dir), "config": {"epochs": 100, "batch_size": 2}}
+        busy = http.post("/train", json=body).json()
+        wait_run(http.get, busy["id"], lambda r: r["status"] == "running", timeout=120)
+        env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir)}
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "llm_trainer.cli", "train", "--dataset", "1", "--base-model", "tfidf", "--wait"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            time.sleep(8)
+            assert cli.poll() is None, cli.stdout.read() if cli.stdout else ""
+            statuses = {r["id"]: r["status"] for r in http.get("/api/runs").json()["items"]}
+            assert statuses[busy["id"]] == "running" and statuses[busy["id"] + 1] == "queued"  # the limit holds
+            http.post(f"/api/runs/{busy['id']}/stop")
+            http.post(f"/api/runs/{busy['id']}/stop")  # a second stop kills it: the queue moves on
+            out, _ = cli.communicate(timeout=180)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+        assert cli.returncode == 0 and "a server runs on this data dir" in out and "[succeeded]" in out, out
+        server_owner = json.loads((data_dir / "dispatcher.json").read_text(encoding="utf-8"))["owner"]
+    jobs = _jobs(data_dir)
+    assert jobs[busy["id"] + 1] == ("succeeded", server_owner), "the server trained it, not a second scheduler"
