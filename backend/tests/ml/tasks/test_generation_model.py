@@ -1,0 +1,67 @@
+"""Generation training pieces: labels on the assistant turns only (with their end-of-turn marker), serving's prompt
+tokens equal training's, and the loss from the kept logits equals the full-vocabulary-at-every-position loss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llm_trainer.ml.tasks.generation.chat import IGNORE, encode, ensure_chat_template, prompt_ids, stop_token_ids
+from tests.helpers.chat_data import chat_texts
+from tests.helpers.tiny_model import build_tiny_causal_lm
+
+CONVERSATION = [
+    {"role": "system", "content": "你是助手"},
+    {"role": "user", "content": "苹果是什么颜色？"},
+    {"role": "assistant", "content": "红色"},
+    {"role": "user", "content": "香蕉呢？"},
+    {"role": "assistant", "content": "黄色"},
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder: Path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), chat_texts(12))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ensure_chat_template(tokenizer)
+    return tokenizer, AutoModelForCausalLM.from_pretrained(folder)
+
+
+def test_only_assistant_turns_and_their_end_marker_are_labelled(tiny) -> None:
+    tokenizer, _ = tiny
+    encoded = encode(tokenizer, CONVERSATION, 256)
+    labelled = tokenizer.decode([t for t, y in zip(encoded.input_ids, encoded.labels, strict=True) if y != IGNORE])
+    assert labelled == "红色<end_of_turn>\n黄色<end_of_turn>\n"
+    assert tokenizer.convert_tokens_to_ids("<end_of_turn>") in stop_token_ids(tokenizer)
+    first_answer = encoded.labels.index(next(y for y in encoded.labels if y != IGNORE))
+    assert encoded.input_ids[:first_answer] == prompt_ids(tokenizer, CONVERSATION[:2])  # what serving feeds
+
+
+def test_a_cut_conversation_keeps_its_start_and_reports_its_full_length(tiny) -> None:
+    tokenizer, _ = tiny
+    full = encode(tokenizer, CONVERSATION, 256)
+    cut = encode(tokenizer, CONVERSATION, 20)
+    assert len(cut.input_ids) == 20 and cut.input_ids == full.input_ids[:20] and cut.full_length == full.full_length
+
+
+def test_loss_on_kept_logits_equals_the_full_logits_loss(tiny) -> None:
+    import torch
+
+    from llm_trainer.ml.tasks.generation.training import ChatCollator, causal_loss
+
+    tokenizer, model = tiny
+    items = [encode(tokenizer, CONVERSATION, 256), encode(tokenizer, CONVERSATION[:3], 256)]
+    features = [{"input_ids": e.input_ids, "labels": e.labels} for e in items]
+    kept = ChatCollator(tokenizer.pad_token_id)(features)
+    full = ChatCollator(tokenizer.pad_token_id, keep_logits=False)(features)
+    with torch.no_grad():
+        small = model(input_ids=kept["input_ids"], attention_mask=kept["attention_mask"],
+                      logits_to_keep=kept["logits_to_keep"])  # fmt: skip
+        big = model(input_ids=full["input_ids"], attention_mask=full["attention_mask"])
+        reference = model(**full).loss  # transformers' own shifted causal-LM loss
+    assert small.logits.shape[1] < big.logits.shape[1]
+    assert causal_loss(small, kept["labels"]).item() == pytest.approx(reference.item(), rel=1e-5)
+    assert causal_loss(big, full["labels"]).item() == pytest.approx(reference.item(), rel=1e-5)
