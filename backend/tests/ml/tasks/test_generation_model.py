@@ -65,3 +65,18 @@ def test_loss_on_kept_logits_equals_the_full_logits_loss(tiny) -> None:
     assert small.logits.shape[1] < big.logits.shape[1]
     assert causal_loss(small, kept["labels"]).item() == pytest.approx(reference.item(), rel=1e-5)
     assert causal_loss(big, full["labels"]).item() == pytest.approx(reference.item(), rel=1e-5)
+
+
+def test_labelled_positions_loss_equals_the_full_logits_loss(tiny) -> None:
+    import torch
+
+    from llm_trainer.ml.tasks.generation.training import ChatCollator, labelled_loss
+
+    tokenizer, model = tiny
+    items = [encode(tokenizer, CONVERSATION, 256), encode(tokenizer, CONVERSATION[:3], 256)]
+    batch = ChatCollator(tokenizer.pad_token_id, keep_logits=False)(
+        [{"input_ids": e.input_ids, "labels": e.labels} for e in items]
+    )
+    with torch.no_grad():
+        reference = model(**batch).loss
+        assert labelled_loss(model, batch).item() == pytest.approx(reference.item(), rel=1e-5)

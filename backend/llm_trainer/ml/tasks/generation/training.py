@@ -1,9 +1,9 @@
 """Supervised fine-tuning of a causal LM on conversations with the HF Trainer: LoRA (peft) or full weights.
 
 The loss covers the assistant tokens only (labels -100 elsewhere). The LM head, whose output is vocabulary-wide
-(262k for Gemma 3), runs only at the positions of the batch where some row has a label (`logits_to_keep` with the
-positions): the prompt part of a batch costs no logits. The version's metric is validation loss / perplexity, next
-to the base model's on the same split (`metrics["baseline"]`).
+(262k for Gemma 3), runs only where the loss reads it: on each row's labelled positions (`labelled_loss`), or in
+data-parallel runs at the positions where some row of the batch has a label (`logits_to_keep`). The version's
+metric is validation loss / perplexity, next to the base model's on the same split (`metrics["baseline"]`).
 """
 
 from __future__ import annotations
@@ -131,6 +131,44 @@ def causal_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> An
     return loss / count
 
 
+HEAD_CHUNK = 512  # labelled positions per LM-head call: bounds the [positions, vocabulary] logits in memory
+
+
+def labelled_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+    """The loss of `causal_loss` with the LM head run only on the labelled positions of each row (in chunks):
+    the decoder body once, then vocabulary-wide logits for the answer tokens alone."""
+    import torch
+
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft: LoRA layers inside
+    hidden = causal.base_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])[0]
+    targets = inputs["labels"][:, 1:]
+    mask = targets != IGNORE
+    picked, wanted = hidden[:, :-1][mask], targets[mask]
+    head, cap = causal.get_output_embeddings(), getattr(causal.config, "final_logit_softcapping", None)
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, picked.shape[0], HEAD_CHUNK):
+        logits = head(picked[start : start + HEAD_CHUNK]).float()
+        if cap:  # Gemma 2 style soft-capping, as the model's own forward applies it
+            logits = torch.tanh(logits / cap) * cap
+        total = total + torch.nn.functional.cross_entropy(logits, wanted[start : start + HEAD_CHUNK], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
+    return total / count
+
+
+def _sft_trainer():
+    from transformers import Trainer
+
+    class LabelledLossTrainer(Trainer):
+        """The HF Trainer whose loss computes logits only at labelled positions (`labelled_loss`)."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
+            with self.accelerator.autocast():
+                loss = labelled_loss(self.accelerator.unwrap_model(model), inputs, num_items_in_batch)
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    return LabelledLossTrainer
+
+
 def _with_lora(model: Any, cfg: Any) -> Any:
     from peft import LoraConfig, get_peft_model
 
@@ -207,14 +245,19 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     args.remove_unused_columns = False
     callbacks = run_callbacks(job, reporter, effective_batch, ctx.is_main)
     multiple = 8 if ctx.device == "cuda" else None
-    trainer = Trainer(
+    # One process: the LM head runs on each row's labelled positions only. Data-parallel runs keep the model's own
+    # forward (DDP syncs gradients through it) and ask it for the batch's labelled positions (`logits_to_keep`).
+    exact = cfg.logits_on_labels_only and ctx.world == 1
+    trainer = (_sft_trainer() if exact else Trainer)(
         model=model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=tokenizer,
-        data_collator=ChatCollator(tokenizer.pad_token_id, keep_logits=cfg.logits_on_labels_only, multiple=multiple),
-        compute_loss_func=causal_loss,
+        data_collator=ChatCollator(
+            tokenizer.pad_token_id, keep_logits=cfg.logits_on_labels_only and not exact, multiple=multiple
+        ),
+        compute_loss_func=None if exact else causal_loss,
         callbacks=callbacks,
     )
     baseline = None
@@ -235,6 +278,7 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     val_loss = trainer.evaluate()["eval_loss"]
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     tokens = sum(e.trained_tokens for e in train_enc) * cfg.epochs
+    seen = sum(len(item["input_ids"]) for item in train_ds.items) * cfg.epochs
     metrics = {
         "loss": round(val_loss, 6),
         "perplexity": _perplexity(val_loss),
@@ -245,7 +289,8 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
         "resumed_from_step": resumed_from,
         "precision": ctx.precision,
         "train_seconds": round(train_seconds, 1),
-        "trained_tokens_per_s": round(tokens / train_seconds, 1) if train_seconds else None,
+        "trained_tokens_per_s": round(tokens / train_seconds, 1) if train_seconds else None,  # answer tokens
+        "tokens_per_s": round(seen / train_seconds, 1) if train_seconds else None,  # prompt + answer tokens
         "trainable_parameters": trainable,
         "finetuning": cfg.finetuning,
     }
