@@ -122,6 +122,13 @@ def create_run(
     source = check_base_model(
         base_model, config, settings.model_root_paths, settings.hub_max_download_bytes, settings.use_modelscope_hub
     )
+    if source == TFIDF and not get_spec(dataset.task).has_baseline:
+        raise _invalid(
+            "base_model",
+            f"Task {dataset.task} has no TF-IDF model; choose a language model (GET /api/base-models?task="
+            f"{dataset.task}).",
+            code="no_baseline",
+        )
     name = config.run_name or f"{dataset.name} · {source.rsplit('/', 1)[-1]}"
     run = runs_repo.create_run(
         session,

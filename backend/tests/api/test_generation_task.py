@@ -78,3 +78,11 @@ def test_lora_sft_version_is_served_through_the_openai_client(live_server, causa
     assert own["text"] == streamed and own["usage"]["completion_tokens"] > 0
     base = http.post("/api/generate", json={**ask, "variant": "base"}).json()
     assert base["variant"] == "base" and base["text"] != streamed
+
+
+def test_a_tfidf_run_on_generation_data_is_refused_before_it_is_queued(client) -> None:
+    resp = client.post("/api/datasets", files={"file": ("sft.jsonl", alpaca_jsonl(10), "application/json")},
+                       data={"task": "generation"})  # fmt: skip
+    refused = client.post("/train", json={"dataset_id": resp.json()["id"], "base_model": "tfidf"})
+    assert refused.status_code == 422 and refused.json()["code"] == "no_baseline"
+    assert refused.json()["details"]["field"] == "base_model"

@@ -137,6 +137,7 @@ class TaskSpec(ABC):
     response_example: dict[str, Any] = {}
     file_prediction: bool = True  # POST /api/predict/batch: a task whose answers do not fit table cells sets False
     default_base_model: str = "embedded:multilingual-e5-small"  # the offline model a run uses when none is named
+    has_baseline: bool = True  # base model `tfidf` trains the task's classical model (train_baseline)
     generates_text: bool = False  # a chat model: served by /v1/chat/completions and /api/generate (`stream`)
 
     # --- data -------------------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ class GenerationSpec(TaskSpec):
     headline_metrics = ("perplexity", "loss")
     file_prediction = False  # answers are free text, one request each
     generates_text = True
+    has_baseline = False  # the base model's own validation loss is the comparison
     default_base_model = EMBEDDED_GEMMA_SOURCE
     response_example = {
         "label": "",
