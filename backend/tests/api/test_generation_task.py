@@ -40,6 +40,10 @@ def train_version(http: httpx.Client, base: Path) -> int:
 def test_lora_sft_version_is_served_through_the_openai_client(live_server, causal_base, data_dir) -> None:
     http = httpx.Client(base_url=live_server, timeout=60)
     version_id = train_version(http, causal_base)
+    run = http.get(f"/api/runs/{http.get(f'/api/models/{version_id}').json()['run_id']}").json()
+    [first, second] = run["progress"]["samples"]  # live answers to fixed validation prompts, base next to tuned
+    assert first["base"] is not None and first["answer"] is not None and first["reference"].endswith("的。")
+    assert first["answer"] != first["base"]
     model = http.get(f"/api/models/{version_id}").json()
     assert model["task"] == "generation" and model["kind"] == "lora"
     metrics = model["metrics"]

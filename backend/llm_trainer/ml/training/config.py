@@ -120,6 +120,13 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass: less memory for long texts, ~30% slower."
     )
+    sample_prompts: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Generation: after every evaluation, answer this many fixed validation prompts (greedy, 48 "
+        "tokens) and show them next to the base model's answers and the references (0 = off).",
+    )
     logits_on_labels_only: bool = Field(
         True,
         description="Generation: compute the vocabulary-wide output only at positions the loss reads (the "

@@ -169,6 +169,36 @@ def _sft_trainer():
     return LabelledLossTrainer
 
 
+SAMPLE_TOKENS = 48  # greedy tokens per sample answer: enough to see the style change, cheap on CPU
+
+
+def sample_callback(tokenizer: Any, conversations: list[list[dict[str, str]]], reporter: Any) -> Any:
+    """After every evaluation, greedy answers to fixed validation prompts go into the run's progress (`samples`),
+    next to the base model's answers (from the base evaluation, adapter off) and the references."""
+    from transformers import TrainerCallback
+
+    from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest
+
+    prompts = [c[:-1] for c in conversations]
+    samples = [{"prompt": p[-1]["content"], "reference": c[-1]["content"], "base": None, "answer": None}
+               for p, c in zip(prompts, conversations, strict=True)]  # fmt: skip
+
+    class SampleCallback(TrainerCallback):
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):  # noqa: ANN001, ANN201
+            if model is None or not samples or not state.is_world_process_zero:
+                return control
+            generator = ChatGenerator(tokenizer, model, 4096)
+            answers = generator.predict([ChatRequest(p, max_new_tokens=SAMPLE_TOKENS, temperature=0) for p in prompts])
+            model.train()
+            key = "base" if "base_loss" in (metrics or {}) else "answer"
+            for sample, answer in zip(samples, answers, strict=True):
+                sample[key] = answer.text
+            reporter.progress({"samples": samples, "samples_step": state.global_step})
+            return control
+
+    return SampleCallback()
+
+
 def _with_lora(model: Any, cfg: Any) -> Any:
     from peft import LoraConfig, get_peft_model
 
@@ -244,6 +274,8 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     args.label_names = ["labels"]
     args.remove_unused_columns = False
     callbacks = run_callbacks(job, reporter, effective_batch, ctx.is_main)
+    if cfg.sample_prompts:
+        callbacks.append(sample_callback(tokenizer, data.val[: cfg.sample_prompts], reporter))
     multiple = 8 if ctx.device == "cuda" else None
     # One process: the LM head runs on each row's labelled positions only. Data-parallel runs keep the model's own
     # forward (DDP syncs gradients through it) and ask it for the batch's labelled positions (`logits_to_keep`).
