@@ -42,6 +42,8 @@ from llm_trainer.db.models import Job
 from llm_trainer.db.repositories import batch_jobs as batch_repo
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.db.repositories import versions_query
+from llm_trainer.ml.version_store import EXPORTS_DIR, PARTIAL_SUFFIX, STAGING_PREFIX
 from llm_trainer.services.job_records import error_text, owner_alive, process_owner
 from llm_trainer.services.run_scheduler import TrainSupervisor, _aware
 
@@ -107,9 +109,9 @@ def public_jobs(session: Session, kind: JobKind | None, limit: int) -> list[dict
 
 
 def sweep_orphans(settings: Settings, session: Session) -> list[Path]:
-    """Remove what dead processes left half-made: version temp folders (.tmp-run<id>-*) of runs not training,
-    export .partial folders of versions not exporting, batch folders no batch job refers to, checkpoints of runs
-    that no longer exist. Returns what was removed."""
+    """Remove what dead processes left half-made: version staging folders (.tmp-run<id>-*) of runs not training,
+    version folders whose row never committed, export .partial folders of versions not exporting, batch folders no
+    batch job refers to, checkpoints of runs that no longer exist. Returns what was removed."""
     active_runs = {run.id for run in runs_repo.active_runs(session)}
     exporting = {
         ExportParams.model_validate(job.params).version_id
@@ -119,11 +121,11 @@ def sweep_orphans(settings: Settings, session: Session) -> list[Path]:
     known_batches = {Path(path).parent.resolve() for path in batch_repo.input_paths(session)}
     known_runs = set(runs_repo.run_ids(session))
     found: list[Path] = []
-    for tmp in settings.models_dir.glob(".tmp-run*"):
-        run_id = tmp.name.removeprefix(".tmp-run").split("-")[0]
+    for tmp in settings.models_dir.glob(STAGING_PREFIX + "*"):
+        run_id = tmp.name.removeprefix(STAGING_PREFIX).split("-")[0]
         if not run_id.isdigit() or int(run_id) not in active_runs:
             found.append(tmp)
-    for partial in settings.models_dir.glob("*/exports/*.partial"):
+    for partial in settings.models_dir.glob(f"*/{EXPORTS_DIR}/*{PARTIAL_SUFFIX}"):
         if not partial.parents[1].name.isdigit() or int(partial.parents[1].name) not in exporting:
             found.append(partial)
     found += [d for d in (settings.uploads_dir / "batch").glob("*") if d.is_dir() and d.resolve() not in known_batches]
@@ -132,6 +134,9 @@ def sweep_orphans(settings: Settings, session: Session) -> list[Path]:
         for d in settings.runs_dir.glob("*")
         if d.name.isdigit() and int(d.name) not in known_runs and (d / "checkpoints").is_dir()
     ]
+    if not active_runs:  # no worker can be between publishing a version folder and committing its row
+        versions = versions_query.version_ids(session)
+        found += [d for d in settings.models_dir.glob("*") if d.name.isdigit() and int(d.name) not in versions]
     for path in found:
         shutil.rmtree(path, ignore_errors=True)
     return found

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import errno
 import logging
 import os
 import shutil
 import sys
 import time
 import traceback
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.tracking import MlflowRun, mlflow_run
+from llm_trainer.ml.version_store import folder_size, publish, staged_version, version_folder
 from llm_trainer.services.job_records import move_run
 from llm_trainer.worker.launch import PARENT_PID_ENV, job_of_env, log_path, tail
 from llm_trainer.worker.reporter import (
@@ -42,7 +42,6 @@ from llm_trainer.worker.reporter import (
 log = logging.getLogger("llm_trainer.worker")
 
 TFIDF = "tfidf"
-VERSION_META = "llm_trainer.json"
 MLFLOW_ARTIFACTS = "mlflow-artifacts"  # artifacts of experiments in a local MLflow store (sqlite:, file:)
 
 
@@ -63,12 +62,6 @@ def _load(factory: sessionmaker[Session], run_id: int) -> tuple[Run, Dataset | N
     return run, dataset, rows
 
 
-def _folder_size(folder: Path) -> int:
-    """The model's own size: exported copies (exports/) report theirs per variant, as exports built later do."""
-    exports = folder / "exports"
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and exports not in p.parents)
-
-
 def _save_version(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -87,8 +80,6 @@ def _save_version(
 ) -> int:
     """Write the version folder (via `write_files(folder)`, which may return the version's `exports` record) and its
     row together; nothing half-written survives."""
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    tmp = settings.models_dir / f".tmp-run{run.id}-{uuid.uuid4().hex[:8]}"
     created = datetime.now(UTC)
     lineage = {
         "run_id": run.id,
@@ -110,39 +101,39 @@ def _save_version(
         "lineage": lineage,
         **(manifest_extra or {}),
     }
-    try:
-        # The manifest first: the fast-serving export inside write_files reads the version's max_length from it.
-        tmp.mkdir(parents=True)
-        (tmp / VERSION_META).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    # The manifest first: the fast-serving export inside write_files reads the version's max_length from it.
+    with staged_version(settings.models_dir, str(run.id), meta) as tmp:
         exports = write_files(tmp) or {}
-        with session_scope(factory) as session:
-            version = versions_repo.create_version(
-                session,
-                name=run.name or f"{run.base_model} · run {run.id}",
-                run_id=run.id,
-                dataset_id=run.dataset_id,
-                task=run.task,
-                kind=kind,
-                base_model=run.base_model,
-                status=status,
-                path="",
-                labels=labels,
-                metrics=metrics,
-                config=run.config,
-                lineage=lineage,
-                exports=exports,
-                size_bytes=_folder_size(tmp),
-                created_at=created,
-            )
-            final = settings.models_dir / str(version.id)
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
-            version.path = str(final.resolve())
-            return version.id
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        published: Path | None = None
+        try:
+            with session_scope(factory) as session:
+                version = versions_repo.create_version(
+                    session,
+                    name=run.name or f"{run.base_model} · run {run.id}",
+                    run_id=run.id,
+                    dataset_id=run.dataset_id,
+                    task=run.task,
+                    kind=kind,
+                    base_model=run.base_model,
+                    status=status,
+                    path="",
+                    labels=labels,
+                    metrics=metrics,
+                    config=run.config,
+                    lineage=lineage,
+                    exports=exports,
+                    size_bytes=folder_size(tmp),
+                    created_at=created,
+                )
+                # Renamed before the row commits: a crash in between leaves a folder without a row (swept at start).
+                published = publish(tmp, version_folder(settings.models_dir, version.id))
+                version.path = str(published)
+                version_id = version.id
+        except BaseException:
+            if published is not None:  # its row did not commit: the folder must not outlive it
+                shutil.rmtree(published, ignore_errors=True)
+            raise
+        return version_id
 
 
 def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, version_id: int, **fields: Any) -> None:
@@ -188,11 +179,15 @@ def _record_failure(factory: sessionmaker[Session], settings: Settings, run_id: 
     for h in logging.getLogger().handlers:
         h.flush()
     message = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+    status = RunStatus.FAILED
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # nothing wrong with the run: its checkpoints stay
+        status = RunStatus.INTERRUPTED
+        message = f"The disk is full ({message}). Free space in the data dir, then resume the run."
     with session_scope(factory) as session:
         move_run(
             session,
             run_id,
-            RunStatus.FAILED,
+            status,
             error_message=message,
             log_tail=tail(log_path(settings.runs_dir, run_id)),
             finished_at=datetime.now(UTC),

@@ -6,7 +6,6 @@ version predicts meaningfully: texts with 好吃/不错/很好 come out 好评, 
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ from llm_trainer.core.config import Settings
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.migrate import upgrade_to_head
 from llm_trainer.db.models import ModelVersion
+from llm_trainer.ml.version_store import folder_size, publish, staged_version, version_folder
 from tests.helpers.tiny_model import build_tiny_bert
 
 LABELS = ["差评", "好评"]
@@ -65,8 +65,9 @@ def trained_tiny_bert() -> Path:
     return folder
 
 
-def _insert(settings: Settings, fill, **fields) -> int:  # noqa: ANN001 - fill(folder) writes the files
-    """Insert the row first (its id names the folder), write the files, then record path and size."""
+def _insert(settings: Settings, fill, manifest: dict, **fields) -> int:  # noqa: ANN001 - fill(folder) writes files
+    """Insert the row first (its id names the folder), write the files with the real version writer (staging
+    folder, fsync, rename), then record path and size."""
     engine = make_engine(settings.database)
     upgrade_to_head(engine)
     settings.ensure_dirs()
@@ -75,10 +76,11 @@ def _insert(settings: Settings, fill, **fields) -> int:  # noqa: ANN001 - fill(f
             version = ModelVersion(path="", **fields)
             session.add(version)
             session.flush()
-            folder = settings.models_dir / str(version.id)
-            fill(folder)
+            with staged_version(settings.models_dir, "-helper", manifest) as staged:
+                fill(staged)
+                folder = publish(staged, version_folder(settings.models_dir, version.id))
             version.path = str(folder)
-            version.size_bytes = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            version.size_bytes = folder_size(folder)
             return version.id
     finally:
         engine.dispose()
@@ -95,21 +97,21 @@ def make_version(
     """A transformer version of the trained tiny BERT; returns its id."""
 
     def fill(folder: Path) -> None:
-        shutil.copytree(trained_tiny_bert(), folder)
-        manifest = {
-            "kind": "transformer",
-            "labels": LABELS,
-            "base_model": "tiny-bert",
-            "max_length": 64,
-            "metrics": {"accuracy": 1.0},
-            "training_config": {},
-            "lineage": {"dataset_id": dataset_id},
-        }
-        (folder / "llm_trainer.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        shutil.copytree(trained_tiny_bert(), folder, dirs_exist_ok=True)
 
+    manifest = {
+        "kind": "transformer",
+        "labels": LABELS,
+        "base_model": "tiny-bert",
+        "max_length": 64,
+        "metrics": {"accuracy": 1.0},
+        "training_config": {},
+        "lineage": {"dataset_id": dataset_id},
+    }
     return _insert(
         settings,
         fill,
+        manifest,
         name=name,
         kind="transformer",
         base_model="tiny-bert",
@@ -131,9 +133,16 @@ def make_tfidf_version(settings: Settings, name: str = "TF-IDF 基线", **extra)
     def fill(folder: Path) -> None:
         pipeline, _ = train_baseline([t for t, _ in rows], [lbl for _, lbl in rows])
         save_baseline(pipeline, folder)
-        manifest = {"kind": "tfidf", "labels": LABELS, "base_model": "tfidf", "metrics": {}}
-        (folder / "llm_trainer.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
 
+    manifest = {"kind": "tfidf", "labels": LABELS, "base_model": "tfidf", "metrics": {}}
     return _insert(
-        settings, fill, name=name, kind="tfidf", base_model="tfidf", status="succeeded", labels=LABELS, **extra
+        settings,
+        fill,
+        manifest,
+        name=name,
+        kind="tfidf",
+        base_model="tfidf",
+        status="succeeded",
+        labels=LABELS,
+        **extra,
     )

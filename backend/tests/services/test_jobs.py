@@ -17,6 +17,7 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Job
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.services.jobs import JobContext, JobDispatcher
+from tests.helpers.versions import make_version
 
 
 def _dead_owner() -> str:
@@ -173,16 +174,18 @@ def test_orphans_of_dead_processes_are_swept_at_start_and_listed(factory, settin
     settings.ensure_dirs()
     (settings.models_dir / ".tmp-run7-abcd1234").mkdir()  # a version a dead worker was writing
     (settings.models_dir / "3" / "exports" / "onnx.partial").mkdir(parents=True)  # an export cut short
-    (settings.models_dir / "3" / "exports" / "onnx").mkdir()  # a finished export stays
+    (settings.models_dir / "3" / "exports" / "onnx").mkdir()  # ...of a version whose row never committed
     (settings.uploads_dir / "batch" / "deadbeef").mkdir(parents=True)  # files of a deleted batch job
     (settings.runs_dir / "99" / "checkpoints").mkdir(parents=True)  # checkpoints of a run that is gone
+    kept = make_version(settings)  # a real version stays
     with caplog.at_level("WARNING", logger="llm_trainer.services.jobs"):
         dispatcher = JobDispatcher(settings, factory)
         dispatcher.start()
         dispatcher.shutdown()
     assert not (settings.models_dir / ".tmp-run7-abcd1234").exists()
     assert not (settings.models_dir / "3" / "exports" / "onnx.partial").exists()
-    assert (settings.models_dir / "3" / "exports" / "onnx").is_dir()
+    assert not (settings.models_dir / "3").exists(), "a version folder whose row never committed goes"
+    assert (settings.models_dir / str(kept) / "llm_trainer.json").is_file()
     assert not (settings.uploads_dir / "batch" / "deadbeef").exists()
     assert not (settings.runs_dir / "99" / "checkpoints").exists()
-    assert caplog.text.count("removed orphan") == 4
+    assert caplog.text.count("removed orphan") == 5

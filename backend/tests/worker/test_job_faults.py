@@ -1,11 +1,13 @@
 """Fault tests of the job system with real processes and a real SQLite file: a hung worker (SIGSTOP), a killed
 worker (kill -9), a killed server (kill -9 of uvicorn) during a run and a batch job. Each ends with PRAGMA
-integrity_check = ok and no job left running."""
+integrity_check = ok and no job left running; a full disk while saving a version."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,9 +16,14 @@ import psutil
 from sqlalchemy import text
 
 from llm_trainer.core.config import Settings
+from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
-from llm_trainer.db.models import Job
+from llm_trainer.db.models import Job, ModelVersion, Run
 from llm_trainer.db.repositories import jobs as jobs_repo
+from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.services import training
+from llm_trainer.worker.launch import worker_env
 from tests.conftest import run_server, start_server
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
@@ -152,3 +159,58 @@ def test_kill_9_of_the_server_during_a_run_and_a_batch_job_is_reconciled_at_star
         [batch_job] = [j for j in jobs.values() if j.kind == "batch_predict"]
         assert batch_job.attempts == 2  # claimed by the dead server, re-queued, claimed again
     assert "re-queued" in log.read_text(encoding="utf-8") or "queued again" in log.read_text(encoding="utf-8")
+
+
+DISK_FULL_HOOK = """
+import errno
+
+from llm_trainer.ml import version_store
+
+
+def _disk_full(path):
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+version_store._fsync = _disk_full  # the version writer's fsync: the real write path fails as on a full disk
+"""
+
+
+def test_disk_full_while_saving_leaves_no_half_version_and_the_run_resumes(factory, settings, tiny_model_dir, tmp_path):
+    dataset_id = insert_dataset(factory, review_rows(40))
+    config = TrainingConfig(epochs=2, batch_size=8, save_strategy="epoch").model_dump()
+    with session_scope(factory) as session:
+        run = runs_repo.create_run(session, dataset_id=dataset_id, base_model=str(tiny_model_dir), config=config)
+        run.status = RunStatus.RUNNING.value
+        run_id = run.id
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(DISK_FULL_HOOK, encoding="utf-8")
+
+    def worker(extra_path: str = "") -> int:
+        env = worker_env({}, settings.data_dir)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, os.environ.get("PYTHONPATH", "")) if p)
+        log = settings.runs_dir / str(run_id) / "train.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            cmd = [sys.executable, "-m", "llm_trainer.worker", str(run_id)]
+            return subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=300).returncode
+
+    assert worker(str(hook)) == 1
+    with session_scope(factory) as session:
+        run = session.get(Run, run_id)
+        assert run.status == "interrupted" and "disk is full" in run.error_message, run.error_message
+        assert session.query(ModelVersion).count() == 0, "no version row without its files"
+    models = settings.models_dir
+    assert not [p for p in models.iterdir()], "no half-written version folder, no staging folder left"
+    assert list((settings.runs_dir / str(run_id) / "checkpoints").glob("checkpoint-*")), "checkpoints kept"
+
+    with session_scope(factory) as session:  # space freed: resume, as the dispatcher would start it
+        assert training.resume_run(session, run_id).status == "queued"
+        assert runs_repo.transition(session, run_id, RunStatus.RUNNING)
+    assert worker() == 0
+    with session_scope(factory) as session:
+        run = session.get(Run, run_id)
+        [version] = session.query(ModelVersion).all()
+        assert run.status == "succeeded" and version.metrics["resumed_from_step"] > 0
+        assert (Path(version.path) / "llm_trainer.json").is_file()
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"

@@ -16,6 +16,10 @@ def list_versions(session: Session) -> list[ModelVersion]:
     return list(session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc())))
 
 
+def version_ids(session: Session) -> set[int]:
+    return set(session.scalars(select(ModelVersion.id)))
+
+
 def get_version(session: Session, version_id: int) -> ModelVersion | None:
     return session.get(ModelVersion, version_id)
 

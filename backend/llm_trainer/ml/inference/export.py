@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, export_path, load_predictor
+from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, load_predictor
 from llm_trainer.ml.inference.predictor import Predictor
 from llm_trainer.ml.inference.runtime import configure_torch
+from llm_trainer.ml.version_store import PARTIAL_SUFFIX, export_path, publish
 
 EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
 # An export is served without being asked for only when it answers like PyTorch: the same label on (nearly) every
@@ -38,15 +39,14 @@ def build_export(version_dir: Path, variant: str) -> Path:
 
 
 def _publish(version_dir: Path, variant: str, build: Any) -> None:
-    """Build into a temp folder then rename, so a failed or interrupted export never looks usable."""
+    """Build into a .partial folder, then publish it whole, so a failed or interrupted export never looks usable."""
     final = export_path(version_dir, variant).parent
-    tmp = final.with_name(final.name + ".partial")
+    tmp = final.with_name(final.name + PARTIAL_SUFFIX)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         build(version_dir, tmp / "model.onnx")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        publish(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

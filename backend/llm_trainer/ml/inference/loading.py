@@ -8,25 +8,14 @@ from typing import Any
 
 from llm_trainer.ml.inference.predictor import OnnxPredictor, Predictor, SklearnPredictor, TorchPredictor
 from llm_trainer.ml.inference.runtime import cpu_threads, on_torch_thread
+from llm_trainer.ml.version_store import export_path, read_manifest
 
-MANIFEST = "llm_trainer.json"
 PYTORCH = "pytorch"
 ONNX = "onnx"
 ONNX_INT8 = "onnx_int8"
 TFIDF = "tfidf"
 EXPORT_VARIANTS = (ONNX, ONNX_INT8)
 DEFAULT_MAX_LENGTH = 512
-
-
-def read_manifest(version_dir: Path) -> dict[str, Any]:
-    """The version's `llm_trainer.json` (kind, labels, max_length, metrics...), or {} when absent."""
-    path = version_dir / MANIFEST
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def export_path(version_dir: Path, variant: str) -> Path:
-    """Where an exported variant's ONNX graph lives inside the version folder."""
-    return version_dir / "exports" / variant / "model.onnx"
 
 
 def variants_for(kind: str) -> tuple[str, ...]:

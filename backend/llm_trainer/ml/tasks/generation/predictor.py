@@ -3,7 +3,6 @@ chat template, answers generated with the KV cache, streamed piece by piece or r
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -13,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.ml.tasks.generation.chat import prompt_ids, stop_token_ids
+from llm_trainer.ml.version_store import read_manifest
 
-VERSION_META = "llm_trainer.json"
 ADAPTER_CONFIG = "adapter_config.json"
 
 
@@ -169,10 +168,6 @@ class ChatStream:
             thread.join()
         if self.error is not None:
             raise self.error
-
-
-def read_manifest(version_dir: Path) -> dict[str, Any]:
-    return json.loads((version_dir / VERSION_META).read_text(encoding="utf-8"))
 
 
 def base_folder(version_dir: Path, meta: dict[str, Any]) -> Path:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llm_trainer.ml.inference.loading import read_manifest
-
-MANIFEST = "llm_trainer.json"
+from llm_trainer.ml.version_store import read_manifest, write_manifest
 
 
 @dataclass(frozen=True)
@@ -36,11 +33,7 @@ def thresholds_of(manifest: dict[str, Any], labels: Sequence[str]) -> list[float
 
 def write_thresholds(version_dir: Path, thresholds: dict[str, Any]) -> None:
     """Replace the manifest's thresholds atomically (a reader sees the old or the new file, never half of one)."""
-    manifest = read_manifest(version_dir)
-    manifest["thresholds"] = thresholds
-    tmp = version_dir / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.replace(version_dir / MANIFEST)
+    write_manifest(version_dir, {**read_manifest(version_dir), "thresholds": thresholds})
 
 
 class MultiLabelPredictor:

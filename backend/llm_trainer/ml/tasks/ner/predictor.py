@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.ml.inference.runtime import on_torch_thread
+from llm_trainer.ml.version_store import read_manifest
 
 WARM_UP_TEXT = "预热一下模型，warm-up"
 BATCH_WINDOWS = 32
-MANIFEST = "llm_trainer.json"
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,6 @@ def load_ner_predictor(version_dir: Path, kind: str) -> Any:
 
         meta = json.loads((version_dir / META_FILE).read_text(encoding="utf-8"))
         return CrfPredictor(CrfTagger.open(version_dir / MODEL_FILE), [str(x) for x in meta["labels"]])
-    manifest_path = version_dir / MANIFEST
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    manifest = read_manifest(version_dir)
     tokenizer, model = on_torch_thread(load_token_model, version_dir)
     return TokenTagger(tokenizer, model, int(manifest.get("max_length") or 128))

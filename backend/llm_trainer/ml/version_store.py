@@ -1,0 +1,95 @@
+"""The one owner of a model version's folder: its layout, manifest, size rule, atomic write and read.
+
+Layout: `<models dir>/<version id>/` holds the weights, tokenizer and `llm_trainer.json` (the manifest: task, kind,
+labels, max_length, metrics, training config, lineage); `exports/<variant>/model.onnx` holds built fast copies.
+A version is written into a staging folder (`.tmp-run<tag>-<random>`, swept at start if a process died), its files
+fsynced, then renamed into place in one step: a reader sees the whole version or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "llm_trainer.json"
+EXPORTS_DIR = "exports"
+STAGING_PREFIX = ".tmp-run"
+PARTIAL_SUFFIX = ".partial"
+
+
+def version_folder(models_dir: Path, version_id: int) -> Path:
+    return models_dir / str(version_id)
+
+
+def export_path(version_dir: Path, variant: str) -> Path:
+    """Where an exported variant's ONNX graph lives inside the version folder."""
+    return version_dir / EXPORTS_DIR / variant / "model.onnx"
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    """The version's manifest (kind, labels, max_length, metrics...), or {} when absent."""
+    path = version_dir / MANIFEST
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest atomically: a reader sees the old or the new file, never half of one."""
+    tmp = version_dir / f".{MANIFEST}.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(manifest, f, ensure_ascii=False, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(version_dir / MANIFEST)
+
+
+def folder_size(version_dir: Path) -> int:
+    """The model's own size: exported copies (exports/) report theirs per variant."""
+    exports = version_dir / EXPORTS_DIR
+    return sum(p.stat().st_size for p in version_dir.rglob("*") if p.is_file() and exports not in p.parents)
+
+
+@contextmanager
+def staged_version(models_dir: Path, tag: str, manifest: dict[str, Any]) -> Iterator[Path]:
+    """A staging folder with the manifest already in it (exports built while saving read max_length from it);
+    removed on the way out unless it was published."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = models_dir / f"{STAGING_PREFIX}{tag}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir(parents=True)
+        write_manifest(tmp, manifest)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(staged: Path, final: Path) -> Path:
+    """fsync every file of `staged`, then rename it to `final` (replacing a stale one) and fsync the parent;
+    returns the absolute final path. A crash before the rename leaves only the staging folder."""
+    for path in sorted(staged.rglob("*"), reverse=True):
+        if path.is_file():
+            _fsync(path)
+    _fsync_dir(staged)
+    if final.exists():
+        shutil.rmtree(final)
+    staged.rename(final)
+    _fsync_dir(final.parent)
+    return final.resolve()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
