@@ -132,6 +132,52 @@ def step_times(
     return out
 
 
+def serve_times(cache: Path, streams: int = 4) -> dict:
+    """Time to first token and tokens/s of one stream (30-character prompt, greedy, 64 tokens) of the embedded Gemma
+    as a version serves it, then `streams` concurrent streams (errors counted)."""
+    import threading
+
+    from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
+    from llm_trainer.ml.modeling import resolve_source_folder
+    from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest
+    from llm_trainer.ml.tasks.generation.training import load_causal_lm
+
+    tokenizer, model = load_causal_lm(
+        resolve_source_folder(EMBEDDED_GEMMA_SOURCE, cache), EMBEDDED_GEMMA_SOURCE
+    )
+    generator = ChatGenerator(tokenizer, model.float(), 4096)
+    generator.warm_up()
+    prompt = "请用三句话介绍一下杭州的西湖，包括它的历史和著名景点。"[:30]
+    request = ChatRequest(
+        [{"role": "user", "content": prompt}], max_new_tokens=64, temperature=0
+    )
+    [one] = generator.predict([request])
+    single = {"first_token_ms": round(one.first_token_ms or 0, 1),
+              "tokens_per_s": round(one.completion_tokens / one.seconds, 2), "tokens": one.completion_tokens}  # fmt: skip
+    print(json.dumps({"one_stream": single}), flush=True)
+    errors, answers = [], []
+
+    def consume() -> None:
+        try:
+            stream = generator.stream(request)
+            "".join(stream)
+            answers.append(stream.answer)
+        except Exception as exc:  # noqa: BLE001 - counted
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=consume) for _ in range(streams)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    together = {"streams": streams, "errors": len(errors), "wall_s": round(wall, 1),
+                "total_tokens_per_s": round(sum(a.completion_tokens for a in answers) / wall, 2)}  # fmt: skip
+    print(json.dumps({"concurrent": together}), flush=True)
+    return {"one_stream": single, "concurrent": together}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,7 +198,7 @@ def main() -> int:
     )
     ap.add_argument(
         "--mode",
-        choices=["step", "run"],
+        choices=["step", "run", "serve"],
         default="step",
         help="step: one step per loss; run: training",
     )
@@ -171,6 +217,9 @@ def main() -> int:
         f"CPU flags: {cpu_flags()}; {len(rows)} rows of {DATA.name}, max_length {args.max_length}",
         flush=True,
     )
+    if args.mode == "serve":
+        serve_times(cache)
+        return 0
     if args.mode == "step":
         step_times(rows, args.max_length, args.batch_size, cache, args.repeats)
         return 0
