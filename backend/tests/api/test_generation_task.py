@@ -80,6 +80,8 @@ def test_lora_sft_version_is_served_through_the_openai_client(live_server, causa
     ask = {"model_id": version_id, "prompt": question[0]["content"], "temperature": 0, "max_new_tokens": 20}
     own = http.post("/api/generate", json=ask).json()
     assert own["text"] == streamed and own["usage"]["completion_tokens"] > 0
+    predicted = http.post("/predict", json={"model_id": version_id, "text": question[0]["content"]}).json()
+    assert predicted["task"] == "generation" and predicted["text"] and predicted["finish_reason"] in ("stop", "length")
     base = http.post("/api/generate", json={**ask, "variant": "base"}).json()
     assert base["variant"] == "base" and base["text"] != streamed
 
