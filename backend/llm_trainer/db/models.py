@@ -115,6 +115,8 @@ class RunMetric(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
+    # AUTOINCREMENT: a deleted version's id never names a new version (caches and links key on it).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

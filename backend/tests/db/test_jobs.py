@@ -26,7 +26,7 @@ from llm_trainer.core.jobs import (
 )
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.migrate import alembic_config, upgrade_to_head
-from llm_trainer.db.models import Job
+from llm_trainer.db.models import Job, ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
 
 
@@ -159,4 +159,43 @@ def test_upgrade_carries_runs_batch_jobs_and_exports_over_as_jobs(tmp_path: Path
         assert jobs[("export", "onnx_int8")].status == "interrupted"  # its builder died with the old server
         if session.bind.dialect.name == "sqlite":
             assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    engine.dispose()
+
+
+def test_a_deleted_version_id_is_never_reused_and_the_upgrade_keeps_batch_links(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "old.sqlite3")
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (id, name, kind, base_model, status, path, labels, metrics, config, "
+                "lineage, exports, is_default, size_bytes, created_at, task) VALUES (1, 'a', 'tfidf', 'tfidf', "
+                "'succeeded', 'models/1', '[]', '{}', '{}', '{}', '{}', 0, 1, '2026-01-01 00:00:00', 'classification')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO batch_jobs (id, model_id, status, filename, input_path, output_path, total, done, "
+                "metrics, error_message, created_at) VALUES (1, 1, 'succeeded', 'a.csv', '', '', 0, 0, '{}', '', "
+                "'2026-01-01 00:00:00')"
+            )
+        )
+    upgrade_to_head(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        assert session.execute(text("SELECT model_id FROM batch_jobs WHERE id = 1")).scalar() == 1
+        second = ModelVersion(name="b", path="models/2")
+        session.add(second)
+        session.flush()
+        assert second.id == 2
+        session.delete(second)
+    with session_scope(factory) as session:
+        third = ModelVersion(name="c", path="models/3")
+        session.add(third)
+        session.flush()
+        assert third.id == 3, "the deleted id 2 is not handed out again"
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        assert session.execute(text("PRAGMA foreign_key_check")).all() == []
     engine.dispose()
