@@ -4,13 +4,13 @@ base model's), then chat with it through the official `openai` client (streamed 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from llm_trainer.ml.version_store import read_manifest
 from tests.helpers.chat_data import COLOURS, alpaca_jsonl, chat_texts
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.tiny_model import build_tiny_causal_lm
@@ -51,7 +51,7 @@ def test_lora_sft_version_is_served_through_the_openai_client(live_server, causa
     assert model["key_metrics"]["perplexity"] == metrics["perplexity"]
     folder = data_dir / "models" / str(version_id)
     assert (folder / "adapter_model.safetensors").is_file() and not (folder / "model.safetensors").exists()
-    manifest = json.loads((folder / "llm_trainer.json").read_text())
+    manifest = read_manifest(folder)
     assert manifest["base_model"] == str(causal_base)
     assert manifest["generation"]["base_folder"] == str(causal_base.resolve())
     assert "<start_of_turn>" in (folder / "chat_template.jinja").read_text()  # the default template, kept for serving

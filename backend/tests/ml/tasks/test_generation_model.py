@@ -80,3 +80,28 @@ def test_labelled_positions_loss_equals_the_full_logits_loss(tiny) -> None:
     with torch.no_grad():
         reference = model(**batch).loss
         assert labelled_loss(model, batch).item() == pytest.approx(reference.item(), rel=1e-5)
+
+
+def test_a_resumed_lora_run_continues_from_its_checkpoint_and_keeps_the_base_comparison(tmp_path: Path) -> None:
+    import json
+
+    from llm_trainer.ml.tasks.generation.spec import split_conversations
+    from llm_trainer.ml.tasks.generation.training import train_generation_version
+    from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
+    from llm_trainer.ml.training.config import TrainingConfig
+    from llm_trainer.worker.reporter import NullReporter
+    from tests.helpers.chat_data import alpaca_records
+
+    base = build_tiny_causal_lm(tmp_path / "base", chat_texts(30))
+    rows = [TaskRow(r["instruction"], "1 turn", None, None, json.dumps([
+        {"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["output"]}
+    ], ensure_ascii=False)) for r in alpaca_records(30)]  # fmt: skip
+    outcomes = []
+    for epochs, resume in ((1, False), (2, True)):
+        cfg = TrainingConfig(epochs=epochs, batch_size=8, learning_rate=1e-2, max_length=64, sample_prompts=0)
+        job = ModelJob(str(base), cfg, tmp_path / "run", tmp_path / "cache", resume=resume)
+        outcomes.append(train_generation_version(split_conversations(rows, cfg), job, NullReporter()).metrics)
+    first, resumed = outcomes
+    assert resumed["resumed_from_step"] == first["global_step"] > 0
+    assert resumed["global_step"] == 2 * first["global_step"]
+    assert resumed["baseline"] == first["baseline"] and resumed["loss"] < first["baseline"]["loss"]

@@ -293,7 +293,7 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
         callbacks=callbacks,
     )
     baseline = None
-    if cfg.finetuning == "lora" and not job.resume:
+    if cfg.finetuning == "lora":  # on resume too: with the adapter off this is the base model
         reporter.progress({"phase": "evaluating", "baseline": True})
         with model.disable_adapter():
             base_loss = trainer.evaluate(metric_key_prefix="base")["base_loss"]
