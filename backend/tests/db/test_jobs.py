@@ -10,7 +10,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
-from alembic import command
 from pydantic import ValidationError
 from sqlalchemy import text, update
 
@@ -25,9 +24,10 @@ from llm_trainer.core.jobs import (
     TrainParams,
 )
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
-from llm_trainer.db.migrate import alembic_config, upgrade_to_head
+from llm_trainer.db.migrate import upgrade_to_head
 from llm_trainer.db.models import Job, ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
+from tests.helpers.old_db import old_database
 
 
 @pytest.fixture
@@ -113,35 +113,24 @@ def test_params_of_the_wrong_kind_are_refused_before_anything_is_written(db) -> 
 
 
 def test_upgrade_carries_runs_batch_jobs_and_exports_over_as_jobs(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path / "old.sqlite3")
-    cfg = alembic_config()
     exports = {"variants": {"onnx_fp32": {"status": "ready"}, "onnx_int8": {"status": "building"}}}
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, name, base_model, config, status, stop_requested, device, output_dir, progress,"
-                " error_message, log_tail, resume_count, created_at, queued_at, started_at, finished_at) VALUES "
-                "(7, 'r', 'tiny', '{}', 'failed', 0, 'cpu', 'runs/7', '{\"step\": 4}', 'OOM', '', 0, "
-                "'2026-01-01 10:00:00', '2026-01-01 10:00:00', '2026-01-01 10:01:00', '2026-01-01 10:02:00')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO model_versions (id, name, run_id, kind, base_model, status, path, labels, metrics, "
-                "config, lineage, exports, is_default, size_bytes, created_at) VALUES (5, 'v', 7, 'transformer', "
-                "'tiny', 'succeeded', 'models/5', '[]', '{}', '{}', '{}', :exports, 0, 10, '2026-01-02 00:00:00')"
-            ),
+    engine = old_database(
+        tmp_path / "old.sqlite3",
+        "0002",
+        "INSERT INTO runs (id, name, base_model, config, status, stop_requested, device, output_dir, progress,"
+        " error_message, log_tail, resume_count, created_at, queued_at, started_at, finished_at) VALUES "
+        "(7, 'r', 'tiny', '{}', 'failed', 0, 'cpu', 'runs/7', '{\"step\": 4}', 'OOM', '', 0, "
+        "'2026-01-01 10:00:00', '2026-01-01 10:00:00', '2026-01-01 10:01:00', '2026-01-01 10:02:00')",
+        (
+            "INSERT INTO model_versions (id, name, run_id, kind, base_model, status, path, labels, metrics, "
+            "config, lineage, exports, is_default, size_bytes, created_at) VALUES (5, 'v', 7, 'transformer', "
+            "'tiny', 'succeeded', 'models/5', '[]', '{}', '{}', '{}', :exports, 0, 10, '2026-01-02 00:00:00')",
             {"exports": json.dumps(exports)},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO batch_jobs (id, model_id, status, filename, input_path, output_path, total, done, "
-                "metrics, error_message, created_at, finished_at) VALUES (2, 5, 'succeeded', 'a.csv', 'batch/2.csv',"
-                " 'batch/2.out.csv', 9, 9, '{\"rows_per_s\": 3.5}', '', '2026-01-03 00:00:00', '2026-01-03 00:01:00')"
-            )
-        )
+        ),
+        "INSERT INTO batch_jobs (id, model_id, status, filename, input_path, output_path, total, done, "
+        "metrics, error_message, created_at, finished_at) VALUES (2, 5, 'succeeded', 'a.csv', 'batch/2.csv',"
+        " 'batch/2.out.csv', 9, 9, '{\"rows_per_s\": 3.5}', '', '2026-01-03 00:00:00', '2026-01-03 00:01:00')",
+    )
     upgrade_to_head(engine)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
@@ -163,25 +152,15 @@ def test_upgrade_carries_runs_batch_jobs_and_exports_over_as_jobs(tmp_path: Path
 
 
 def test_a_deleted_version_id_is_never_reused_and_the_upgrade_keeps_batch_links(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path / "old.sqlite3")
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-        conn.execute(
-            text(
-                "INSERT INTO model_versions (id, name, kind, base_model, status, path, labels, metrics, config, "
-                "lineage, exports, is_default, size_bytes, created_at, task) VALUES (1, 'a', 'tfidf', 'tfidf', "
-                "'succeeded', 'models/1', '[]', '{}', '{}', '{}', '{}', 0, 1, '2026-01-01 00:00:00', 'classification')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO batch_jobs (id, model_id, status, filename, input_path, output_path, total, done, "
-                "metrics, error_message, created_at) VALUES (1, 1, 'succeeded', 'a.csv', '', '', 0, 0, '{}', '', "
-                "'2026-01-01 00:00:00')"
-            )
-        )
+    engine = old_database(
+        tmp_path / "old.sqlite3",
+        "0003",
+        "INSERT INTO model_versions (id, name, kind, base_model, status, path, labels, metrics, config, lineage, "
+        "exports, is_default, size_bytes, created_at, task) VALUES (1, 'a', 'tfidf', 'tfidf', 'succeeded', "
+        "'models/1', '[]', '{}', '{}', '{}', '{}', 0, 1, '2026-01-01 00:00:00', 'classification')",
+        "INSERT INTO batch_jobs (id, model_id, status, filename, input_path, output_path, total, done, metrics, "
+        "error_message, created_at) VALUES (1, 1, 'succeeded', 'a.csv', '', '', 0, 0, '{}', '', '2026-01-01 00:00:00')",
+    )
     upgrade_to_head(engine)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:

@@ -4,33 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import text
 
-from llm_trainer.db.base import make_engine
-from llm_trainer.db.migrate import alembic_config, upgrade_to_head
+from llm_trainer.db.migrate import upgrade_to_head
+from tests.helpers.old_db import old_database
 
 
 def test_rows_from_before_tasks_become_classification_and_keep_their_data(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path / "old.sqlite3")
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-        conn.execute(
-            text(
-                "INSERT INTO datasets (id, name, description, filename, file_format, encoding, text_column, "
-                "label_column, rows_read, row_count, labels, report, content_hash, created_at, updated_at) VALUES "
-                "(1, 'old', '', 'a.csv', 'csv', 'utf-8', 'text', 'label', 1, 1, '{}', '{}', '', "
-                "'2026-01-01', '2026-01-01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict) "
-                "VALUES (1, 0, '好吃', '正面', NULL, 0)"
-            )
-        )
+    engine = old_database(
+        tmp_path / "old.sqlite3",
+        "0001",
+        "INSERT INTO datasets (id, name, description, filename, file_format, encoding, text_column, label_column, "
+        "rows_read, row_count, labels, report, content_hash, created_at, updated_at) VALUES "
+        "(1, 'old', '', 'a.csv', 'csv', 'utf-8', 'text', 'label', 1, 1, '{}', '{}', '', '2026-01-01', '2026-01-01')",
+        "INSERT INTO dataset_rows (dataset_id, idx, text, label, split, conflict) "
+        "VALUES (1, 0, '好吃', '正面', NULL, 0)",
+    )
     upgrade_to_head(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT task, name FROM datasets")).one() == ("classification", "old")
