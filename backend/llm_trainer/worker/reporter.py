@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.jobs import JobProgress
@@ -72,6 +73,15 @@ class DbReporter:
             snapshot, rows = dict(self.snapshot), self.rows
             self.rows = []
             beat, self.loop_alive = self.loop_alive, False
+        try:
+            self._write(snapshot, rows, beat)
+        except OperationalError as exc:  # e.g. "database is locked" by a long upload: keep the points, retry later
+            log.warning("progress not written (%s); retrying at the next step", exc.orig)
+            with self.lock:
+                self.rows = rows + self.rows
+                self.loop_alive = self.loop_alive or beat
+
+    def _write(self, snapshot: dict[str, Any], rows: list[tuple[str, int, float, dict[str, Any]]], beat: bool) -> None:
         with session_scope(self.factory) as session:
             runs_repo.merge_progress(session, self.run_id, {**snapshot, "updated_at": time.time()})
             runs_repo.add_metrics(session, self.run_id, rows)

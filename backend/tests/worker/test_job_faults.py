@@ -1,6 +1,6 @@
 """Fault tests of the job system with real processes and a real SQLite file: a hung worker (SIGSTOP), a killed
 worker (kill -9), a killed server (kill -9 of uvicorn) during a run and a batch job. Each ends with PRAGMA
-integrity_check = ok and no job left running; a full disk while saving a version."""
+integrity_check = ok and no job left running; a full disk while saving a version; a database locked by a long write."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from llm_trainer.core.config import Settings
 from llm_trainer.core.run_status import RunStatus
@@ -24,6 +24,7 @@ from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.services import training
 from llm_trainer.worker.launch import worker_env
+from llm_trainer.worker.reporter import DbReporter
 from tests.conftest import run_server, start_server
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
@@ -214,3 +215,29 @@ def test_disk_full_while_saving_leaves_no_half_version_and_the_run_resumes(facto
         assert run.status == "succeeded" and version.metrics["resumed_from_step"] > 0
         assert (Path(version.path) / "llm_trainer.json").is_file()
         assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_a_locked_database_delays_progress_writes_without_failing_the_run(factory, settings, caplog):
+    dataset_id = insert_dataset(factory, review_rows(10))
+    with session_scope(factory) as session:
+        run_id = runs_repo.create_run(session, dataset_id=dataset_id, base_model="tfidf").id
+    # The worker's real SQLite file, with a short lock wait so the test need not sit out the 30 s busy timeout.
+    impatient = create_engine(f"sqlite:///{settings.db_path}", connect_args={"timeout": 0.5})
+    reporter = DbReporter(make_session_factory(impatient), run_id)
+    blocker = make_engine(settings.db_path).raw_connection()  # a long upload holding the write lock
+    blocker.execute("BEGIN IMMEDIATE")
+    reporter.progress({"phase": "training", "step": 1})
+    reporter.metric("train", 1, 0.1, {"loss": 0.9})
+    with caplog.at_level("WARNING", logger="llm_trainer.worker"):
+        reporter.flush(force=True)  # waits, gives up for now, keeps the points
+    assert "database is locked" in caplog.text
+    blocker.rollback()
+    blocker.close()
+    reporter.progress({"phase": "training", "step": 2})
+    reporter.flush(force=True)
+    with session_scope(factory) as session:
+        run = session.get(Run, run_id)
+        assert run.progress["step"] == 2
+        assert [m.values["loss"] for m in runs_repo.list_metrics(session, run_id)] == [0.9], "no point lost"
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    impatient.dispose()
