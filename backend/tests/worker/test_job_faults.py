@@ -1,6 +1,7 @@
 """Fault tests of the job system with real processes and a real SQLite file: a hung worker (SIGSTOP), a killed
 worker (kill -9), a killed server (kill -9 of uvicorn) during a run and a batch job. Each ends with PRAGMA
-integrity_check = ok and no job left running; a full disk while saving a version; a database locked by a long write."""
+integrity_check = ok and no job left running. Also: a full disk while saving a version, a database locked by a long
+write, two clients queueing runs at the same instant."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -241,3 +244,25 @@ def test_a_locked_database_delays_progress_writes_without_failing_the_run(factor
         assert [m.values["loss"] for m in runs_repo.list_metrics(session, run_id)] == [0.9], "no point lost"
         assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     impatient.dispose()
+
+
+def test_two_clients_posting_train_at_the_same_instant_never_run_beyond_the_limit(data_dir, tiny_model_dir, tmp_path):
+    with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url) as http:
+        factory = _factory(data_dir)
+        dataset_id = insert_dataset(factory, review_rows(40))
+        body = {"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "config": {"epochs": 3, "batch_size": 8}}
+        barrier = threading.Barrier(2)
+
+        def post(_: int) -> dict:
+            with httpx.Client(base_url=url) as client:
+                barrier.wait()
+                return client.post("/train", json=body).json()
+
+        with ThreadPoolExecutor(2) as pool:
+            a, b = pool.map(post, range(2))
+        runs = [wait_run(http.get, r["id"], finished, timeout=240) for r in (a, b)]
+        assert [r["status"] for r in runs] == ["succeeded", "succeeded"], [r["log_tail"] for r in runs]
+        first, second = sorted(runs, key=lambda r: r["started_at"])
+        assert first["finished_at"] <= second["started_at"], "one run at a time (LLM_TRAINER_MAX_CONCURRENT_RUNS=1)"
+        jobs = _assert_healthy(factory)
+        assert all(_train_job(jobs, r["id"]).attempts == 1 for r in runs), "no job was started twice"
