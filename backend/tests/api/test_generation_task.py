@@ -49,6 +49,10 @@ def test_lora_sft_version_is_served_through_the_openai_client(live_server, causa
     metrics = model["metrics"]
     assert metrics["perplexity"] < metrics["baseline"]["perplexity"] / 10, metrics
     assert model["key_metrics"]["perplexity"] == metrics["perplexity"]
+    assert metrics["rouge_l"] > metrics["baseline"]["rouge_l"] and 0 <= metrics["bleu_4"] <= 1
+    assert model["key_metrics"]["baseline_rouge_l"] == metrics["baseline"]["rouge_l"]
+    example = metrics["answers"]["examples"][0]
+    assert example["reference"] and example["answer"] is not None and "sacrebleu" in metrics["answers"]["scorers"]
     folder = data_dir / "models" / str(version_id)
     assert (folder / "adapter_model.safetensors").is_file() and not (folder / "model.safetensors").exists()
     manifest = read_manifest(folder)

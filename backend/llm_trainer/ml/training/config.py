@@ -127,6 +127,14 @@ class TrainingConfig(BaseModel):
         description="Generation: after every evaluation, answer this many fixed validation prompts (greedy, 48 "
         "tokens) and show them next to the base model's answers and the references (0 = off).",
     )
+    eval_answers: int = Field(
+        20,
+        ge=0,
+        le=200,
+        description="Generation: after training, answer up to this many validation prompts (greedy, 96 tokens) with "
+        "the fine-tuned and the base model and score them against the references: character ROUGE-L "
+        "(rouge-score) and BLEU-4 (sacrebleu, zh). 0 = off; each answer costs seconds on a CPU.",
+    )
     logits_on_labels_only: bool = Field(
         True,
         description="Generation: compute the vocabulary-wide output only at positions the loss reads (the "

@@ -74,7 +74,7 @@ class GenerationSpec(TaskSpec):
     kind = TaskKind.GENERATION
     column_roles = ("text", "label")  # prompt, response (tables); JSON layouts are detected per record
     primary_metric = "perplexity"
-    headline_metrics = ("perplexity", "loss")
+    headline_metrics = ("perplexity", "loss", "rouge_l", "bleu_4")
     file_prediction = False  # answers are free text, one request each
     generates_text = True
     has_baseline = False  # the base model's own validation loss is the comparison

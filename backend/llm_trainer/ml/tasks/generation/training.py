@@ -199,6 +199,35 @@ def sample_callback(tokenizer: Any, conversations: list[list[dict[str, str]]], r
     return SampleCallback()
 
 
+ANSWER_TOKENS = 96  # greedy tokens per scored validation answer
+
+
+def answer_evaluation(model: Any, tokenizer: Any, conversations: list, lora: bool, reporter: Any) -> dict[str, Any]:
+    """Greedy answers of the fine-tuned (and, for LoRA, the base) model to validation prompts, scored against the
+    references (ROUGE-L, BLEU-4), with a table of examples."""
+    from llm_trainer.ml.tasks.generation.metrics import SCORERS, answer_scores
+    from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest
+
+    reporter.progress({"phase": "evaluating", "answers": len(conversations)})
+    prompts = [c[:-1] for c in conversations]
+    references = [c[-1]["content"] for c in conversations]
+    generator = ChatGenerator(tokenizer, model, 4096)
+
+    def answers() -> list[str]:
+        requests = [ChatRequest(p, max_new_tokens=ANSWER_TOKENS, temperature=0) for p in prompts]
+        return [a.text for a in generator.predict(requests)]
+
+    tuned = answers()
+    base = None
+    if lora:
+        with model.disable_adapter():
+            base = answers()
+    table = [{"prompt": p[-1]["content"], "reference": r, "answer": a, "base": b}
+             for p, r, a, b in zip(prompts, references, tuned, base or [None] * len(tuned), strict=True)]  # fmt: skip
+    return {"scores": answer_scores(tuned, references), "base": answer_scores(base, references) if base else None,
+            "examples": table[:20], "scorers": SCORERS, "examples_scored": len(tuned)}  # fmt: skip
+
+
 def _with_lora(model: Any, cfg: Any) -> Any:
     from peft import LoraConfig, get_peft_model
 
@@ -326,6 +355,12 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
         "trainable_parameters": trainable,
         "finetuning": cfg.finetuning,
     }
+    if cfg.eval_answers:
+        scored = answer_evaluation(model, tokenizer, data.val[: cfg.eval_answers], cfg.finetuning == "lora", reporter)
+        metrics.update(scored["scores"])
+        if baseline is not None and scored["base"]:
+            baseline.update(scored["base"])
+        metrics["answers"] = {k: scored[k] for k in ("examples", "scorers", "examples_scored")}
     kind = "lora" if cfg.finetuning == "lora" else "transformer"
     extra = {"generation": {"base_folder": str(Path(folder).resolve()), "finetuning": cfg.finetuning}}
 
