@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def prepare_data_dir(data_dir: Path | None, prefix: str, e5_cache: Path | None) -> Path:
@@ -58,3 +59,46 @@ def add_e5_cache(parser) -> None:
         default=None,
         help="A data dir already holding the converted e5 model.",
     )
+
+
+def train_once(
+    settings, factory, dataset_id: int, base_model: str, config
+) -> tuple[dict, float]:
+    """Queue one run and train it in this process (the CLI's --wait path); (version metrics, wall seconds)."""
+    import time
+
+    from llm_trainer.cli.train import _train_here
+    from llm_trainer.db.base import session_scope
+    from llm_trainer.db.models import ModelVersion
+    from llm_trainer.services import training
+
+    with session_scope(factory) as session:
+        run = training.create_run(
+            session,
+            settings,
+            dataset_id=dataset_id,
+            base_model=base_model,
+            config=config,
+        )
+        run_id = run.id
+    started = time.monotonic()
+    _train_here(settings, factory, run_id)
+    wall = time.monotonic() - started
+    with session_scope(factory) as session:
+        version = session.query(ModelVersion).filter_by(run_id=run_id).first()
+        return (dict(version.metrics) if version else {}), wall
+
+
+def long_text_sample(args, prefix: str) -> tuple[Any, Any, int, int, Path]:
+    """(settings, factory, dataset id, rows, scratch dir): the product opened on a fresh data dir with a stratified
+    sample of the long-enough texts of `args.dataset` uploaded as a classification dataset."""
+    from truncation import DATASETS, sample_file
+
+    prepare_data_dir(None, prefix, args.e5_cache)
+    settings, factory = open_product()
+    scratch = Path(tempfile.mkdtemp(prefix=prefix + "files-"))
+    path = sample_file(
+        DATASETS / args.dataset, args.min_chars, args.rows, scratch / "sample.csv"
+    )
+    dataset_id, n_rows = upload(settings, factory, path, "classification")
+    return settings, factory, dataset_id, n_rows, scratch

@@ -15,14 +15,12 @@ import os
 import random
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from bench_data_dir import add_e5_cache, open_product, prepare_data_dir, upload
+from bench_data_dir import add_e5_cache, long_text_sample, train_once
 
 RAW = argparse.RawDescriptionHelpFormatter
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -64,20 +62,11 @@ def main() -> int:
     ap.add_argument("--base-model", default="embedded:multilingual-e5-small")
     add_e5_cache(ap)
     args = ap.parse_args()
-    data_dir = prepare_data_dir(None, "bench-truncation-", args.e5_cache)
-
-    from llm_trainer.cli.train import _train_here
-    from llm_trainer.db.base import session_scope
-    from llm_trainer.db.models import ModelVersion
     from llm_trainer.ml.training.config import TrainingConfig
-    from llm_trainer.services import training
 
-    settings, factory = open_product()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-truncation-files-"))
-    path = sample_file(
-        DATASETS / args.dataset, args.min_chars, args.rows, scratch / "sample.csv"
+    settings, factory, dataset_id, n_rows, scratch = long_text_sample(
+        args, "bench-truncation-"
     )
-    dataset_id, n_rows = upload(settings, factory, path, "classification")
     results = {}
     for rule in ("head", "head_tail"):
         config = TrainingConfig(
@@ -87,20 +76,9 @@ def main() -> int:
             fast_serving=False,
             time_budget_minutes=0,  # both sides train the same recipe
         )
-        with session_scope(factory) as session:
-            run_id = training.create_run(
-                session,
-                settings,
-                dataset_id=dataset_id,
-                base_model=args.base_model,
-                config=config,
-            ).id
-        started = time.monotonic()
-        _train_here(settings, factory, run_id)
-        wall = time.monotonic() - started
-        with session_scope(factory) as session:
-            version = session.query(ModelVersion).filter_by(run_id=run_id).first()
-            results[rule] = (version.metrics if version else {}, wall)
+        results[rule] = train_once(
+            settings, factory, dataset_id, args.base_model, config
+        )
     print(
         f"\n{args.dataset}: {n_rows} rows of >= {args.min_chars} chars, max_length {args.max_length}, "
         f"epochs {args.epochs}, {args.base_model}, cores {os.cpu_count()}"
@@ -123,7 +101,7 @@ def main() -> int:
         f"TF-IDF baseline (same split): accuracy {base.get('accuracy', 0):.4f}, macro-F1 {base.get('macro_f1', 0):.4f}"
     )
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.rmtree(os.environ["LLM_TRAINER_DATA_DIR"], ignore_errors=True)
     return 0
 
 

@@ -136,6 +136,14 @@ def _save_version(
         return version_id
 
 
+def baseline_verdict(spec: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The baseline's primary metric and whether the version beats it on validation (the run page says so)."""
+    value, base = metrics.get(spec.primary_metric), (metrics.get("baseline") or {}).get(spec.primary_metric)
+    if value is None or base is None:
+        return {}
+    return {"baseline": base, "beats_baseline": value > base if spec.primary_higher_is_better else value < base}
+
+
 def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, version_id: int, **fields: Any) -> None:
     result = JobResult(version_id=version_id)
     with session_scope(factory) as session:
@@ -224,8 +232,9 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     trained, version_id = saved  # the MLflow run has ended before the run is shown finished
     stopped, metrics, primary = trained.stopped, trained.metrics, spec.primary_metric
     reporter.progress(
-        {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary)}
-    )
+        {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary),
+         **baseline_verdict(spec, metrics)}
+    )  # fmt: skip
     reporter.flush(force=True)
     _finish_status(factory, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk

@@ -54,6 +54,11 @@ def test_full_run_yields_a_version_with_metrics_and_files(client, dataset_id, ti
     assert meta["metrics"]["accuracy"] > 0.9  # the two classes use disjoint words: easy to learn
     assert {"macro_f1", "weighted_f1", "per_class", "confusion_matrix", "misclassified"} <= set(meta["metrics"])
     assert 0 < meta["metrics"]["baseline"]["accuracy"] <= 1, "TF-IDF on the same validation split, for comparison"
+    base, acc = meta["metrics"]["baseline"]["accuracy"], meta["metrics"]["accuracy"]
+    assert (run["progress"]["baseline"], run["progress"]["beats_baseline"]) == (base, acc > base)  # run page verdict
+    plan = run["progress"]["time_budget"]  # CPU: the server's default budget, easily met by a tiny model
+    assert plan["budget_s"] == settings.cpu_time_budget_minutes * 60 and plan["changed"] == [] and plan["actual_s"] > 0
+    assert meta["metrics"]["time_budget"]["message"] == plan["message"]
     config = json.loads((folder / "config.json").read_text())
     assert set(config["id2label"].values()) == {"好评", "差评"}
     assert (folder / "model.safetensors").exists()

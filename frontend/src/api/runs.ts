@@ -30,6 +30,10 @@ export interface RunProgress {
   model_version_id?: number
   accuracy?: number
   time_budget?: BudgetPlan
+  /** Set when the run is done: the baseline's value of the primary metric (`metric`) and whether the version beat it. */
+  metric?: string
+  baseline?: number
+  beats_baseline?: boolean
   [key: string]: unknown
 }
 
@@ -57,6 +61,7 @@ export interface Run {
   name: string
   status: RunStatus
   dataset_id: number | null
+  task?: string
   base_model: string
   config: Record<string, unknown>
   queue_position: number | null

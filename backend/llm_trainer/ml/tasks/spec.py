@@ -133,6 +133,7 @@ class TaskSpec(ABC):
     # Column roles of the tabular form, in order; "text" and "label" map onto Dataset.text_column/label_column.
     column_roles: tuple[str, ...] = ("text", "label")
     primary_metric: str = "accuracy"  # what comparisons, best-checkpoint choice and the bench table read
+    primary_higher_is_better: bool = True  # False for losses and perplexity
     headline_metrics: tuple[str, ...] = ("accuracy", "macro_f1")  # shown in version lists
     response_example: dict[str, Any] = {}
     file_prediction: bool = True  # POST /api/predict/batch: a task whose answers do not fit table cells sets False

@@ -46,6 +46,7 @@ def test_then_fewer_epochs_then_a_share_of_the_rows_seen_once():
     tiny = plan(full * 0.05)
     assert tiny.epochs < 1 and "rows" in tiny.changed and tiny.max_length == 32
     assert tiny.rows_seen < tiny.train_rows and f"{tiny.rows_seen:,} of 1,000 rows" in describe(tiny)
+    assert tiny.estimated_s <= full * 0.05  # the share leaves room for the validation passes
     hopeless = plan(0.01)
     assert not hopeless.fits and "overruns" in describe(hopeless)
 

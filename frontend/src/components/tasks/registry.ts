@@ -31,18 +31,20 @@ export interface TaskUi {
   metricsCard?: boolean
   /** i18n key of the heading above one answer (default: class probabilities). */
   answerTitle?: string
+  /** Its classical baseline (base model `tfidf`: TF-IDF + LR, one-vs-rest, pair features, CRF) trains as a version. */
+  baselineVersion?: boolean
   /** i18n key of the batch card's hint: which columns the file needs and what the result adds (default: one text). */
   batchHint?: string
 }
 
 const textInput = () => ({ text: '' })
-const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy' }
+const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer: ClassAnswer, metric: 'accuracy', baselineVersion: true }
 
 export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
-  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, batchHint: 'tasks.batchHints.multi_label' },
-  pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair' },
-  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport },
+  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, batchHint: 'tasks.batchHints.multi_label', baselineVersion: true },
+  pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair', baselineVersion: true },
+  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true },
 }
 
 /** Tasks offered on upload, in menu order. */

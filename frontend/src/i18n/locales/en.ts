@@ -192,6 +192,8 @@ const en: typeof zhCN = {
       measuring: 'timing a few steps',
       done: 'done',
     },
+    belowBaseline: 'The fine-tuned model ({metric} {value}) does not beat its baseline ({baseline}) on the validation split: for this data the baseline is the better model (faster too).',
+    trainBaseline: 'Train the baseline as its own version',
     budget: {
       title: 'Time budget {budget}',
       asConfigured: 'fits as configured',

@@ -190,6 +190,8 @@ export default {
       measuring: '测量训练速度',
       done: '完成',
     },
+    belowBaseline: '微调后的模型（{metric} {value}）在验证集上没有超过基线（{baseline}）：对这份数据，基线模型更好（也更快）。',
+    trainBaseline: '把基线训练成一个模型版本',
     budget: {
       title: '时间预算 {budget}',
       asConfigured: '按设置即可完成',

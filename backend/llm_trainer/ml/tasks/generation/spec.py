@@ -74,6 +74,7 @@ class GenerationSpec(TaskSpec):
     kind = TaskKind.GENERATION
     column_roles = ("text", "label")  # prompt, response (tables); JSON layouts are detected per record
     primary_metric = "perplexity"
+    primary_higher_is_better = False
     headline_metrics = ("perplexity", "loss", "rouge_l", "bleu_4")
     file_prediction = False  # answers are free text, one request each
     generates_text = True
