@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
+import time
 
+import httpx
+
+from llm_trainer.core.config import Settings
+from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+from llm_trainer.db.repositories import jobs as jobs_repo
+from tests.conftest import run_server
+from tests.helpers.runs import wait_run
 from tests.helpers.training_data import review_rows
 
 
@@ -41,10 +50,6 @@ def test_out_of_range_flag_is_refused_before_queueing(data_dir, tiny_model_dir):
 
 def _jobs(data_dir) -> dict[int, tuple[str, str]]:
     """run id -> (train job status, owner), read from the SQLite file."""
-    from llm_trainer.core.config import Settings
-    from llm_trainer.db.base import make_engine, make_session_factory, session_scope
-    from llm_trainer.db.repositories import jobs as jobs_repo
-
     engine = make_engine(Settings(data_dir=data_dir).db_path)
     with session_scope(make_session_factory(engine)) as session:
         jobs = {j.params["run_id"]: (j.status, j.owner) for j in jobs_repo.list_jobs(session) if j.kind == "train"}
@@ -65,14 +70,6 @@ def test_train_wait_without_a_server_claims_only_its_own_run(tmp_path, data_dir,
 
 
 def test_train_wait_beside_a_server_leaves_the_run_to_the_servers_queue(tmp_path, data_dir, tiny_model_dir):
-    import json
-    import time
-
-    import httpx
-
-    from tests.conftest import run_server
-    from tests.helpers.runs import wait_run
-
     path = tmp_path / "评论.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows([["text", "label"], *review_rows(40)])

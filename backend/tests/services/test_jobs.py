@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import psutil
 from sqlalchemy import text, update
 
 from llm_trainer.core.jobs import BatchPredictParams, ExportParams, JobKind, JobResult
@@ -148,8 +149,6 @@ def test_a_job_of_a_live_owner_is_left_alone_until_its_heartbeat_stops(factory, 
     settings = settings.model_copy(update={"job_heartbeat_timeout_s": 60.0, "job_heartbeat_slow_timeout_s": 600.0})
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        import psutil
-
         owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
         with session_scope(factory) as session:
             job_id = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=1, variant="onnx")).id
