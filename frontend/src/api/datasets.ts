@@ -57,6 +57,24 @@ export interface ValidationReport {
   ingest_seconds?: number
   /** NER datasets: entities per type, texts without any, entity lengths, texts refused because of their entities. */
   ner?: NerReport
+  /** Generation datasets: conversations, turns, lengths, refused examples. */
+  generation?: GenerationReport
+}
+
+export interface GenerationReport {
+  layout: string
+  layouts: Record<string, number>
+  conversations: number
+  turns: number
+  multi_turn: number
+  turns_per_conversation: Record<string, number>
+  with_system_prompt: number
+  prompt_length: LengthStats | null
+  response_length: LengthStats | null
+  empty_responses: number
+  duplicates: number
+  trailing_user_turns_dropped: number
+  refused: { line: number; code: string; message: string }[]
 }
 
 export interface NerReport {

@@ -9,10 +9,14 @@ import type { TaskKind } from '@/api/types'
 import ClassAnswer from '@/components/tasks/classification/ClassAnswer.vue'
 import MultiLabelBars from '@/components/tasks/multi_label/MultiLabelBars.vue'
 import ThresholdEditor from '@/components/tasks/multi_label/ThresholdEditor.vue'
+import GenerationAnswer from '@/components/tasks/generation/GenerationAnswer.vue'
+import GenerationMetrics from '@/components/tasks/generation/GenerationMetrics.vue'
+import GenerationReport from '@/components/tasks/generation/GenerationReport.vue'
 import EntityHighlight from '@/components/tasks/ner/EntityHighlight.vue'
 import NerReport from '@/components/tasks/ner/NerReport.vue'
 import PairInput from '@/components/tasks/pair/PairInput.vue'
 import TextInput from '@/components/tasks/TextInput.vue'
+import { formatNumber, formatPercent } from '@/utils/format'
 
 export interface TaskUi {
   /** Edits the request input (v-model: `{ text }` or `{ text_a, text_b }`). */
@@ -25,8 +29,14 @@ export interface TaskUi {
   report?: Component
   /** Optional model-page panel for the version's editable task settings (prop `model`, emits `saved`). */
   settings?: Component
+  /** Optional model-page panel replacing the per-class cards (baseline, per class, confusion, mistakes; prop `model`). */
+  versionPanel?: Component
+  /** Versions answer conversations: the model page offers the chat page instead of the prediction page. */
+  chat?: boolean
   /** The key metric shown next to a version's name. */
   metric: string
+  /** Metrics (key_metrics keys) that are plain numbers, not 0..1 shares shown as percentages. */
+  plainMetrics?: string[]
   /** Show the task's headline metrics in their own card on the model page (the classification page has its own). */
   metricsCard?: boolean
   /** i18n key of the heading above one answer (default: class probabilities). */
@@ -42,13 +52,29 @@ const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer
 
 export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
-  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, batchHint: 'tasks.batchHints.multi_label', baselineVersion: true },
+  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, plainMetrics: ['hamming_loss', 'baseline_hamming_loss'], batchHint: 'tasks.batchHints.multi_label', baselineVersion: true },
   pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair', baselineVersion: true },
   ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true },
+  generation: {
+    input: TextInput,
+    emptyInput: textInput,
+    answer: GenerationAnswer,
+    answerTitle: 'tasks.generation.answer',
+    report: GenerationReport,
+    versionPanel: GenerationMetrics,
+    chat: true,
+    metric: 'perplexity',
+    plainMetrics: ['loss', 'perplexity', 'baseline_loss', 'baseline_perplexity'],
+  },
 }
 
 /** Tasks offered on upload, in menu order. */
-export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair', 'ner']
+export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair', 'ner', 'generation']
+
+/** A version's metric as shown: percentages for shares, plain numbers for losses and perplexities. */
+export function formatTaskMetric(task: TaskKind | string | undefined, key: string, value: number | undefined): string {
+  return taskUi(task).plainMetrics?.includes(key) ? formatNumber(value, 3) : formatPercent(value)
+}
 
 export function taskUi(task: TaskKind | string | undefined): TaskUi {
   return TASKS[(task || 'classification') as TaskKind] ?? classification
