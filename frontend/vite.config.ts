@@ -10,7 +10,7 @@ import { defineConfig } from 'vite'
 const BACKEND = 'http://127.0.0.1:8000'
 // Every path the FastAPI server owns; the dev server forwards them so the UI code is the same in dev and prod.
 // One anchored pattern, so client routes such as /training are not mistaken for the API's /train.
-const PROXIED = '^/(api|upload|datasets|train|models|predict|docs|openapi\\.json)(/|\\?|$)'
+const PROXIED = '^/(api|v1|upload|datasets|train|models|predict|docs|openapi\\.json)(/|\\?|$)'
 
 export default defineConfig({
   plugins: [

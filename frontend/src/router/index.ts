@@ -33,6 +33,7 @@ export const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.models' },
   },
   { path: '/inference', name: 'inference', component: () => import('@/views/InferenceView.vue'), meta: { title: 'nav.inference' } },
+  { path: '/chat', name: 'chat', component: () => import('@/views/ChatView.vue'), meta: { title: 'nav.chat' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('@/views/NotFoundView.vue') },
 ]
 

@@ -33,6 +33,12 @@ export function formatNumber(value: number | null | undefined, digits = 4): stri
   return String(Number(value.toFixed(digits)))
 }
 
+/** Milliseconds as "850 ms" or, from a second on, "2.6 s". */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—'
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
 export function formatDate(iso: string | null | undefined): string {
   if (!iso) return '—'
   const d = new Date(iso)

@@ -528,6 +528,7 @@ const en: typeof zhCN = {
     loading: 'model load {ms}',
   },
   errors: {
+    stream_interrupted: 'The answer stream broke off; try again.',
     no_chat_model: 'No generation model yet: train one (task “Generation”), then chat.',
     not_a_chat_model: 'This version is not a generation model and cannot chat; choose a generation version.',
     invalid_message: 'Invalid message: the last one must be a non-empty user message.',

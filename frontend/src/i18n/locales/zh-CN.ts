@@ -526,6 +526,7 @@ export default {
     loading: '模型加载 {ms}',
   },
   errors: {
+    stream_interrupted: '回答的流中途断开，请重试。',
     no_chat_model: '还没有文本生成模型：请先训练一个（任务选“文本生成”）再来对话。',
     not_a_chat_model: '该版本不是文本生成模型，不能对话；请选择文本生成版本。',
     invalid_message: '消息无效：最后一条必须是非空的用户消息。',
