@@ -506,7 +506,6 @@ const en: typeof zhCN = {
     model: 'Version',
     defaultModel: 'Newest generation version',
     noModels: 'No generation model yet. Upload conversations (task “Generation”) and train one first.',
-    goTrain: 'Go to training',
     systemPrompt: 'System prompt',
     systemPlaceholder: 'Optional, e.g. You are a helpful assistant.',
     temperature: 'Temperature (0 = greedy)',

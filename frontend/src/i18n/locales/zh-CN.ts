@@ -504,7 +504,6 @@ export default {
     model: '模型版本',
     defaultModel: '最新的文本生成模型',
     noModels: '还没有文本生成模型。请先上传对话数据（任务选“文本生成”）并训练。',
-    goTrain: '去训练',
     systemPrompt: '系统提示词',
     systemPlaceholder: '可选，例如：你是一个乐于助人的中文助手。',
     temperature: '温度（0 = 贪心）',
