@@ -55,7 +55,9 @@ def test_delete_unloads_removes_files_and_is_refused_while_a_batch_job_runs(clie
     assert folder.is_dir()
 
     deadline = time.time() + 120
-    while client.get(f"/api/predict/batch/{job.json()['id']}").json()["status"] == "running" and time.time() < deadline:
+    job_url = f"/api/predict/batch/{job.json()['id']}"
+    unfinished = ("queued", "running")  # the dispatcher may not have claimed it yet
+    while client.get(job_url).json()["status"] in unfinished and time.time() < deadline:
         time.sleep(0.2)
     assert client.delete(f"/api/models/{version_id}").status_code == 204
     assert not folder.exists()

@@ -91,8 +91,9 @@ def test_sigstop_of_a_worker_times_out_as_interrupted_and_the_next_run_starts(da
 def test_kill_9_of_a_worker_interrupts_it_and_resume_continues_from_its_checkpoint(data_dir, tiny_model_dir, tmp_path):
     with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url) as http:
         factory = _factory(data_dir)
-        dataset_id = insert_dataset(factory, review_rows(40))
-        config = {"epochs": 60, "batch_size": 2, "save_strategy": "epoch", "seed": 5}  # long enough to be cut
+        # Long epochs: progress (written about once a second) must be seen past a checkpoint before the next one.
+        dataset_id = insert_dataset(factory, review_rows(2000))
+        config = {"epochs": 3, "batch_size": 2, "save_strategy": "epoch", "seed": 5}
         created = http.post("/train", json={"dataset_id": dataset_id, "base_model": str(tiny_model_dir),
                                             "config": config}).json()  # fmt: skip
         checkpoints = data_dir / "runs" / str(created["id"]) / "checkpoints"

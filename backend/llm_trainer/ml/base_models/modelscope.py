@@ -50,7 +50,7 @@ def cached_snapshot(repo_id: str) -> Path | None:
     from modelscope.hub.snapshot_download import snapshot_download
 
     try:
-        folder = Path(snapshot_download(repo_id, local_files_only=True))
+        folder = Path(snapshot_download(repo_id, local_files_only=True, cache_dir=str(cache_root())))
     except Exception:  # noqa: BLE001 - any cache miss (none, partial, other layout) means "not cached"
         return None
     return folder if not folder_problems(folder) else None
@@ -124,6 +124,7 @@ def _download(repo_id: str, files: dict[str, int], total: int | None, progress: 
                 allow_patterns=list(files),
                 progress_callbacks=[_Bytes],
                 endpoint=endpoint(),
+                cache_dir=str(cache_root()),  # the client caches its settings per process: pass them each time
             )
         )
     except Exception as exc:  # noqa: BLE001
