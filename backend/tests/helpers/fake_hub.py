@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.helpers.loopback import QuietHandler, serve_loopback
 
 
 @contextmanager
@@ -17,7 +17,7 @@ def fake_hub(files: dict[str, int], models: set[str] | None = None) -> Iterator[
     (name -> size in bytes); other ids answer 404 as the hub does."""
     requests: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self, repo: str, body: bytes) -> None:
             requests.append(self.path)
             if not self.path.startswith("/api/models/") or (models is not None and repo not in models):
@@ -40,17 +40,8 @@ def fake_hub(files: dict[str, int], models: set[str] | None = None) -> Iterator[
 
         do_HEAD = do_GET
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_loopback(Handler) as url:
+        yield url, requests
 
 
 def closed_port_endpoint() -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from tests.helpers.loopback import QuietHandler, serve_loopback
 
 
 @contextmanager
@@ -25,7 +25,7 @@ def fake_modelscope(repo_id: str, folder: Path) -> Iterator[tuple[str, list[str]
     ]  # fmt: skip
     prefix = f"/api/v1/models/{repo_id}/"
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -49,14 +49,5 @@ def fake_modelscope(repo_id: str, folder: Path) -> Iterator[tuple[str, list[str]
 
         do_HEAD = do_GET
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_loopback(Handler) as url:
+        yield url, requests

@@ -10,6 +10,7 @@ import pytest
 from llm_trainer.core.errors import InvalidInput, Unavailable
 from llm_trainer.ml.base_models import hub
 from llm_trainer.ml.base_models.catalog import build_catalog
+from llm_trainer.ml.base_models.remotes import REMOTES
 from llm_trainer.ml.modeling import load_base_for_training
 from tests.helpers.fake_hub import closed_port_endpoint, fake_hub
 
@@ -51,7 +52,7 @@ def test_unreachable_hub_is_named_with_the_three_fixes(monkeypatch: pytest.Monke
 def test_offline_mode_says_to_unset_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(Unavailable) as err:
-        hub.resolve_hub("bert-base-chinese")
+        REMOTES["hub"].resolve("bert-base-chinese")
     assert err.value.code == "hub_unreachable"
     assert "unset HF_HUB_OFFLINE" in err.value.message
 
@@ -63,7 +64,7 @@ def test_cached_snapshot_is_used_without_network(
     monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint())  # a network call would fail loudly
     snapshot = _put_in_cache(hf_cache, "hfl/rbt3", tiny_model_dir)
     events = []
-    assert hub.resolve_hub("hfl/rbt3", events.append) == snapshot
+    assert REMOTES["hub"].resolve("hfl/rbt3", events.append) == snapshot
     assert events[-1]["stage"] == "cached" and events[-1]["percent"] == 100.0
     _, model = load_base_for_training("hfl/rbt3", ["neg", "pos"], tmp_path)
     assert model.config.label2id == {"neg": 0, "pos": 1}
@@ -112,7 +113,7 @@ def test_a_download_over_the_cap_is_refused_before_the_first_byte(monkeypatch: p
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read by the library at import
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
         with hub.download_limit(20_000_000_000), pytest.raises(InvalidInput) as err:
-            hub.resolve_hub("someone/huge-model")
+            REMOTES["hub"].resolve("someone/huge-model")
     assert err.value.code == "model_too_large" and "LLM_TRAINER_HUB_MAX_DOWNLOAD_GB" in err.value.message
     assert "30.0 GB" in err.value.message and "20 GB" in err.value.message
     assert requests and all(path.startswith("/api/models/") for path in requests)  # listed, nothing fetched

@@ -98,20 +98,6 @@ def probe(timeout: float = PROBE_TIMEOUT_S) -> str | None:
     return None
 
 
-def resolve_hub(repo_id: str, progress: ProgressCallback | None = None) -> Path:
-    """Return a local folder for `repo_id`: the cached snapshot, or a fresh download of the files we need."""
-    cached = cached_snapshot(repo_id)
-    if cached is not None:
-        report(progress, "cached", 1, 1)
-        return cached
-    why = probe()
-    if why:
-        raise unreachable_error(repo_id, why)
-    files = list_files_to_fetch(repo_id)
-    check_download_size(repo_id, files)
-    return _download(repo_id, files, progress)
-
-
 def list_files_to_fetch(repo_id: str) -> dict[str, int]:
     """Name -> size of the config, tokenizer and weight files to download (raises the named hub errors)."""
     from huggingface_hub import HfApi
@@ -146,7 +132,8 @@ def files_to_fetch(sizes: dict[str, int]) -> dict[str, int]:
     return chosen
 
 
-def _download(repo_id: str, files: dict[str, int], progress: ProgressCallback | None) -> Path:
+def download(repo_id: str, files: dict[str, int], progress: ProgressCallback | None) -> Path:
+    """Fetch `files` of `repo_id` into the HF cache with byte progress; the snapshot folder they landed in."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import tqdm as hf_tqdm
 
@@ -169,11 +156,4 @@ def _download(repo_id: str, files: dict[str, int], progress: ProgressCallback | 
             folder = Path(path).parent
     except Exception as exc:  # noqa: BLE001
         raise unreachable_error(repo_id, f"download of {name} failed: {type(exc).__name__}") from exc
-    if folder is None or folder_problems(folder):
-        raise InvalidInput(
-            f"'{repo_id}' on the hub lacks files we need: {', '.join(folder_problems(folder or Path('-')))}.",
-            code="model_folder_incomplete",
-            details={"source": repo_id},
-        )
-    report(progress, "download", total or 1, total or 1)
-    return folder
+    return folder or Path("-")  # no file at all: the caller names what is missing

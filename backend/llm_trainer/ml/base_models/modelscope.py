@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from llm_trainer.core.errors import InvalidInput, Unavailable
-from llm_trainer.ml.base_models.hub import PROBE_TIMEOUT_S, check_download_size, files_to_fetch
+from llm_trainer.ml.base_models.hub import PROBE_TIMEOUT_S, files_to_fetch
 from llm_trainer.ml.base_models.local import folder_problems
 from llm_trainer.ml.base_models.progress import ProgressCallback, report
 from llm_trainer.ml.base_models.sources import MODELSCOPE_PREFIX as PREFIX
@@ -89,24 +89,12 @@ def list_files_to_fetch(repo_id: str) -> dict[str, int]:
     return files_to_fetch(sizes)
 
 
-def resolve_modelscope(repo_id: str, progress: ProgressCallback | None = None) -> Path:
-    """A local folder for `repo_id`: the cached snapshot, or a fresh snapshot download of the files we need."""
-    cached = cached_snapshot(repo_id)
-    if cached is not None:
-        report(progress, "cached", 1, 1)
-        return cached
-    why = probe()
-    if why:
-        raise unreachable_error(repo_id, why)
-    files = list_files_to_fetch(repo_id)
-    total = check_download_size(PREFIX + repo_id, files) or None
-    return _download(repo_id, files, total, progress)
-
-
-def _download(repo_id: str, files: dict[str, int], total: int | None, progress: ProgressCallback | None) -> Path:
+def download(repo_id: str, files: dict[str, int], progress: ProgressCallback | None) -> Path:
+    """Snapshot-download `files` of `repo_id` into ModelScope's cache with byte progress; the snapshot folder."""
     from modelscope.hub.callback import ProgressCallback as ModelScopeProgress
     from modelscope.hub.snapshot_download import snapshot_download
 
+    total = sum(files.values()) or None
     state = {"done": 0}
 
     class _Bytes(ModelScopeProgress):
@@ -129,11 +117,4 @@ def _download(repo_id: str, files: dict[str, int], total: int | None, progress: 
         )
     except Exception as exc:  # noqa: BLE001
         raise unreachable_error(repo_id, f"download failed: {type(exc).__name__}") from exc
-    if folder_problems(folder):
-        raise InvalidInput(
-            f"'{PREFIX}{repo_id}' on ModelScope lacks files we need: {', '.join(folder_problems(folder))}.",
-            code="model_folder_incomplete",
-            details={"source": PREFIX + repo_id},
-        )
-    report(progress, "download", total or 1, total or 1)
     return folder

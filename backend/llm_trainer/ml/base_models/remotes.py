@@ -7,8 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_trainer.core.errors import InvalidInput
 from llm_trainer.ml.base_models import hub, modelscope
-from llm_trainer.ml.base_models.progress import ProgressCallback
+from llm_trainer.ml.base_models.hub import check_download_size
+from llm_trainer.ml.base_models.local import folder_problems
+from llm_trainer.ml.base_models.progress import ProgressCallback, report
+from llm_trainer.ml.base_models.sources import MODELSCOPE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -21,17 +25,40 @@ class Remote:
     probe: Callable[[], str | None]
     unreachable_error: Callable[[str, str], Exception]
     list_files_to_fetch: Callable[[str], dict[str, int]]
-    resolve: Callable[[str, ProgressCallback | None], Path]
+    download: Callable[[str, dict[str, int], ProgressCallback | None], Path]
+    prefix: str  # what a source string puts before the id ("" for the HF hub)
+
+    def resolve(self, repo_id: str, progress: ProgressCallback | None = None) -> Path:
+        """A local folder for `repo_id`: the cached snapshot, else a size-checked download of the files we need."""
+        cached = self.cached_snapshot(repo_id)
+        if cached is not None:
+            report(progress, "cached", 1, 1)
+            return cached
+        why = self.probe()
+        if why:
+            raise self.unreachable_error(repo_id, why)
+        files = self.list_files_to_fetch(repo_id)
+        total = check_download_size(self.prefix + repo_id, files)
+        folder = self.download(repo_id, files, progress)
+        if folder_problems(folder):
+            raise InvalidInput(
+                f"'{self.prefix}{repo_id}' on {self.label} lacks files we need: {', '.join(folder_problems(folder))}.",
+                code="model_folder_incomplete",
+                details={"source": self.prefix + repo_id},
+            )
+        report(progress, "download", total or 1, total or 1)
+        return folder
 
 
 REMOTES: dict[str, Remote] = {
     "hub": Remote(
         "the Hugging Face hub", "Hugging Face cache", hub.cached_snapshot, hub.hub_offline, "HF_HUB_OFFLINE",
-        hub.probe, hub.unreachable_error, hub.list_files_to_fetch, hub.resolve_hub,
+        hub.probe, hub.unreachable_error, hub.list_files_to_fetch, hub.download, "",
     ),
     "modelscope": Remote(
         "ModelScope", "ModelScope cache", modelscope.cached_snapshot, modelscope.offline, "MODELSCOPE_OFFLINE",
-        modelscope.probe, modelscope.unreachable_error, modelscope.list_files_to_fetch, modelscope.resolve_modelscope,
+        modelscope.probe, modelscope.unreachable_error, modelscope.list_files_to_fetch, modelscope.download,
+        MODELSCOPE_PREFIX,
     ),
 }  # fmt: skip
 
