@@ -102,3 +102,17 @@ def long_text_sample(args, prefix: str) -> tuple[Any, Any, int, int, Path]:
     )
     dataset_id, n_rows = upload(settings, factory, path, "classification")
     return settings, factory, dataset_id, n_rows, scratch
+
+
+def finish_long_text_bench(metrics: dict[str, Any], scratch: Path) -> int:
+    """Print the TF-IDF baseline that ran on the same split, remove the bench's scratch and data dirs; exit code 0."""
+    import shutil
+
+    base = metrics.get("baseline") or {}
+    print(
+        f"TF-IDF baseline (same split): accuracy {base.get('accuracy', 0):.4f}, "
+        f"macro-F1 {base.get('macro_f1', 0):.4f}"
+    )
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(os.environ["LLM_TRAINER_DATA_DIR"], ignore_errors=True)
+    return 0

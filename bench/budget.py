@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from bench_data_dir import add_e5_cache, long_text_sample, train_once
+from bench_data_dir import (
+    add_e5_cache,
+    finish_long_text_bench,
+    long_text_sample,
+    train_once,
+)
 
 
 def main() -> int:
@@ -63,14 +67,7 @@ def main() -> int:
             f"| {epochs} | {m.get('accuracy', 0):.4f} | {m.get('macro_f1', 0):.4f} "
             f"| {wall:.0f} |"
         )
-    base = rows[0][1].get("baseline") or {}
-    print(
-        f"TF-IDF baseline (same split): accuracy {base.get('accuracy', 0):.4f}, "
-        f"macro-F1 {base.get('macro_f1', 0):.4f}"
-    )
-    shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(os.environ["LLM_TRAINER_DATA_DIR"], ignore_errors=True)
-    return 0
+    return finish_long_text_bench(rows[0][1], scratch)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,18 @@ import argparse
 import csv
 import os
 import random
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from bench_data_dir import add_e5_cache, long_text_sample, train_once
+from bench_data_dir import (
+    add_e5_cache,
+    finish_long_text_bench,
+    long_text_sample,
+    train_once,
+)
 
 RAW = argparse.RawDescriptionHelpFormatter
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -96,13 +100,7 @@ def main() -> int:
         print(
             f"head_tail - head {key}: {(both.get(key, 0) - head.get(key, 0)) * 100:+.1f} pt"
         )
-    base = head.get("baseline") or {}
-    print(
-        f"TF-IDF baseline (same split): accuracy {base.get('accuracy', 0):.4f}, macro-F1 {base.get('macro_f1', 0):.4f}"
-    )
-    shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(os.environ["LLM_TRAINER_DATA_DIR"], ignore_errors=True)
-    return 0
+    return finish_long_text_bench(head, scratch)
 
 
 if __name__ == "__main__":
