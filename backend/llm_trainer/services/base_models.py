@@ -57,11 +57,8 @@ def check_source(settings: Settings, source: str) -> dict[str, Any]:
     remote = REMOTES[src.kind]
     if remote.cached_snapshot(src.ref) is not None:
         return {**info, "availability": "cached", "message": f"{src.ref} is in the local {remote.cache_label}."}
-    problem = _hub_problem() if src.kind == "hub" else remote.probe()
-    if problem:
-        raise remote.unreachable_error(src.ref, problem)
-    files = remote.list_files_to_fetch(src.ref)
-    size_mb = round(hub.check_download_size(src.source, files, settings.hub_max_download_bytes) / 1e6)
+    _, total = remote.files_to_download(src.ref, settings.hub_max_download_bytes)
+    size_mb = round(total / 1e6)
     return {**info, "availability": "downloadable",
             "message": f"{src.ref} will be downloaded from {remote.label} ({size_mb} MB).",
             "size_mb": size_mb}  # fmt: skip

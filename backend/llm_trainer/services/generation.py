@@ -37,18 +37,18 @@ def chat_versions(serving: Serving) -> list[ModelVersion]:
 
 def find_chat_version(serving: Serving, model: str | int | None) -> ModelVersion:
     """The version named by id ('3', 3) or exact name (the newest of that name); None = the newest chat model."""
-    versions = chat_versions(serving)
-    if model is None or str(model).strip() == "":
+    text = "" if model is None else str(model).strip()
+    with session_scope(serving.session_factory) as session:
+        version = versions_query.get_version(session, int(text)) if text.isdigit() else None
+        if version is not None:
+            session.expunge(version)
+    versions = chat_versions(serving) if version is None else []  # an id needs no listing (every request names one)
+    if not text:
         if not versions:
             raise NotFound(
                 "No generation model exists yet. Train one (task generation), then chat.", code="no_chat_model"
             )
         return versions[0]
-    text = str(model).strip()
-    with session_scope(serving.session_factory) as session:
-        version = versions_query.get_version(session, int(text)) if text.isdigit() else None
-        if version is not None:
-            session.expunge(version)
     version = version or next((v for v in versions if v.name == text), None)
     if version is None:
         raise NotFound(

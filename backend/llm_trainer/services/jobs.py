@@ -263,12 +263,12 @@ class JobDispatcher:
     def _time_out(self, session: Session) -> None:
         """Running jobs whose heartbeat is older than their limit: interrupted, processes killed, queue moves on."""
         now = datetime.now(UTC)
-        for job in jobs_repo.running(session):
-            beat = _aware(job.heartbeat_at)
+        shortest = min(self.settings.job_heartbeat_timeout_s, self.settings.job_heartbeat_slow_timeout_s)
+        for job in jobs_repo.stale_running(session, shortest):
+            silent = (now - _aware(job.heartbeat_at)).total_seconds()
             limit = heartbeat_limit(self.settings, job)
-            if beat is None or (now - beat).total_seconds() <= limit:
+            if silent <= limit:
                 continue
-            silent = (now - beat).total_seconds()
             message = (
                 f"No heartbeat for {silent:.0f} s (limit {limit:.0f} s, LLM_TRAINER_JOB_HEARTBEAT_TIMEOUT_S): "
                 "the job hung or its process stopped; it was killed."

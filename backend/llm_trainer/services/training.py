@@ -14,7 +14,6 @@ from llm_trainer.core.errors import AppError, Conflict, InvalidInput, NotFound
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.models import Dataset, DatasetRow, Run
 from llm_trainer.db.repositories import runs as runs_repo
-from llm_trainer.ml.base_models import hub
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
@@ -103,11 +102,8 @@ def check_base_model(
 
 def _check_downloadable(remote: Any, repo_id: str, max_bytes: int) -> None:
     """A hub model not cached yet: the hub answers (else 503 with the ways out), knows it, and it fits the cap."""
-    why = remote.probe()
-    if why:
-        raise remote.unreachable_error(repo_id, why)
     try:
-        hub.check_download_size(repo_id, remote.list_files_to_fetch(repo_id), max_bytes)
+        remote.files_to_download(repo_id, max_bytes)
     except InvalidInput as exc:
         raise _invalid("base_model", exc.message, code=exc.code, **exc.details) from exc
 

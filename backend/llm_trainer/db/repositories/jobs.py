@@ -46,11 +46,6 @@ def next_queued(session: Session, kinds: list[JobKind]) -> list[Job]:
     return list(session.scalars(stmt.order_by(Job.id)))
 
 
-def count_running(session: Session, kind: JobKind) -> int:
-    stmt = select(Job.id).where(Job.status == JobStatus.RUNNING.value, Job.kind == kind.value)
-    return len(session.scalars(stmt).all())
-
-
 def claim(session: Session, job_id: int, owner: str, *, limit: int | None = None) -> bool:
     """Compare-and-set queued -> running recording the owner; False when another process claimed it first, or
     (with `limit`) when that many jobs of its kind already run: one statement, so racing dispatchers cannot both
@@ -131,10 +126,4 @@ def stale_running(session: Session, timeout_s: float) -> list[Job]:
     """Running jobs whose last heartbeat is older than timeout_s (hung or dead owners)."""
     cutoff = _now() - timedelta(seconds=timeout_s)
     stmt = select(Job).where(Job.status == JobStatus.RUNNING.value, Job.heartbeat_at < cutoff)
-    return list(session.scalars(stmt.order_by(Job.id)))
-
-
-def running_not_owned_by(session: Session, owner_prefix: str) -> list[Job]:
-    """Running jobs claimed by some other process (at start-up: left by a dead server)."""
-    stmt = select(Job).where(Job.status == JobStatus.RUNNING.value, ~Job.owner.startswith(owner_prefix))
     return list(session.scalars(stmt.order_by(Job.id)))

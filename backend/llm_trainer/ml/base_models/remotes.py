@@ -28,17 +28,22 @@ class Remote:
     download: Callable[[str, dict[str, int], ProgressCallback | None], Path]
     prefix: str  # what a source string puts before the id ("" for the HF hub)
 
+    def files_to_download(self, repo_id: str, max_bytes: int | None = None) -> tuple[dict[str, int], int]:
+        """Name -> size of what a download fetches, and the total: the site answers (else the unreachable error with
+        the ways out), knows the id and the files fit the cap (named errors otherwise)."""
+        why = self.probe()
+        if why:
+            raise self.unreachable_error(repo_id, why)
+        files = self.list_files_to_fetch(repo_id)
+        return files, check_download_size(self.prefix + repo_id, files, max_bytes)
+
     def resolve(self, repo_id: str, progress: ProgressCallback | None = None) -> Path:
         """A local folder for `repo_id`: the cached snapshot, else a size-checked download of the files we need."""
         cached = self.cached_snapshot(repo_id)
         if cached is not None:
             report(progress, "cached", 1, 1)
             return cached
-        why = self.probe()
-        if why:
-            raise self.unreachable_error(repo_id, why)
-        files = self.list_files_to_fetch(repo_id)
-        total = check_download_size(self.prefix + repo_id, files)
+        files, total = self.files_to_download(repo_id)
         folder = self.download(repo_id, files, progress)
         if folder_problems(folder):
             raise InvalidInput(

@@ -11,7 +11,7 @@ import numpy as np
 
 from llm_trainer.ml.inference.runtime import on_torch_thread
 from llm_trainer.ml.inference.windows import WindowCombine, windowed_logits
-from llm_trainer.ml.truncation import Truncation, encode, pad
+from llm_trainer.ml.truncation import Truncation, encode, full_encodings, pad
 
 # Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
 # amortises per-call overhead, long ones go in small batches so one long text does not pad 63 short ones, and
@@ -143,24 +143,41 @@ class TokenizedPredictor(Predictor):
     def scored(self, texts: Sequence[Any]) -> tuple[np.ndarray, list[bool], list[int]]:
         """Texts longer than the max length are read whole, in overlapping windows whose logits are combined."""
         texts = list(texts)
-        probs, truncated = self.probabilities(texts)
         windows = [1] * len(texts)
-        long = [i for i, cut in enumerate(truncated) if cut and isinstance(texts[i], str)] if self.windows else []
-        if long:
-            pad_id = self.tokenizer.pad_token_id or 0
+        long = self._too_long(texts) if self.windows else []
+        if not long:
+            probs, truncated = self.probabilities(texts)
+            return probs, truncated, windows
+        # Only the texts that fit take the one-pass path: a long text's forward pass happens once, in windows.
+        probs = np.zeros((len(texts), len(self.labels)))
+        truncated = [False] * len(texts)
+        short = sorted(set(range(len(texts))) - set(long))
+        if short:
+            probs[short], cut = self.probabilities([texts[i] for i in short])
+            for i, was_cut in zip(short, cut, strict=True):
+                truncated[i] = was_cut
+        pad_id = self.tokenizer.pad_token_id or 0
 
-            def run_batch(features: list[dict[str, list[int]]]) -> np.ndarray:
-                merged = {k: [f[k] for f in features] for k in features[0]}
-                return self._logits(pad(merged, range(len(features)), pad_id, self.tensor_type))
+        def run_batch(features: list[dict[str, list[int]]]) -> np.ndarray:
+            merged = {k: [f[k] for f in features] for k in features[0]}
+            return self._logits(pad(merged, range(len(features)), pad_id, self.tensor_type))
 
-            combined = windowed_logits(
-                self.tokenizer, [texts[i] for i in long], self.max_length, run_batch, self.combine,
-                batch_size=max(1, self.batch_tokens // self.max_length),
-            )  # fmt: skip
-            probs[long] = self.activation(combined.logits)
-            for i, count in zip(long, combined.windows, strict=True):
-                windows[i], truncated[i] = count, False
+        combined = windowed_logits(
+            self.tokenizer, [texts[i] for i in long], self.max_length, run_batch, self.combine,
+            batch_size=max(1, self.batch_tokens // self.max_length),
+        )  # fmt: skip
+        probs[long] = self.activation(combined.logits)
+        for i, count in zip(long, combined.windows, strict=True):
+            windows[i], truncated[i] = count, False
         return probs, truncated, windows
+
+    def _too_long(self, texts: list[Any]) -> list[int]:
+        """Positions of the single texts (pairs are never windowed) with more tokens than the max length."""
+        singles = [i for i, t in enumerate(texts) if isinstance(t, str)]
+        if not singles:
+            return []
+        ids = full_encodings(self.tokenizer, [texts[i] for i in singles])["input_ids"]
+        return [i for i, seq in zip(singles, ids, strict=True) if len(seq) > self.max_length]
 
     def _head_tail_probabilities(self, texts: list[str], probs: np.ndarray) -> tuple[np.ndarray, list[bool]]:
         """Cut as in training (start + end kept), then pad each length-grouped batch of the cut encodings."""

@@ -446,7 +446,7 @@ def time_budget(
     target: Any,
     lengths: tuple[list[int], list[int]],
     max_length: int,
-    precision: str,
+    ctx: RunContext,
     reporter: Reporter,
 ) -> BudgetPlan | None:
     """On CPU with a budget set: time a few real steps, then choose the recipe that fits (ml/training/budget.py)."""
@@ -455,9 +455,9 @@ def time_budget(
     import torch
 
     cfg = job.config
-    if not cfg.time_budget_minutes or resolve_device(cfg.device) != "cpu":
+    if not cfg.time_budget_minutes or ctx.device != "cpu":
         return None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if ctx.world > 1:
         reporter.info("time budget not applied: it plans single-process CPU runs (num_processes is above 1)")
         return None
     saved = job.work_dir / BUDGET_PLAN
@@ -476,7 +476,7 @@ def time_budget(
         )
     )  # fmt: skip
     batch["labels"] = torch.tensor([target(job.split.train_labels[i]) for i in longest])
-    dtype = torch.bfloat16 if precision == "bf16" else None
+    dtype = torch.bfloat16 if ctx.precision == "bf16" else None
 
     def autocast() -> Any:
         return torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
@@ -500,17 +500,11 @@ def time_budget(
 
 def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     """Train `job.base_model` on `job.split` and return the (best) model with validation probabilities."""
-    import torch
     from transformers import DataCollatorWithPadding, Trainer, set_seed
 
     cfg = job.config
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    is_main = int(os.environ.get("RANK", "0")) == 0
-    device = resolve_device(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
-    if device == "cpu":
-        torch.set_num_threads(cpu_threads(world))
-    set_seed(cfg.seed)
+    ctx = start_process(cfg)
+    world, is_main, device, precision = ctx.world, ctx.is_main, ctx.device, ctx.precision
 
     tokenizer, model = _prepare_model(job, reporter)
     label2id = {name: i for i, name in enumerate(job.split.labels)}
@@ -531,7 +525,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     train_lengths = token_lengths(tokenizer, job.split.train_texts)
     val_lengths = token_lengths(tokenizer, job.split.val_texts)
     max_length = choose_max_length(train_lengths, limit, cfg.max_length)
-    budget = time_budget(job, model, tokenizer, target, (train_lengths, val_lengths), max_length, precision, reporter)
+    budget = time_budget(job, model, tokenizer, target, (train_lengths, val_lengths), max_length, ctx, reporter)
     if budget:
         max_length = budget.max_length
         cfg = cfg.model_copy(update={"epochs": budget.epochs})
@@ -547,7 +541,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     )
 
     effective_batch, total_steps, warnings = plan_training(
-        reporter, model, cfg, RunContext(world, is_main, device, precision), len(train_ds), max_length,
+        reporter, model, cfg, ctx, len(train_ds), max_length,
         truncation_share=round(trunc, 4), train_size=len(train_ds), val_size=len(val_ds),
     )  # fmt: skip
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.datafiles.columns import SPLIT_NAMES, SPLITS, normalize_split, resolve_column
-from llm_trainer.datafiles.reader import numbered_objects, open_table
+from llm_trainer.datafiles.reader import Table, numbered_objects, open_table
 from llm_trainer.datafiles.validate import issue, length_stats
 from llm_trainer.ml.tasks.spec import Ingest
 
@@ -131,8 +131,8 @@ def _messages_of(obj: dict[str, Any]) -> tuple[str, list[dict[str, str]] | None,
     return "", None, 'no "messages", "instruction"+"output" or "prompt"+"response" fields'
 
 
-def _json_records(path: Path, filename: str) -> Iterator[ChatRecord]:
-    for n, obj in numbered_objects(open_table(path, filename)):
+def _json_records(table: Table) -> Iterator[ChatRecord]:
+    for n, obj in numbered_objects(table):
         layout, messages, error = _messages_of(obj)
         split = obj.get("split") if isinstance(obj.get("split"), str) else None
         yield ChatRecord(n, messages, layout, normalize_split(split) if split else None, error)
@@ -170,7 +170,7 @@ def open_records(path: Path, filename: str, columns: dict[str, str | None]) -> t
     if table.format in JSON_FORMATS:
         source.update(columns=table.columns, text_column="messages", label_column=None, split_column=None,
                       guessed_columns={})  # fmt: skip
-        return _json_records(path, filename), source
+        return _json_records(table), source
     roles = table_roles(table.columns, columns)
     source.update(columns=table.columns, text_column=roles["text"], label_column=roles["label"],
                   split_column=roles["split"], generation_columns=roles, guessed_columns={})  # fmt: skip

@@ -189,12 +189,13 @@ def load_generator(version_dir: Path, with_adapter: bool = True) -> ChatGenerato
 
     meta = read_manifest(version_dir)
     tokenizer = AutoTokenizer.from_pretrained(version_dir)
-    if (version_dir / ADAPTER_CONFIG).is_file():
+    if not with_adapter:  # the base model, for LoRA and full fine-tunes alike
+        model = AutoModelForCausalLM.from_pretrained(base_folder(version_dir, meta))
+    elif (version_dir / ADAPTER_CONFIG).is_file():
         from peft import PeftModel
 
-        model = AutoModelForCausalLM.from_pretrained(base_folder(version_dir, meta))
-        if with_adapter:
-            model = PeftModel.from_pretrained(model, version_dir).merge_and_unload()
+        base = AutoModelForCausalLM.from_pretrained(base_folder(version_dir, meta))
+        model = PeftModel.from_pretrained(base, version_dir).merge_and_unload()
     else:
         model = AutoModelForCausalLM.from_pretrained(version_dir)
     return ChatGenerator(tokenizer, model, model_length_limit(tokenizer, model.config))
