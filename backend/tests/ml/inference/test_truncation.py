@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from llm_trainer.ml.inference.loading import PYTORCH, load_predictor
 from llm_trainer.ml.training.data import EncodedDataset
 from llm_trainer.ml.truncation import Truncation, encode, head_tail
+from llm_trainer.ml.version_store import write_manifest
 from tests.helpers.versions import trained_tiny_bert
 
 LONG = "好吃" * 20 + "服务" * 30 + "难吃" * 20
@@ -55,9 +55,7 @@ def test_a_version_trained_with_head_tail_is_served_with_head_tail(tmp_path, tok
 
     folder = tmp_path / "v"
     shutil.copytree(trained_tiny_bert(), folder)
-    (folder / "llm_trainer.json").write_text(
-        json.dumps({"max_length": 16, "training_config": {"truncation": "head_tail"}}), encoding="utf-8"
-    )
+    write_manifest(folder, {"max_length": 16, "training_config": {"truncation": "head_tail"}})
     predictor = load_predictor(folder, "transformer", PYTORCH)
     assert predictor.truncation == "head_tail"
     predictor.windows = False  # the cut rule itself (also what the fast copy is compared with)
@@ -78,7 +76,7 @@ def test_a_version_trained_with_head_tail_is_served_with_head_tail(tmp_path, tok
 def test_versions_from_before_the_setting_keep_the_head(tmp_path):
     folder = tmp_path / "old"
     shutil.copytree(trained_tiny_bert(), folder)
-    (folder / "llm_trainer.json").write_text(json.dumps({"max_length": 16, "training_config": {}}), encoding="utf-8")
+    write_manifest(folder, {"max_length": 16, "training_config": {}})
     predictor = load_predictor(folder, "transformer", PYTORCH)
     assert predictor.truncation == "head"
     assert np.isclose(sum(p for _, p in predictor.predict([LONG])[0].probabilities), 1.0)

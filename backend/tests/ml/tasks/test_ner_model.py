@@ -15,6 +15,7 @@ from llm_trainer.ml.tasks.ner.spec import NerSpec, split_ner
 from llm_trainer.ml.tasks.ner.tags import bio_labels
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.ml.version_store import write_manifest
 from tests.helpers.ner_data import build_piece_tokenizer, ner_records
 from tests.helpers.tiny_model import build_tiny_bert
 
@@ -107,7 +108,7 @@ def tiny_ner(tmp_path_factory: pytest.TempPathFactory):
     reporter = Recorder()
     trained = NerSpec().train_model(data, ModelJob(str(base), config, work, work / "cache"), reporter)
     folder = tmp_path_factory.mktemp("ner-version")
-    (folder / "llm_trainer.json").write_text(f'{{"max_length": {trained.max_length}}}', encoding="utf-8")
+    write_manifest(folder, {"max_length": trained.max_length})
     trained.write_files(folder)
     return data, trained, folder, reporter
 
