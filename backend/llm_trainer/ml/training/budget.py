@@ -2,9 +2,11 @@
 
 The plan is chosen before training from a cost model fitted on this machine (seconds per step = a + b x padded
 tokens, measured on the run's own model, batch size and precision), walking a fixed ladder of cheaper recipes and
-taking the first that fits:
-1. the requested recipe; 2. shorter max lengths that cut at most MILD_CUT of the texts; 3. fewer epochs (down to
-2) at those lengths; 4. shorter lengths down to MIN_LENGTH at 2 epochs; 5. one epoch; 6. a share of the rows, seen once.
+taking the first that fits. Length goes before epochs (bench/budget.py, 2,000 waimai reviews, 3-minute budget: cutting
+epochs first lost 6 points; with head+tail truncation a shorter window costs far less):
+1. the requested recipe; 2. shorter max lengths down to the length floor (`length_floor`: most texts whole, or
+enough head and tail of a long one) at the requested epochs; 3. fewer epochs, down to one, at the floor; 4. shorter
+lengths down to MIN_LENGTH at one epoch; 5. a share of the rows, seen once.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-MILD_CUT = 0.2  # with head+tail truncation, cutting a fifth of the texts costs little accuracy
+FLOOR_QUANTILE = 0.75  # the length floor keeps at least three texts in four whole...
+HEAD_TAIL_ENOUGH = 128  # ...or, for long texts, this many tokens: a head and a tail that carry most of the signal
 MIN_LENGTH = 32  # shorter inputs lose too much of a review or a paragraph
 FORWARD_SHARE = 1 / 3  # evaluation runs the forward pass only, about a third of a training step (backward ~2x)
 LENGTH_QUANTILES = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
@@ -98,22 +101,46 @@ def round_up8(n: float) -> int:
     return max(8, int(-(-n // 8) * 8))
 
 
+def quantile_length(lengths: Sequence[int], q: float) -> int:
+    """The `q` quantile of the token lengths, rounded up to a multiple of 8."""
+    ordered = sorted(lengths)
+    return round_up8(ordered[min(len(ordered) - 1, int(q * len(ordered)))]) if ordered else MIN_LENGTH
+
+
+def length_floor(lengths: Sequence[int], start: int) -> int:
+    """The shortest max length tried before fewer epochs: the FLOOR_QUANTILE length capped at HEAD_TAIL_ENOUGH,
+    never below MIN_LENGTH nor above `start`."""
+    return min(start, max(MIN_LENGTH, min(quantile_length(lengths, FLOOR_QUANTILE), HEAD_TAIL_ENOUGH)))
+
+
 def candidate_lengths(lengths: Sequence[int], start: int) -> list[int]:
-    """`start`, then the lengths' quantiles (multiples of 8) below it, never below MIN_LENGTH (or `start`)."""
-    ordered = sorted(lengths) or [start]
-    out = [start]
-    for q in LENGTH_QUANTILES:
-        value = max(min(MIN_LENGTH, start), round_up8(ordered[min(len(ordered) - 1, int(q * len(ordered)))]))
-        if value < out[-1]:
-            out.append(value)
-    floor = min(MIN_LENGTH, start)
-    if out[-1] > floor:
-        out.append(floor)
-    return out
+    """`start`, then the lengths' quantiles (multiples of 8) and the length floor below it, down to MIN_LENGTH."""
+    values = [quantile_length(lengths, q) for q in LENGTH_QUANTILES] if lengths else []
+    values += [length_floor(lengths, start), MIN_LENGTH]
+    return [start, *sorted({max(min(MIN_LENGTH, start), v) for v in values if v < start}, reverse=True)]
 
 
 def share_cut(lengths: Sequence[int], max_length: int) -> float:
     return sum(n > max_length for n in lengths) / len(lengths) if lengths else 0.0
+
+
+def plan_ladder(
+    train_lengths: Sequence[int], max_length: int, epochs: float, length_fixed: bool
+) -> list[tuple[int, float]]:
+    """The (max length, epochs) recipes in the order they are tried: length down to the floor first, then
+    epochs at the floor, then length below the floor at one epoch (module docstring)."""
+    if length_fixed:
+        lengths = [max_length]
+        floor = max_length
+    else:
+        lengths = candidate_lengths(train_lengths, max_length)
+        floor = length_floor(train_lengths, max_length)
+    above = [n for n in lengths if n >= floor]
+    below = [n for n in lengths if n < floor]
+    ladder = [(n, epochs) for n in above]
+    ladder += [(above[-1], float(e)) for e in range(math.ceil(epochs) - 1, 0, -1) if e < epochs]
+    ladder += [(n, min(epochs, 1.0)) for n in below]
+    return list(dict.fromkeys(ladder))
 
 
 def choose_plan(
@@ -129,14 +156,8 @@ def choose_plan(
     evaluations_per_epoch: float = 1.0,
 ) -> BudgetPlan:
     """The first recipe of the ladder (module docstring) whose estimate fits `budget_s`."""
-    lengths = [max_length] if length_fixed else candidate_lengths(train_lengths, max_length)
-    mild = [n for n in lengths if share_cut(train_lengths, n) <= MILD_CUT] or lengths[:1]
-    fewer = [e for e in range(math.ceil(epochs) - 1, 1, -1) if e < epochs]
-    two = min(epochs, 2.0)
-    ladder = [(n, epochs) for n in mild]
-    ladder += [(n, float(e)) for e in fewer for n in mild]
-    ladder += [(n, two) for n in lengths]
-    ladder += [(n, min(epochs, 1.0)) for n in lengths]
+    ladder = plan_ladder(train_lengths, max_length, epochs, length_fixed)
+    lengths = sorted({n for n, _ in ladder}, reverse=True)
 
     def estimate(n: int, e: float) -> float:
         return run_seconds(cost, train_lengths, val_lengths, n, e, batch_size, math.ceil(e * evaluations_per_epoch))
@@ -193,12 +214,19 @@ def describe(plan: BudgetPlan) -> str:
 
 
 def measure_steps(
-    model: Any, batch: dict[str, Any], shapes: Sequence[int], autocast: Any
+    model: Any, batch: dict[str, Any], shapes: Sequence[int], autocast: Any, max_grad_norm: float = 1.0
 ) -> list[tuple[int, int, float]]:
-    """Time forward + backward of `batch` cut to each length in `shapes` (after one untimed warm-up step each).
+    """Time whole training steps of `batch` cut to each length in `shapes` (after one untimed warm-up step each):
+    forward, backward, gradient clipping, the AdamW step and zeroing the gradients, as the Trainer runs them.
 
-    Gradients are dropped afterwards and no optimizer step is taken, so the model is unchanged."""
+    The optimizer has a learning rate of 0, so its step costs what a real one does but leaves the weights as they
+    were; its state is dropped afterwards."""
+    import torch
+
     model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    # The Trainer's default optimizer (adamw_torch_fused on torch >= 2.8); weight decay scales with lr, so 0 too.
+    optimizer = torch.optim.AdamW(params, lr=0.0, weight_decay=0.01, fused=True)
     samples = []
     rows = int(batch["input_ids"].shape[0])
     for length in shapes:
@@ -209,9 +237,13 @@ def measure_steps(
             with autocast():
                 loss = model(**part).loss
             loss.backward()
+            if max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
             if repeat:  # the first step of each shape pays one-off kernel set-up and allocations
                 timed.append(time.perf_counter() - started)
         # The faster of two: on a shared machine a neighbour's burst should not shrink the whole plan.
         samples.append((rows, length, min(timed)))
-        model.zero_grad(set_to_none=True)
+    optimizer.state.clear()
     return samples

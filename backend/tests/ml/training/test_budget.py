@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any
 
 import pytest
 
-from llm_trainer.ml.training.budget import StepCost, candidate_lengths, choose_plan, describe
+from llm_trainer.ml.training.budget import (
+    HEAD_TAIL_ENOUGH,
+    StepCost,
+    candidate_lengths,
+    choose_plan,
+    describe,
+    length_floor,
+    measure_steps,
+    plan_ladder,
+)
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import Split
 from llm_trainer.ml.training.trainer import BUDGET_PLAN, TrainJob, train_transformer
@@ -35,8 +45,35 @@ def test_a_tighter_budget_cuts_length_first_and_says_how_many_texts_are_cut():
     full = plan(10_000).estimated_s
     p = plan(full * 0.95)
     assert p.epochs == 3.0 and p.max_length < 160 and p.changed == ["max_length"]
-    assert 0 < p.truncation_share <= 0.2 and p.estimated_s <= full * 0.95
+    assert 0 < p.truncation_share <= 0.25 and p.estimated_s <= full * 0.95
     assert f"texts cut to {p.max_length} tokens ({p.truncation_share:.0%} of them); 3 epochs" in describe(p)
+
+
+def test_length_goes_down_to_the_floor_before_any_epoch_is_dropped():
+    floor = length_floor(LENGTHS, 160)
+    at_floor = plan(10_000, max_length=floor).estimated_s
+    p = plan(at_floor * 1.01)  # fits at the floor with every epoch, not one step above it
+    assert (p.max_length, p.epochs, p.changed) == (floor, 3.0, ["max_length"])
+    assert p.truncation_share <= 0.25  # the floor keeps three texts in four whole
+
+
+def test_the_ladder_cuts_length_then_epochs_at_the_floor_then_length_below_it_at_one_epoch():
+    floor = length_floor(LENGTHS, 160)
+    ladder = plan_ladder(LENGTHS, 160, 3.0, length_fixed=False)
+    full_epochs = [n for n, e in ladder if e == 3.0]
+    assert full_epochs == sorted(full_epochs, reverse=True) and full_epochs[0] == 160 and full_epochs[-1] == floor
+    first_fewer = next(i for i, (_, e) in enumerate(ladder) if e < 3.0)
+    assert ladder[first_fewer : first_fewer + 2] == [(floor, 2.0), (floor, 1.0)]
+    assert all(e == 1.0 and n < floor for n, e in ladder[first_fewer + 2 :]) and ladder[-1] == (32, 1.0)
+
+
+def test_the_length_floor_keeps_most_short_texts_whole_and_caps_long_ones_at_a_head_and_tail():
+    short = [20] * 70 + [60] * 30  # p75 = 60 tokens
+    assert length_floor(short, 160) == 64
+    long_docs = [600] * 100
+    assert length_floor(long_docs, 512) == HEAD_TAIL_ENOUGH
+    assert length_floor(long_docs, 96) == 96  # never above what was asked
+    assert length_floor([5] * 100, 160) == 32  # never below the minimum either
 
 
 def test_then_fewer_epochs_then_a_share_of_the_rows_seen_once():
@@ -63,6 +100,20 @@ def test_cost_model_is_fitted_from_measured_steps_and_lengths_stay_multiples_of_
     lengths = candidate_lengths(LENGTHS, 160)
     assert lengths[0] == 160 and lengths == sorted(lengths, reverse=True) and lengths[-1] == 32
     assert all(n % 8 == 0 for n in lengths[1:])
+
+
+def test_timed_steps_include_the_optimizer_and_leave_the_weights_unchanged(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batch = {"input_ids": torch.randint(5, 50, (4, 16)), "attention_mask": torch.ones(4, 16, dtype=torch.long),
+             "labels": torch.tensor([0, 1, 0, 1])}  # fmt: skip
+    samples = measure_steps(model, batch, [16, 8], contextlib.nullcontext)
+    assert [(rows, length) for rows, length, _ in samples] == [(4, 16), (4, 8)] and all(s > 0 for *_, s in samples)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
 
 
 class Collect:
