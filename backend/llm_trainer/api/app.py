@@ -33,6 +33,7 @@ from llm_trainer.db.base import make_engine, make_session_factory
 from llm_trainer.db.migrate import upgrade_to_head
 from llm_trainer.services import batch_jobs
 from llm_trainer.services import models as models_service
+from llm_trainer.services.job_events import JobEventHub
 from llm_trainer.services.jobs import JobDispatcher
 from llm_trainer.services.runs import RunEventHub
 from llm_trainer.services.serving import Serving
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher.register(JobKind.EXPORT, partial(models_service.run_export, serving))
         serving.notify_jobs = dispatcher.notify
         app.state.run_events = RunEventHub(app.state.session_factory)
+        app.state.job_events = JobEventHub(app.state.session_factory)
         dispatcher.start()
         yield
         dispatcher.shutdown()

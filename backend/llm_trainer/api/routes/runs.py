@@ -10,6 +10,7 @@ from sse_starlette import EventSourceResponse
 from llm_trainer.api.deps import SessionDep, SettingsDep
 from llm_trainer.api.routes.training import wake_scheduler
 from llm_trainer.api.schemas.training import MetricList, RunList, RunLogs, RunPublic
+from llm_trainer.api.sse import snapshot_stream
 from llm_trainer.services import runs as runs_service
 from llm_trainer.services import training
 
@@ -77,12 +78,4 @@ async def run_events(run_id: int, request: Request) -> EventSourceResponse:
 
 
 def _stream(request: Request, run_id: int | None) -> EventSourceResponse:
-    hub = request.app.state.run_events
-
-    async def events():
-        async for snap in hub.subscribe(run_id):
-            if await request.is_disconnected():
-                break
-            yield {"event": "run", "id": str(snap["id"]), "data": runs_service.to_json(snap)}
-
-    return EventSourceResponse(events(), ping=15)
+    return snapshot_stream(request, request.app.state.run_events, "run", run_id)
