@@ -35,7 +35,7 @@ class TrainingConfig(BaseModel):
         None,
         ge=0,
         le=10_080,
-        description="Classification, multi-label and pair runs on CPU: fit training and evaluation into about this "
+        description="Classification, multi-label, pair and NER runs on CPU: fit training and evaluation into about this "
         "many minutes: a few steps are timed first, "
         "then max length, epochs or the share of rows used are lowered until the estimate fits (the run page says "
         "what was chosen and shows the actual time). 0 = off. Empty = the server's default "

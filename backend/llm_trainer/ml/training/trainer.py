@@ -449,17 +449,52 @@ def time_budget(
     ctx: RunContext,
     reporter: Reporter,
 ) -> BudgetPlan | None:
-    """On CPU with a budget set: time a few real steps, then choose the recipe that fits (ml/training/budget.py)."""
+    """The text tasks' time budget: its sample batch is the longest texts of the split, padded to `max_length`."""
+    import torch
+
+    if not budget_applies(job, ctx, reporter):
+        return None
+    train_lengths = lengths[0]
+    longest = sorted(range(len(train_lengths)), key=lambda i: -train_lengths[i])[: job.config.batch_size]
+    batch = dict(
+        tokenizer(
+            [job.split.train_texts[i] for i in longest], truncation=True, max_length=max_length,
+            padding="max_length", return_tensors="pt",
+        )
+    )  # fmt: skip
+    batch["labels"] = torch.tensor([target(job.split.train_labels[i]) for i in longest])
+    shapes = [max_length] + ([max(8, max_length // 4)] if max_length >= 32 else [])
+    return plan_budget(job, model, batch, shapes, lengths, max_length, ctx, reporter, job.config.max_length is not None)
+
+
+def budget_applies(job: Any, ctx: RunContext, reporter: Reporter) -> bool:
+    """A budget plans single-process CPU runs with time_budget_minutes set."""
+    if not job.config.time_budget_minutes or ctx.device != "cpu":
+        return False
+    if ctx.world > 1:
+        reporter.info("time budget not applied: it plans single-process CPU runs (num_processes is above 1)")
+        return False
+    return True
+
+
+def plan_budget(
+    job: Any,
+    model: Any,
+    batch: dict[str, Any],
+    shapes: list[int],
+    lengths: tuple[list[int], list[int]],
+    max_length: int,
+    ctx: RunContext,
+    reporter: Reporter,
+    length_fixed: bool,
+) -> BudgetPlan:
+    """Time real steps of `batch` (cut to each of `shapes`), then choose the recipe that fits (ml/training/budget.py).
+    A resumed run keeps the plan its checkpoints were trained under."""
     import contextlib
 
     import torch
 
     cfg = job.config
-    if not cfg.time_budget_minutes or ctx.device != "cpu":
-        return None
-    if ctx.world > 1:
-        reporter.info("time budget not applied: it plans single-process CPU runs (num_processes is above 1)")
-        return None
     saved = job.work_dir / BUDGET_PLAN
     if job.resume and saved.is_file():
         plan = BudgetPlan.model_validate_json(saved.read_text(encoding="utf-8"))
@@ -468,25 +503,16 @@ def time_budget(
     reporter.progress({"phase": "measuring"})
     started = time.monotonic()
     train_lengths, val_lengths = lengths
-    longest = sorted(range(len(train_lengths)), key=lambda i: -train_lengths[i])[: cfg.batch_size]
-    batch = dict(
-        tokenizer(
-            [job.split.train_texts[i] for i in longest], truncation=True, max_length=max_length,
-            padding="max_length", return_tensors="pt",
-        )
-    )  # fmt: skip
-    batch["labels"] = torch.tensor([target(job.split.train_labels[i]) for i in longest])
     dtype = torch.bfloat16 if ctx.precision == "bf16" else None
 
     def autocast() -> Any:
         return torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext()
 
-    shapes = [max_length] + ([max(8, max_length // 4)] if max_length >= 32 else [])
     cost = StepCost.fit(measure_steps(model, batch, shapes, autocast))
     steps_per_epoch = max(1, -(-len(train_lengths) // (cfg.batch_size * cfg.gradient_accumulation_steps)))
     plan = choose_plan(
         cost, train_lengths, val_lengths, budget_s=cfg.time_budget_minutes * 60, max_length=max_length,
-        epochs=cfg.epochs, batch_size=cfg.batch_size, length_fixed=cfg.max_length is not None,
+        epochs=cfg.epochs, batch_size=cfg.batch_size, length_fixed=length_fixed,
         evaluations_per_epoch=1.0 if cfg.eval_strategy == "epoch" else steps_per_epoch / cfg.eval_steps,
     )  # fmt: skip
     plan.measure_s = round(time.monotonic() - started, 1)

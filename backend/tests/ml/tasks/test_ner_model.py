@@ -27,6 +27,7 @@ L2I = {name: i for i, name in enumerate(LABELS)}
 class Recorder:
     def __init__(self) -> None:
         self.evals: list[dict] = []
+        self.lines: list[str] = []
 
     def progress(self, snapshot: dict) -> None:
         pass
@@ -39,7 +40,7 @@ class Recorder:
         return False
 
     def info(self, message: str) -> None:
-        pass
+        self.lines.append(message)
 
 
 def one_hot(windows, tags_per_window) -> list[np.ndarray]:
@@ -151,3 +152,20 @@ def test_the_crf_baseline_version_is_saved_without_pickle_and_serves_entities(tm
     predictor = spec.load_predictor(tmp_path, "crf", "crf")
     [answer] = predictor.predict(["王小明在腾讯上班"])
     assert {(e.text, e.label) for e in answer.entities} == {("王小明", "name"), ("腾讯", "company")}
+
+
+def test_a_tiny_time_budget_trains_ner_for_fewer_epochs_and_records_the_plan(tmp_path: Path) -> None:
+    records = ner_records(60)
+    rows = [TaskRow(r["text"], "", None, None, r["entities"]) for r in records]
+    config = TrainingConfig(epochs=3, batch_size=8, max_length=32, seed=1, save_strategy="no", time_budget_minutes=1e-4)
+    data = split_ner(rows, config)
+    base = build_tiny_bert(tmp_path / "base", [r["text"] for r in records])
+    reporter = Recorder()
+    trained = NerSpec().train_model(data, ModelJob(str(base), config, tmp_path / "work", tmp_path / "cache"), reporter)
+    plan = trained.metrics["time_budget"]
+    assert plan["requested_epochs"] == 3 and plan["epochs"] < 3, plan
+    assert plan["max_length"] == plan["requested_max_length"], "NER keeps its window length"
+    steps_per_epoch = -(-len(data.train_texts) // 8)
+    assert trained.metrics["global_step"] < 3 * steps_per_epoch, "fewer steps than the 3 epochs asked"
+    assert plan["actual_s"] > 0
+    assert any(line.startswith("Time budget 0.0001 min (lowered to fit)") for line in reporter.lines)

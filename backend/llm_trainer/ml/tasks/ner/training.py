@@ -8,8 +8,8 @@ measured afterwards in fp32 through the same `TokenTagger` that serves it, so re
 from __future__ import annotations
 
 import logging
-import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,18 @@ def _window_metrics(windows: list, texts: list[str], spans: list, id2label: list
     return compute
 
 
+def _budget_sample(tokenizer: Any, windows: list, batch_size: int) -> tuple[dict[str, Any], list[int]]:
+    """The time budget's sample: the longest `batch_size` windows, collated as training collates them."""
+    from transformers import DataCollatorForTokenClassification
+
+    longest = sorted(windows, key=lambda w: -len(w.input_ids))[:batch_size]
+    batch = DataCollatorForTokenClassification(tokenizer)(
+        [{"input_ids": w.input_ids, "attention_mask": w.attention_mask, "labels": w.labels} for w in longest]
+    )
+    return dict(batch), [int(batch["input_ids"].shape[1])]
+
+
 def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVersion:
-    import torch
     from transformers import DataCollatorForTokenClassification, set_seed
 
     from llm_trainer.ml.tasks.ner.metrics import evaluate
@@ -120,23 +130,18 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     from llm_trainer.ml.training.data import model_length_limit
     from llm_trainer.ml.training.trainer import (
         _training_args,
-        cpu_threads,
+        budget_applies,
         last_checkpoint,
+        plan_budget,
         preflight_memory,
-        resolve_device,
-        resolve_precision,
         run_callbacks,
         save_model_folder,
+        start_process,
     )
 
     cfg = job.config
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    is_main = int(os.environ.get("RANK", "0")) == 0
-    device = resolve_device(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
-    if device == "cpu":
-        torch.set_num_threads(cpu_threads(world))
-    set_seed(cfg.seed)
+    ctx = start_process(cfg)
+    world, is_main, device, precision = ctx.world, ctx.is_main, ctx.device, ctx.precision
 
     id2label = bio_labels(data.labels)
     label2id = {name: i for i, name in enumerate(id2label)}
@@ -158,6 +163,16 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     entities = sum(len(s) for s in data.train_spans) + sum(len(s) for s in data.val_spans)
     windowed = len(train_windows) - len(data.train_texts) + len(val_windows) - len(data.val_texts)
     train_ds, val_ds = _WindowDataset(train_windows), _WindowDataset(val_windows)
+    budget = None
+    if budget_applies(job, ctx, reporter):
+        budget = plan_budget(
+            job, model, *_budget_sample(tokenizer, train_windows, cfg.batch_size),
+            ([len(w.input_ids) for w in train_windows], [len(w.input_ids) for w in val_windows]),
+            max_length, ctx, reporter, length_fixed=True,
+        )  # fmt: skip
+        cfg = cfg.model_copy(update={"epochs": budget.epochs})
+        job = replace(job, config=cfg)
+        set_seed(cfg.seed)  # the timed steps used dropout: training starts from the same random state as without
 
     needed, warnings = preflight_memory(model, cfg.batch_size, max_length, precision, device)
     if cut:
@@ -215,6 +230,9 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).float()
     tagger = TokenTagger(tokenizer, model, max_length)
     tagged = tagger.spans(data.val_texts)
+    if budget:
+        budget.actual_s = round(time.monotonic() - started, 1)
+        reporter.progress({"time_budget": budget.model_dump(mode="json")})
     metrics = evaluate(data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels, [sc for _, sc in tagged])
     metrics["baseline"] = _crf_summary(data)
     metrics.update(
@@ -227,6 +245,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
             "resumed_from_step": resumed_from,
             "precision": precision,
             "train_seconds": round(train_seconds, 1),
+            "time_budget": budget.model_dump(mode="json") if budget else None,
         }
     )
 
