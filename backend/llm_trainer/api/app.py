@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         serving = app.state.serving
         dispatcher = app.state.jobs = JobDispatcher(settings, app.state.session_factory)
         dispatcher.register(JobKind.BATCH_PREDICT, partial(batch_jobs.run_job, serving), batch_jobs.mirror_status)
-        dispatcher.register(JobKind.EXPORT, partial(models_service.run_export, serving))
+        dispatcher.register(
+            JobKind.EXPORT, partial(models_service.run_export, serving),
+            on_start=partial(models_service.queue_missing_fast_serving, settings),
+        )  # fmt: skip
         serving.notify_jobs = dispatcher.notify
         app.state.run_events = RunEventHub(app.state.session_factory)
         app.state.job_events = JobEventHub(app.state.session_factory)

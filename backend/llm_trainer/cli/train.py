@@ -156,6 +156,8 @@ def _train_here(settings: Any, factory: Any, run_id: int) -> int:
             break
         time.sleep(2)
     if scheduler is not None:
+        if status == "succeeded" and progress.get("model_version_id"):
+            _build_fast_copy(settings, factory, scheduler, progress["model_version_id"])
         scheduler.shutdown()
     if error:
         print(f"error: {error}", file=sys.stderr)
@@ -163,6 +165,31 @@ def _train_here(settings: Any, factory: Any, run_id: int) -> int:
         metric = progress.get("metric", "accuracy")
         print(f"model version {progress['model_version_id']}: {metric} {progress.get(metric) or 0:.4f}")
     return 0 if status in ("succeeded", "stopped") else 1
+
+
+def _build_fast_copy(settings: Any, factory: Any, dispatcher: Any, version_id: int) -> None:
+    """Without a server nobody else runs the version's fast-serving export job: it runs here, as a server would."""
+    from functools import partial
+
+    from llm_trainer.core.jobs import JobKind
+    from llm_trainer.db.base import session_scope
+    from llm_trainer.services import models as models_service
+    from llm_trainer.services.serving import Serving, serving_variant
+
+    with session_scope(factory) as session:
+        job_ids = models_service.queued_exports(session, version_id)
+    if not job_ids:
+        return
+    print(f"building the fast ONNX copy of version {version_id} (checked against PyTorch on the validation split)")
+    serving = Serving(settings, factory)
+    try:
+        dispatcher.register(JobKind.EXPORT, partial(models_service.run_export, serving))
+        for job_id in job_ids:
+            dispatcher.run_now(job_id)
+        with session_scope(factory) as session:
+            print(f"version {version_id} answers with {serving_variant(models_service.get_model(session, version_id))}")
+    finally:
+        serving.close()
 
 
 def _progress_line(status: str, p: dict[str, Any]) -> str:

@@ -99,7 +99,12 @@ class BatchPredictParams(_Params):
 
 class ExportParams(_Params):
     version_id: int = Field(description="Model version to export.")
-    variant: str = Field(description="Variant name, e.g. onnx_fp32 or onnx_int8.")
+    variant: str = Field(description="Variant name, e.g. onnx or onnx_int8.")
+    fast_serving: bool = Field(
+        default=False,
+        description="Queued by training: the version answers with the copy once it matches PyTorch on the "
+        "validation split (PyTorch answers until then).",
+    )
 
 
 class PrepareModelParams(_Params):

@@ -1,7 +1,9 @@
 """The one owner of a model version's folder: its layout, manifest, size rule, atomic write and read.
 
 Layout: `<models dir>/<version id>/` holds the weights, tokenizer and `llm_trainer.json` (the manifest: task, kind,
-labels, max_length, metrics, training config, lineage); `exports/<variant>/model.onnx` holds built fast copies.
+labels, max_length, metrics, training config, lineage); `validation_reference.json` holds PyTorch's own answers on
+(a sample of) the validation split, which the fast-serving export job compares its copy with;
+`exports/<variant>/model.onnx` holds built fast copies.
 A version is written into a staging folder (`.tmp-run<tag>-<random>`, swept at start if a process died), its files
 fsynced, then renamed into place in one step: a reader sees the whole version or none of it.
 """
@@ -17,14 +19,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 MANIFEST = "llm_trainer.json"
+REFERENCE = "validation_reference.json"
 EXPORTS_DIR = "exports"
+ENSEMBLE_DIR = "ensemble"
 STAGING_PREFIX = ".tmp-run"
 PARTIAL_SUFFIX = ".partial"
 
 
 def version_folder(models_dir: Path, version_id: int) -> Path:
     return models_dir / str(version_id)
+
+
+def ensemble_dir(version_dir: Path) -> Path:
+    """Where a version whose ensemble beat it on validation keeps the TF-IDF baseline it is blended with."""
+    return version_dir / ENSEMBLE_DIR
 
 
 def export_path(version_dir: Path, variant: str) -> Path:
@@ -46,6 +57,27 @@ def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(version_dir / MANIFEST)
+
+
+class ValidationReference(BaseModel):
+    """PyTorch's answers on the validation texts, saved with the version: the export job checks its ONNX copy
+    against them without a second PyTorch pass and without the dataset (which may be deleted by then)."""
+
+    texts: list[str | tuple[str, str]] = Field(description="Validation inputs (sentence pairs as two texts).")
+    labels: list[str] | None = Field(description="True labels; None where labels are sets (multi-label).")
+    classes: list[str] = Field(description="Column order of `probs`.")
+    probs: list[list[float]] = Field(description="PyTorch's probabilities per text, one column per class.")
+
+
+def write_reference(version_dir: Path, reference: ValidationReference) -> None:
+    """Store the reference inside a (staged) version folder; published with it."""
+    (version_dir / REFERENCE).write_text(reference.model_dump_json(), encoding="utf-8")
+
+
+def read_reference(version_dir: Path) -> ValidationReference | None:
+    """The saved reference, or None for versions saved without one (older versions, stopped runs)."""
+    path = version_dir / REFERENCE
+    return ValidationReference.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def folder_size(version_dir: Path) -> int:

@@ -92,6 +92,7 @@ class JobContext:
 
 Handler = Callable[[JobContext], JobResult]
 OnEnd = Callable[[Session, Job], None]
+OnStart = Callable[[Session], list[int]]
 
 
 def public_jobs(session: Session, kind: JobKind | None, limit: int) -> list[dict[str, object]]:
@@ -174,9 +175,10 @@ class JobDispatcher:
         self.factory = factory
         self.owner = process_owner()
         self.train = TrainSupervisor(settings, factory, only_runs)
-        self.light_only = only_runs is not None  # a CLI dispatcher never takes the server's light jobs
+        self.is_server = only_runs is None  # a CLI's dispatcher trains its own run and takes no light jobs
         self.handlers: dict[JobKind, Handler] = {}
         self.on_end: dict[JobKind, OnEnd] = {}
+        self.on_start: list[OnStart] = []
         # Light jobs this process runs, one thread each, at most max_background_jobs (a timed-out one leaves the
         # count: its thread cannot be killed, but it no longer holds a slot).
         self.in_flight: dict[int, threading.Thread] = {}
@@ -184,18 +186,27 @@ class JobDispatcher:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def register(self, kind: JobKind, handler: Handler, on_end: OnEnd | None = None) -> None:
+    def register(
+        self, kind: JobKind, handler: Handler, on_end: OnEnd | None = None, on_start: OnStart | None = None
+    ) -> None:
+        """`on_start(session)` runs once when a server's dispatcher starts (a kind's own start-up repair) and
+        returns the ids it repaired, which are logged."""
         self.handlers[kind] = handler
         if on_end is not None:
             self.on_end[kind] = on_end
+        if on_start is not None:
+            self.on_start.append(on_start)
 
     def start(self) -> None:
         with session_scope(self.factory) as session:
             self.reconcile(session)
-            if not self.light_only:
+            if self.is_server:
                 for path in sweep_orphans(self.settings, session):
                     log.warning("removed orphan left by an earlier process: %s", path)
-        if not self.light_only:
+                for hook in self.on_start:
+                    if repaired := hook(session):
+                        log.warning("start-up repair %s: %s", getattr(hook, "func", hook).__name__, repaired)
+        if self.is_server:
             (self.settings.data_dir / SERVER_FILE).write_text(json.dumps({"owner": self.owner}), encoding="utf-8")
         self.thread = threading.Thread(target=self._loop, name="job-dispatcher", daemon=True)
         self.thread.start()
@@ -210,7 +221,7 @@ class JobDispatcher:
         if self.thread:
             self.thread.join(timeout=5)
         self.train.shutdown()
-        if not self.light_only and server_dispatcher(self.settings) == self.owner:
+        if self.is_server and server_dispatcher(self.settings) == self.owner:
             (self.settings.data_dir / SERVER_FILE).unlink(missing_ok=True)
 
     def _loop(self) -> None:
@@ -292,7 +303,7 @@ class JobDispatcher:
 
     def _launch_light(self, session: Session) -> None:
         self.in_flight = {jid: t for jid, t in self.in_flight.items() if t.is_alive()}
-        if self.light_only:
+        if not self.is_server:
             return
         kinds = [kind for kind in LIGHT_KINDS if kind in self.handlers]
         for job in jobs_repo.next_queued(session, kinds):

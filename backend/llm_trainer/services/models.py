@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
+from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult, JobStatus
 from llm_trainer.db.base import session_scope
@@ -16,8 +19,9 @@ from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, ONNX, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.version_store import read_reference
 from llm_trainer.services.archive import stream_zip
 from llm_trainer.services.jobs import JobContext
 from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
@@ -78,7 +82,8 @@ def make_default(session: Session, model_id: int) -> ModelVersion:
 
 
 def delete_model(serving: Serving, session: Session, model_id: int) -> None:
-    """Refuse while a batch job uses the version; else unload it and remove its row and files."""
+    """Refuse while a batch job or an export uses the version; else cancel its queued exports, unload it and remove
+    its row and files."""
     version = find_version(session, model_id)
     busy = versions_query.active_batch_jobs(session, model_id)
     if busy:
@@ -88,6 +93,19 @@ def delete_model(serving: Serving, session: Session, model_id: int) -> None:
             code="model_in_use",
             details={"active_jobs": busy},
         )
+    exports = [
+        job for job in jobs_repo.unfinished(session, JobKind.EXPORT)
+        if ExportParams.model_validate(job.params).version_id == model_id
+    ]  # fmt: skip
+    if any(job.status == JobStatus.RUNNING.value for job in exports):
+        raise Conflict(
+            f"A fast copy of model version {model_id} is being built. Wait for it to finish (seconds to a "
+            "minute), then delete the version.",
+            code="model_in_use",
+            details={"active_jobs": len(exports)},
+        )
+    for job in exports:  # queued builds of a version that is going away
+        jobs_repo.transition(session, job.id, JobStatus.QUEUED, JobStatus.CANCELLED, error_message="Version deleted.")
     folder = version_dir(serving.settings, version)
     serving.cache.evict(model_id)
     versions_query.delete_version(session, version)
@@ -107,24 +125,37 @@ def zip_model(serving: Serving, session: Session, model_id: int) -> tuple[Iterat
     return stream_zip(folder), f"model-{model_id}.zip"
 
 
-def building_variants(session: Session, version_id: int) -> set[str]:
-    """Variants an export job queued or running for this version is building (int8 builds fp32 on the way)."""
-    names: set[str] = set()
-    for job in jobs_repo.of_kind_where(session, JobKind.EXPORT, "version_id", version_id):
-        if not JobStatus(job.status).is_terminal:
-            names.update(built_by(ExportParams.model_validate(job.params).variant))
-    return names
+def building_by_version(session: Session) -> dict[int, set[str]]:
+    """Variants queued or running export jobs are building, per version (int8 builds fp32 on the way): one query,
+    so a list of versions costs no query per version."""
+    building: dict[int, set[str]] = {}
+    for job in jobs_repo.unfinished(session, JobKind.EXPORT):
+        params = ExportParams.model_validate(job.params)
+        building.setdefault(params.version_id, set()).update(built_by(params.variant))
+    return building
 
 
-def variant_infos(session: Session, version: ModelVersion) -> dict[str, dict[str, Any]]:
+def queued_exports(session: Session, version_id: int) -> list[int]:
+    """Ids of this version's export jobs still waiting in the queue."""
+    jobs = jobs_repo.unfinished(session, JobKind.EXPORT)
+    return [
+        job.id for job in jobs
+        if job.status == JobStatus.QUEUED.value and ExportParams.model_validate(job.params).version_id == version_id
+    ]  # fmt: skip
+
+
+def variant_infos(
+    session: Session, version: ModelVersion, building: dict[int, set[str]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every variant this version offers with its state: built ones (ready/failed) are recorded on the version,
-    `building` comes from its export jobs (a record left `building` by an old server shows as failed)."""
+    `building` comes from its export jobs (a record left `building` by an old server shows as failed). Lists pass
+    `building_by_version` once for all their versions."""
     built = (version.exports or {}).get("variants") or {}
-    building = building_variants(session, version.id)
+    now_building = (building if building is not None else building_by_version(session)).get(version.id, set())
     infos = {}
     for name in get_spec(version.task).variants(version.kind):
         info = {"status": "ready"} if name not in EXPORT_VARIANTS else {"status": "absent", **built.get(name, {})}
-        if name in building and info["status"] != "ready":
+        if name in now_building and info["status"] != "ready":
             info = {"status": "building"}
         elif info["status"] == "building":
             info = {"status": "failed", "error": "The server restarted during the export. Build it again."}
@@ -148,7 +179,7 @@ def start_export(serving: Serving, session: Session, model_id: int, variant: str
         raise InvalidInput(
             f"Unknown export '{variant}'; choose one of {', '.join(EXPORT_VARIANTS)}.", code="unknown_variant"
         )
-    if variant in building_variants(session, model_id):
+    if variant in building_by_version(session).get(model_id, set()):
         raise Conflict(f"Variant '{variant}' of version {model_id} is already being built.", code="export_running")
     jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=model_id, variant=variant))
     session.commit()
@@ -163,20 +194,31 @@ def _set_variant(version: ModelVersion, variant: str, info: dict[str, Any]) -> N
 
 
 def run_export(serving: Serving, ctx: JobContext) -> JobResult:
-    """The dispatcher's handler: build and score the graphs, record them on the version; raises when one failed."""
-    from llm_trainer.ml.inference.export import export_and_compare, failed_record, ready_record
+    """The dispatcher's handler: build and score the graphs against PyTorch, record them on the version; raises when
+    one failed. The reference is what training saved with the version (PyTorch's own validation answers), else
+    PyTorch is run on the rebuilt validation split. A fast-serving job (queued by training) then makes the copy the
+    version's serving variant when it is lossless; until then the version answers with PyTorch."""
+    from llm_trainer.ml.inference.export import export_and_compare, failed_record, is_lossless, ready_record
 
-    model_id, variant = ctx.params.version_id, ctx.params.variant
+    params: ExportParams = ctx.params  # type: ignore[assignment]
+    model_id, variant = params.version_id, params.variant
     with session_scope(serving.session_factory) as session:
         version = find_version(session, model_id)
         folder = version_dir(serving.settings, version)
-        texts, labels = validation_sample(session, version)
         ready = {n for n, info in variant_infos(session, version).items() if info["status"] == "ready"}
+        saved = read_reference(folder)
+        if saved is None:
+            texts, labels = validation_sample(session, version)
+            reference = None
+        else:
+            texts, labels, reference = saved.texts, saved.labels, (np.asarray(saved.probs), saved.classes)
     error: Exception | None = None
+    started = time.monotonic()
     try:
         with ctx.beating("exporting"):
-            reports = export_and_compare(folder, variant, texts, labels)
+            reports = export_and_compare(folder, variant, texts, labels, reference)
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
+        infos[variant]["build_seconds"] = round(time.monotonic() - started, 1)
     except Exception as exc:  # recorded on the version for the user, and on the job
         log.exception("export of version %s as %s failed", model_id, variant)
         error = exc
@@ -188,9 +230,40 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
             for name, info in infos.items():
                 serving.cache.evict(model_id, name)  # a rebuilt graph must not be served from the old session
                 _set_variant(version, name, info)
+            chosen = (version.exports or {}).get("serving_variant")  # the user's own choice wins
+            if params.fast_serving and error is None and not chosen and is_lossless(reports[variant]):
+                version.exports = {**(version.exports or {}), "serving_variant": variant}
+                serving.cache.evict(model_id)  # the PyTorch copy loaded meanwhile is no longer served
     if error is not None:
         raise error
+    log.info("version %s: %s built and compared in %.1f s", model_id, variant, time.monotonic() - started)
     return JobResult(version_id=model_id)
+
+
+def queue_missing_fast_serving(settings: Settings, session: Session) -> list[int]:
+    """Start-up repair: a finished version that training saved for fast serving (its config asks for it and its
+    folder holds the validation reference) but that has neither an ONNX record nor an export job gets its export
+    job. Training queues that job in the version row's own transaction, so this only catches versions written
+    otherwise (a crash of an older writer, a restored backup). Returns the version ids."""
+    exported = {
+        ExportParams.model_validate(job.params).version_id for job in jobs_repo.of_kind(session, JobKind.EXPORT)
+    }
+    queued = []
+    for version in versions_query.list_versions(session):
+        variants = (version.exports or {}).get("variants") or {}
+        wanted = (
+            version.status == "succeeded"
+            and (version.config or {}).get("fast_serving") is True
+            and ONNX in get_spec(version.task).variants(version.kind)
+            and ONNX not in variants
+            and version.id not in exported
+            and read_reference(version_dir(settings, version)) is not None
+        )
+        if wanted:
+            params = ExportParams(version_id=version.id, variant=ONNX, fast_serving=True)
+            jobs_repo.submit(session, JobKind.EXPORT, params)
+            queued.append(version.id)
+    return queued
 
 
 def validation_sample(session: Session, version: ModelVersion) -> tuple[list[str], list[str] | None]:

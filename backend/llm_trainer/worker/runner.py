@@ -16,14 +16,16 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings, get_settings
-from llm_trainer.core.jobs import JobResult
+from llm_trainer.core.jobs import ExportParams, JobKind, JobResult
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
+from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import model_versions as versions_repo
 from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.db.repositories.datasets import task_rows
 from llm_trainer.ml.base_models.hub import download_limit
+from llm_trainer.ml.inference.loading import ONNX
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
@@ -77,9 +79,11 @@ def _save_version(
     duration_s: float,
     write_files: Any,
     manifest_extra: dict[str, Any] | None = None,
+    fast_serving: bool = False,
 ) -> int:
     """Write the version folder (via `write_files(folder)`, which may return the version's `exports` record) and its
-    row together; nothing half-written survives."""
+    row together; nothing half-written survives. With `fast_serving` the ONNX export job is queued in the row's
+    own transaction: a version that wants its fast copy never exists without the job that builds it."""
     created = datetime.now(UTC)
     lineage = {
         "run_id": run.id,
@@ -101,7 +105,6 @@ def _save_version(
         "lineage": lineage,
         **(manifest_extra or {}),
     }
-    # The manifest first: the fast-serving export inside write_files reads the version's max_length from it.
     with staged_version(settings.models_dir, str(run.id), meta) as tmp:
         exports = write_files(tmp) or {}
         published: Path | None = None
@@ -129,6 +132,9 @@ def _save_version(
                 published = publish(tmp, version_folder(settings.models_dir, version.id))
                 version.path = str(published)
                 version_id = version.id
+                if fast_serving:
+                    params = ExportParams(version_id=version_id, variant=ONNX, fast_serving=True)
+                    jobs_repo.submit(session, JobKind.EXPORT, params)
         except BaseException:
             if published is not None:  # its row did not commit: the folder must not outlive it
                 shutil.rmtree(published, ignore_errors=True)
@@ -282,7 +288,7 @@ def _train_and_save(
     version_id = _save_version(
         factory, settings, run, dataset, kind=trained.kind, status=status, labels=trained.labels, metrics=metrics,
         max_length=trained.max_length, device=trained.device, duration_s=duration, write_files=trained.write_files,
-        manifest_extra=trained.manifest_extra,
+        manifest_extra=trained.manifest_extra, fast_serving=trained.fast_serving,
     )  # fmt: skip
     if tracked:
         tracked.log_version(version_id, settings.models_dir / str(version_id), metrics, stopped)

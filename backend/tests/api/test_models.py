@@ -7,7 +7,16 @@ import time
 import zipfile
 
 import pytest
+from fastapi.testclient import TestClient
 
+from llm_trainer.api.app import create_app
+from llm_trainer.core.jobs import ExportParams, JobKind
+from llm_trainer.db.base import session_scope
+from llm_trainer.db.repositories import jobs as jobs_repo
+from llm_trainer.ml.inference.loading import PYTORCH, load_predictor
+from llm_trainer.ml.version_store import ValidationReference, write_reference
+from tests.conftest import LOCAL_URL
+from tests.helpers.runs import wait_fast_copy
 from tests.helpers.versions import make_tfidf_version, make_version, review_texts
 
 
@@ -110,3 +119,54 @@ def test_export_int8_then_serve_it_by_request_and_by_default(client, settings):
 
     tfidf = make_tfidf_version(settings)
     assert client.post(f"/api/models/{tfidf}/export", json={"variant": "onnx"}).json()["code"] == "not_exportable"
+
+
+def _with_reference(settings, version_id: int) -> None:
+    """Save PyTorch's own validation answers in the version folder, as training does for fast serving."""
+    folder = settings.models_dir / str(version_id)
+    rows = review_texts(30, seed=4)
+    texts = [t for t, _ in rows]
+    predictor = load_predictor(folder, "transformer", PYTORCH, warm_up=False)
+    probs = predictor.probabilities(texts)[0].tolist()
+    labels = [lbl for _, lbl in rows]
+    reference = ValidationReference(texts=texts, labels=labels, classes=list(predictor.labels), probs=probs)
+    write_reference(folder, reference)
+
+
+def test_a_fast_serving_version_left_without_its_export_job_gets_it_at_start_and_then_answers_with_onnx(settings):
+    wanted = make_version(settings, "wanted", config={"fast_serving": True})
+    switched_off = make_version(settings, "off", config={"fast_serving": False})
+    no_reference = make_version(settings, "older version", config={"fast_serving": True})
+    _with_reference(settings, wanted)
+    _with_reference(settings, switched_off)
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
+        jobs = client.get("/api/jobs", params={"kind": "export"}).json()
+        assert [j["params"]["version_id"] for j in jobs] == [wanted], "only the version that wants its copy"
+        assert client.get(f"/api/models/{wanted}").json()["serving_variant"] == "pytorch", "until the copy is ready"
+        detail = wait_fast_copy(client.get, wanted)
+        onnx = detail["variants"]["onnx"]
+        assert onnx["status"] == "ready" and onnx["evaluation"]["samples"] == 30
+        assert onnx["evaluation"]["agreement"] == 1.0 and detail["serving_variant"] == "onnx"
+        assert client.post("/predict", json={"text": "好吃", "model_id": wanted}).json()["variant"] == "onnx"
+        for other in (switched_off, no_reference):
+            assert client.get(f"/api/models/{other}").json()["serving_variant"] == "pytorch"
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as client:  # a second start queues nothing more
+        assert len(client.get("/api/jobs", params={"kind": "export"}).json()) == 1
+
+
+def test_delete_cancels_queued_exports_and_is_refused_while_one_is_built(client, settings):
+    factory = client.app.state.session_factory
+    building, queued = make_version(settings, "building"), make_version(settings, "queued")
+    with session_scope(factory) as session:  # one export running (claimed by a live owner), one still queued
+        running_job = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=building, variant="onnx"))
+        assert jobs_repo.claim(session, running_job.id, "elsewhere:1:1")
+        queued_job = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=queued, variant="onnx_int8"))
+        session.commit()  # the export limit (1) keeps the second queued while the first runs
+        running_id, queued_id = running_job.id, queued_job.id
+    refused = client.delete(f"/api/models/{building}")
+    assert refused.status_code == 409 and refused.json()["code"] == "model_in_use"
+    assert "being built" in refused.json()["message"]
+    assert (settings.models_dir / str(building)).is_dir()
+    assert client.delete(f"/api/models/{queued}").status_code == 204
+    assert client.get(f"/api/jobs/{queued_id}").json()["status"] == "cancelled"
+    assert client.get(f"/api/jobs/{running_id}").json()["status"] == "running"

@@ -15,7 +15,7 @@ from llm_trainer.ml.modeling import load_classifier
 from llm_trainer.ml.training.trainer import TENSORBOARD_DIR
 from tests.helpers.fake_hub import closed_port_endpoint, fake_hub
 from tests.helpers.fake_modelscope import fake_modelscope
-from tests.helpers.runs import finished, wait_run
+from tests.helpers.runs import finished, wait_fast_copy, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
 
 FAST = {"epochs": 6, "batch_size": 8, "learning_rate": 5e-3, "seed": 1}
@@ -84,7 +84,9 @@ def test_finished_version_answers_with_its_lossless_onnx_copy(client, dataset_id
     assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
     assert run["progress"]["truncation_share"] > 0.5
     [version_id] = run["model_version_ids"]
-    detail = client.get(f"/api/models/{version_id}").json()
+    jobs = client.get("/api/jobs", params={"kind": "export"}).json()
+    assert [j["params"]["version_id"] for j in jobs] == [version_id], "training queued the copy's export job"
+    detail = wait_fast_copy(client.get, version_id)
     onnx = detail["variants"]["onnx"]
     assert detail["serving_variant"] == "onnx", onnx
     assert onnx["status"] == "ready" and onnx["evaluation"]["agreement"] == 1.0
@@ -102,6 +104,7 @@ def test_finished_version_answers_with_its_lossless_onnx_copy(client, dataset_id
     [plain_id] = off["model_version_ids"]
     assert client.get(f"/api/models/{plain_id}").json()["serving_variant"] == "pytorch"
     assert not (settings.models_dir / str(plain_id) / "exports").exists(), "no copy built when switched off"
+    assert len(client.get("/api/jobs", params={"kind": "export"}).json()) == 1, "and no export job queued"
 
 
 def test_invalid_requests_answer_422_with_field(client, dataset_id, tiny_model_dir):

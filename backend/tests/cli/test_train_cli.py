@@ -41,6 +41,9 @@ def test_train_from_csv_waits_and_reports_the_version(tmp_path, data_dir, tiny_m
     assert "imported 评论.csv as dataset 1" in result.stdout
     assert "[succeeded]" in result.stdout and "model version 1: accuracy" in result.stdout
     assert (data_dir / "models" / "1" / "llm_trainer.json").exists()
+    # no server: the fast copy's export job, queued by the save, runs in the CLI before it exits
+    assert "version 1 answers with onnx" in result.stdout, result.stdout
+    assert (data_dir / "models" / "1" / "exports" / "onnx" / "model.onnx").is_file()
 
 
 def test_out_of_range_flag_is_refused_before_queueing(data_dir, tiny_model_dir):

@@ -1,4 +1,5 @@
-"""Serving variants in a real browser: a freshly trained version already answers with its lossless ONNX copy; build
+"""Serving variants in a real browser: a freshly trained version answers with its lossless ONNX copy once the export
+job queued by training has built it; build
 the int8 variant from the version page, serve with it, then see on the inference page which variant answers."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import pick, shot
 from tests.e2e.data import all_texts, review_rows, start_run, upload, wait_run, write_csv
+from tests.helpers.runs import wait_fast_copy
 from tests.helpers.tiny_model import build_tiny_bert
 
 pytestmark = pytest.mark.browser
@@ -25,7 +27,8 @@ def version_id(server: str, tmp_path_factory: pytest.TempPathFactory) -> int:
     dataset = upload(server, write_csv(tmp / "reviews.csv", rows), "服务版本")
     config = {"epochs": 8, "batch_size": 16, "learning_rate": 2e-3, "max_length": 32, "freeze_embeddings": False}
     run = start_run(server, dataset["id"], str(base), **config)
-    return wait_run(server, run["id"], {"succeeded"})["model_version_ids"][-1]
+    version_id = wait_run(server, run["id"], {"succeeded"})["model_version_ids"][-1]
+    return wait_fast_copy(lambda path: httpx.get(server + path), version_id)["id"]  # its export job runs after
 
 
 def test_served_by_onnx_after_training_then_build_int8_and_predict_with_it(page, server, version_id):

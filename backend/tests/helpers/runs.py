@@ -25,3 +25,16 @@ def wait_run(get: Callable[[str], Any], run_id: int, until: Callable[[dict], boo
 
 def finished(run: dict) -> bool:
     return run["status"] in TERMINAL
+
+
+def wait_fast_copy(get: Callable[[str], Any], version_id: int, timeout: float = 120) -> dict:
+    """Poll GET /api/models/{id} until the fast-serving export queued after training has ended (its ONNX variant
+    is no longer `building`); returns the version detail."""
+    deadline = time.monotonic() + timeout
+    detail: dict = {}
+    while time.monotonic() < deadline:
+        detail = get(f"/api/models/{version_id}").json()
+        if detail["variants"]["onnx"]["status"] != "building":
+            return detail
+        time.sleep(0.3)
+    raise AssertionError(f"the ONNX copy of version {version_id} was still building: {detail}")

@@ -23,7 +23,9 @@ from llm_trainer.services.serving import Serving, serving_variant
 router = APIRouter(tags=["models"])
 
 
-def _public(session: Session, version: ModelVersion, serving: Serving) -> dict:
+def _public(
+    session: Session, version: ModelVersion, serving: Serving, building: dict[int, set[str]] | None = None
+) -> dict:
     return {
         "id": version.id,
         "name": version.name,
@@ -40,7 +42,7 @@ def _public(session: Session, version: ModelVersion, serving: Serving) -> dict:
         "run_id": version.run_id,
         "dataset_id": version.dataset_id,
         "serving_variant": serving_variant(version),
-        "variants": {k: VariantInfo(**v) for k, v in models_service.variant_infos(session, version).items()},
+        "variants": {k: VariantInfo(**v) for k, v in models_service.variant_infos(session, version, building).items()},
         "loaded_variants": [variant for vid, variant in serving.cache.loaded() if vid == version.id],
     }
 
@@ -58,7 +60,8 @@ def _detail(session: Session, version: ModelVersion, serving: Serving) -> ModelD
 @router.get("/models", response_model=list[ModelPublic], summary="Model versions with key metrics (spec)")
 @router.get("/api/models", response_model=list[ModelPublic], summary="Model versions with key metrics")
 def list_models(session: SessionDep, serving: ServingDep) -> list[ModelPublic]:
-    return [ModelPublic(**_public(session, v, serving)) for v in models_service.list_models(session)]
+    building = models_service.building_by_version(session)  # one query for the whole list
+    return [ModelPublic(**_public(session, v, serving, building)) for v in models_service.list_models(session)]
 
 
 @router.get("/api/models/{model_id}", response_model=ModelDetail, summary="One version: metrics, config, lineage")

@@ -118,6 +118,16 @@ def of_kind_where(session: Session, kind: JobKind, key: str, value: int) -> list
     return list(session.scalars(stmt.order_by(Job.id.desc())))
 
 
+def of_kind(session: Session, kind: JobKind) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.kind == kind.value).order_by(Job.id)))
+
+
+def unfinished(session: Session, kind: JobKind) -> list[Job]:
+    """Queued and running jobs of one kind."""
+    active = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+    return list(session.scalars(select(Job).where(Job.kind == kind.value, Job.status.in_(active)).order_by(Job.id)))
+
+
 def running(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.status == JobStatus.RUNNING.value).order_by(Job.id)))
 

@@ -167,21 +167,3 @@ def is_lossless(report: dict[str, Any]) -> bool:
         and gap is not None
         and (agreement >= LOSSLESS_AGREEMENT and gap <= LOSSLESS_MAX_PROBABILITY_DIFF)
     )
-
-
-def fast_serving_exports(
-    version_dir: Path,
-    texts: Sequence[str],
-    labels: Sequence[str] | None,
-    ref_probs: np.ndarray,
-    ref_classes: Sequence[str],
-) -> dict[str, Any]:
-    """Build a fresh version's ONNX fp32 copy and choose it for serving when lossless: the version's `exports`.
-    The reference is the PyTorch model's own validation probabilities from training (no second PyTorch pass)."""
-    n = min(len(texts), EVAL_SAMPLE_CAP)
-    reference = ref_probs[:n], ref_classes
-    report = export_and_compare(version_dir, ONNX, texts[:n], labels and labels[:n], reference)[ONNX]
-    exports: dict[str, Any] = {"variants": {ONNX: ready_record(version_dir, ONNX, report)}}
-    if is_lossless(report):
-        exports["serving_variant"] = ONNX
-    return exports

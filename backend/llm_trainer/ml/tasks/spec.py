@@ -124,6 +124,7 @@ class TrainedVersion:
     stopped: bool = False
     is_main: bool = True  # False on non-zero data-parallel ranks: nothing is saved
     manifest_extra: dict[str, Any] = field(default_factory=dict)  # e.g. multi-label thresholds
+    fast_serving: bool = False  # queue the ONNX export job after the save (the folder keeps its validation reference)
 
 
 class TaskSpec(ABC):

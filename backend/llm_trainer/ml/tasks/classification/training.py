@@ -1,10 +1,10 @@
-"""Single-label training: the TF-IDF baseline version and the fine-tuned transformer version with fast serving."""
+"""Single-label training: the TF-IDF baseline version and the fine-tuned transformer version (whose fast-serving
+copy an export job builds after the save)."""
 
 from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import numpy as np
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
 from llm_trainer.ml.training.data import Split
 from llm_trainer.ml.training.evaluation import evaluate_probabilities
+from llm_trainer.ml.version_store import ValidationReference, write_reference
 
 log = logging.getLogger("llm_trainer.worker")
 
@@ -60,24 +61,16 @@ def train_tfidf(split: Split, reporter: Any, fit: Callable[[Split], Any] = defau
     return TrainedVersion(kind="tfidf", labels=split.labels, metrics=metrics, write_files=write_files)
 
 
-def fast_serving(folder: Path, split: Split, val_probs: Any, reporter: Any) -> dict[str, Any]:
-    """Build the ONNX copy the version will answer with when lossless; a failure only costs the speed-up."""
-    from llm_trainer.ml.inference.export import failed_record, fast_serving_exports
-    from llm_trainer.ml.inference.loading import ONNX
+def keep_reference(folder: Path, split: Split, val_probs: Any) -> None:
+    """Save PyTorch's validation answers with the version: the fast-serving export job queued after the save
+    compares its ONNX copy with them (same label on >= 99.9% of texts, probabilities within 1e-3)."""
+    from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP
 
-    reporter.progress({"phase": "exporting"})
-    started = time.monotonic()
-    try:
-        exports = fast_serving_exports(folder, split.val_texts, split.val_labels, val_probs, split.labels)
-    except Exception as exc:  # noqa: BLE001 - the version stays usable with PyTorch
-        log.warning("ONNX copy for fast serving failed; the version answers with PyTorch:\n%s", traceback.format_exc())
-        return {"variants": {ONNX: failed_record(exc)}}
-    exports["variants"][ONNX]["build_seconds"] = round(time.monotonic() - started, 1)
-    log.info(
-        "ONNX copy built and compared in %.1f s; served with %s",
-        time.monotonic() - started, exports.get("serving_variant", "pytorch (the copy's answers differ)"),
-    )  # fmt: skip
-    return exports
+    n = min(len(split.val_texts), EVAL_SAMPLE_CAP)
+    labels = list(split.val_labels[:n]) if split.val_labels is not None else None
+    probs = np.asarray(val_probs)[:n].tolist()
+    texts = list(split.val_texts[:n])
+    write_reference(folder, ValidationReference(texts=texts, labels=labels, classes=list(split.labels), probs=probs))
 
 
 def train_transformer_version(
@@ -97,12 +90,13 @@ def train_transformer_version(
     metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
     metrics.update({"baseline": baseline_summary(split, fit), **outcome.run_facts()})
 
-    def write_files(folder: Path) -> dict[str, Any] | None:
+    # Not after a stop: the user wants the run over; the copy can be built from the model page later.
+    wanted = config.fast_serving and not outcome.stopped
+
+    def write_files(folder: Path) -> None:
         save_model_folder(outcome.model, outcome.tokenizer, folder)
-        # Not after a stop: the user wants the run over, and a second stop (kill) during a long export would
-        # lose the version; the copy can be built from the model page later.
-        wanted = config.fast_serving and not outcome.stopped
-        return fast_serving(folder, split, outcome.val_probs, reporter) if wanted else None
+        if wanted:
+            keep_reference(folder, split, outcome.val_probs)
 
     return TrainedVersion(
         kind="transformer",
@@ -112,4 +106,5 @@ def train_transformer_version(
         max_length=outcome.max_length,
         device=outcome.device,
         stopped=outcome.stopped,
+        fast_serving=wanted,
     )

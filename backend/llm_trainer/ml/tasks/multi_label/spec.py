@@ -102,7 +102,7 @@ class MultiLabelSpec(ClassificationSpec):
                               manifest_extra={"thresholds": thresholds})  # fmt: skip
 
     def train_model(self, data: Any, job: ModelJob, reporter: Any) -> TrainedVersion:
-        from llm_trainer.ml.tasks.classification.training import fast_serving
+        from llm_trainer.ml.tasks.classification.training import keep_reference
         from llm_trainer.ml.tasks.multi_label.metrics import full_evaluation
         from llm_trainer.ml.training.trainer import TrainJob, save_model_folder, train_transformer
 
@@ -125,18 +125,19 @@ class MultiLabelSpec(ClassificationSpec):
             metrics["baseline"] = None
         metrics.update(outcome.run_facts())
 
-        def write_files(folder: Path) -> dict[str, Any] | None:
+        wanted = config.fast_serving and not outcome.stopped
+
+        def write_files(folder: Path) -> None:
             save_model_folder(outcome.model, outcome.tokenizer, folder)
-            if not config.fast_serving or outcome.stopped:
-                return None
-            # No label comparison (labels are sets): the copy must match PyTorch's probabilities to be served.
-            unlabelled = Split([], [], data.val_texts, None, data.labels)  # type: ignore[arg-type]
-            return fast_serving(folder, unlabelled, outcome.val_probs, reporter)
+            if wanted:
+                # No label comparison (labels are sets): the copy must match PyTorch's probabilities to be served.
+                unlabelled = Split([], [], data.val_texts, None, data.labels)  # type: ignore[arg-type]
+                keep_reference(folder, unlabelled, outcome.val_probs)
 
         return TrainedVersion(
             kind="transformer", labels=data.labels, metrics=metrics, write_files=write_files,
             max_length=outcome.max_length, device=outcome.device, stopped=outcome.stopped,
-            manifest_extra={"thresholds": thresholds},
+            manifest_extra={"thresholds": thresholds}, fast_serving=wanted,
         )  # fmt: skip
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
