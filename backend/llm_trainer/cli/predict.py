@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from llm_trainer.cli.common import add_data_dir, settings_from_args
+from llm_trainer.core.variants import ServingVariant
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,9 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--text-b", action="append", default=[], help="Sentence-pair versions: the second text, once per text."
     )
     p.add_argument("--model", type=int, default=None, help="Model version id (default: the default version).")
-    p.add_argument(
-        "--variant", choices=["pytorch", "onnx", "onnx_int8", "tfidf"], default=None, help="Serving variant."
-    )
+    p.add_argument("--variant", choices=[v.value for v in ServingVariant], default=None, help="Serving variant.")
     p.add_argument("--file", type=Path, default=None, help="CSV/TSV/XLSX/JSONL file to predict instead of texts.")
     p.add_argument("--out", type=Path, default=None, help="Where to write the predictions CSV (with --file).")
     p.add_argument("--text-column", default=None, help="Column holding the texts (default: guessed).")
@@ -102,12 +101,16 @@ def _predict_texts(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
             "task": result.task,
             "model_id": result.model_id,
             "variant": result.variant,
+            **({"ensemble": result.served} if result.served else {}),
             "latency_ms": round(result.latency_ms, 2),
             "predictions": answers,
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    print(f"model {result.model_id} ({result.model_name}), {result.variant}, {result.latency_ms:.1f} ms")
+    served = result.variant
+    if result.served:
+        served += f" ({result.served['model_variant']} + TF-IDF, weight {result.served['baseline_weight']:g})"
+    print(f"model {result.model_id} ({result.model_name}), {served}, {result.latency_ms:.1f} ms")
     for i, (text, a) in enumerate(zip(args.texts, answers, strict=True)):
         shown = f"{text} ‖ {args.text_b[i]}" if args.text_b else text
         cut = " [truncated]" if a.get("truncated") else ""

@@ -19,12 +19,12 @@ from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, ONNX, TFIDF
+from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, ONNX, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.version_store import read_reference
 from llm_trainer.services.archive import stream_zip
 from llm_trainer.services.jobs import JobContext
-from llm_trainer.services.serving import Serving, check_variant, find_version, version_dir
+from llm_trainer.services.serving import Serving, check_variant, find_version, fixed_variant_info, version_dir
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,8 @@ def variant_infos(
     now_building = (building if building is not None else building_by_version(session)).get(version.id, set())
     infos = {}
     for name in get_spec(version.task).variants(version.kind):
-        info = {"status": "ready"} if name not in EXPORT_VARIANTS else {"status": "absent", **built.get(name, {})}
+        built_here = {"status": "absent", **built.get(name, {})} if name in EXPORT_VARIANTS else None
+        info = built_here or fixed_variant_info(version, name)
         if name in now_building and info["status"] != "ready":
             info = {"status": "building"}
         elif info["status"] == "building":
@@ -229,6 +230,7 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
         if version is not None:
             for name, info in infos.items():
                 serving.cache.evict(model_id, name)  # a rebuilt graph must not be served from the old session
+                serving.cache.evict(model_id, ENSEMBLE)  # the ensemble switches to the ONNX copy
                 _set_variant(version, name, info)
             chosen = (version.exports or {}).get("serving_variant")  # the user's own choice wins
             if params.fast_serving and error is None and not chosen and is_lossless(reports[variant]):

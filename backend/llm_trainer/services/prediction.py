@@ -22,6 +22,7 @@ class PredictionResult:
     predictions: list[Any]  # the task's answers (classification: Prediction); spec.to_public gives their JSON
     latency_ms: float
     load_ms: float | None  # set when this request waited for the model to load
+    served: dict[str, Any] | None = None  # the ensemble: which transformer variant it blended, and the weight
 
 
 def predict(
@@ -53,6 +54,7 @@ def predict_fields(
         predictions=predictions,
         latency_ms=(time.perf_counter() - started) * 1000,
         load_ms=load_ms,
+        served=getattr(entry.predictor, "served", None),
     )
 
 

@@ -14,7 +14,7 @@ from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailabl
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
-from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, TFIDF
+from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ def check_variant(version: ModelVersion, variant: str | None) -> str:
             code="unknown_variant",
             details={"variants": list(offered)},
         )
+    if chosen == ENSEMBLE and not ensemble_offered(version):
+        raise InvalidInput(
+            ensemble_absent_reason(version), code="variant_not_offered", details={"variants": list(offered)}
+        )
     if chosen in EXPORT_VARIANTS:
         info = ((version.exports or {}).get("variants") or {}).get(chosen) or {}
         if info.get("status") != "ready":
@@ -90,6 +94,37 @@ def check_variant(version: ModelVersion, variant: str | None) -> str:
                 code="variant_not_built",
             )
     return chosen
+
+
+def ensemble_offered(version: ModelVersion) -> bool:
+    """True when training found a blend with the TF-IDF baseline that beats the transformer alone on validation."""
+    return bool(((version.metrics or {}).get("ensemble") or {}).get("offered"))
+
+
+def ensemble_absent_reason(version: ModelVersion) -> str:
+    record = (version.metrics or {}).get("ensemble")
+    if not record:
+        return (
+            f"Version {version.id} has no ensemble: it was trained before ensembles existed or without its TF-IDF "
+            "baseline. Train it again to get one."
+        )
+    primary = record["primary_metric"]
+    return (
+        f"The ensemble of version {version.id} with its TF-IDF baseline does not beat the model alone on validation "
+        f"({primary} {record['metrics'].get(primary, 0):.4f} vs {record['model_value']:.4f}), so it is not offered; "
+        "serve the model itself."
+    )
+
+
+def fixed_variant_info(version: ModelVersion, name: str) -> dict:
+    """The state of a variant no export job builds: ready, except an ensemble training did not find worth serving
+    (its validation record is given either way, for the model page)."""
+    if name != ENSEMBLE:
+        return {"status": "ready"}
+    record = (version.metrics or {}).get("ensemble")
+    if ensemble_offered(version):
+        return {"status": "ready", "evaluation": record}
+    return {"status": "absent", "evaluation": record, "error": ensemble_absent_reason(version)}
 
 
 def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple[LoadedModel, float | None]:

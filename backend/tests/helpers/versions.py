@@ -146,3 +146,33 @@ def make_tfidf_version(settings: Settings, name: str = "TF-IDF 基线", **extra)
         labels=LABELS,
         **extra,
     )
+
+
+def make_ensemble_version(settings: Settings, weight: float = 0.4, *, offered: bool = True) -> int:
+    """A tiny BERT version whose training found a blend with its TF-IDF baseline (the generated reviews' one) at
+    `weight` that beat it on validation (`offered`), or one that did not (recorded, nothing saved); returns its id."""
+    from llm_trainer.ml.baseline import save_baseline, train_baseline
+    from llm_trainer.ml.version_store import ensemble_dir
+
+    rows = review_texts(64, seed=1)
+    record = {
+        "weight": weight if offered else 0.0,
+        "primary_metric": "accuracy",
+        "metrics": {"accuracy": 0.95 if offered else 0.9, "macro_f1": 0.95 if offered else 0.9},
+        "model_value": 0.9,
+        "beats_model": offered,
+        "offered": offered,
+        "by_weight": [{"weight": w / 10, "accuracy": 0.9} for w in range(11)],
+    }
+
+    def fill(folder: Path) -> None:
+        shutil.copytree(trained_tiny_bert(), folder, dirs_exist_ok=True)
+        if offered:
+            pipeline, _ = train_baseline([t for t, _ in rows], [lbl for _, lbl in rows])
+            save_baseline(pipeline, ensemble_dir(folder))
+
+    manifest = {"kind": "transformer", "labels": LABELS, "base_model": "tiny-bert", "max_length": 64,
+                **({"ensemble": {"weight": weight}} if offered else {})}  # fmt: skip
+    metrics = {"accuracy": 0.9, "macro_f1": 0.9, "baseline": {"accuracy": 0.85}, "ensemble": record}
+    return _insert(settings, fill, manifest, name="tiny + TF-IDF", kind="transformer", base_model="tiny-bert",
+                   status="succeeded", labels=LABELS, metrics=metrics)  # fmt: skip

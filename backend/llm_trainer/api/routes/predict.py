@@ -17,6 +17,7 @@ from llm_trainer.api.schemas.predict import (
 from llm_trainer.api.serving_dep import ServingDep
 from llm_trainer.api.uploads import UPLOAD_OPENAPI, receive_upload
 from llm_trainer.core.errors import InvalidInput
+from llm_trainer.core.variants import ServingVariant
 from llm_trainer.db.models import BatchJob
 from llm_trainer.services import batch_jobs, prediction
 from llm_trainer.services.datasets import incoming_dir
@@ -38,6 +39,7 @@ def predict(body: PredictRequest, serving: ServingDep) -> PredictResponse:
         variant=result.variant,
         latency_ms=round(result.latency_ms, 3),
         load_ms=None if result.load_ms is None else round(result.load_ms, 1),
+        ensemble=result.served,
         predictions=items,
         **single,
     )
@@ -66,7 +68,7 @@ def _job_public(job: BatchJob) -> BatchJobPublic:
 
 BATCH_FIELDS = {
     "model_id": {"type": "integer", "description": "Model version id (default: the default version)."},
-    "variant": {"type": "string", "enum": ["pytorch", "onnx", "onnx_int8", "tfidf"]},
+    "variant": {"type": "string", "enum": [v.value for v in ServingVariant]},
     "text_column": {
         "type": "string",
         "description": "Column holding the texts (pairs: the first text; default: guessed).",

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from llm_trainer.core.variants import ServingVariant
+
 
 class VariantInfo(BaseModel):
     status: str = Field(description="ready | building | failed | absent")
@@ -47,8 +49,10 @@ class ModelDetail(ModelPublic):
 
 class ModelUpdate(BaseModel):
     name: str | None = Field(None, max_length=200, description="New display name.")
-    serving_variant: Literal["pytorch", "onnx", "onnx_int8", "tfidf"] | None = Field(
-        None, description="Variant that answers predictions for this version by default (must be built)."
+    serving_variant: ServingVariant | None = Field(
+        None,
+        description="Variant that answers predictions for this version by default (must be built; `ensemble` only "
+        "where training found the blend with the TF-IDF baseline better on validation).",
     )
 
 

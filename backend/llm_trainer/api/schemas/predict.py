@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Variant = Literal["pytorch", "onnx", "onnx_int8", "tfidf"]
+from llm_trainer.core.variants import ServingVariant as Variant
 
 
 class TextPair(BaseModel):
@@ -69,6 +69,11 @@ class PredictionPublic(BaseModel):
     labels: list[str] | None = Field(None, description="Multi-label: every label that passes its threshold.")
 
 
+class EnsembleServed(BaseModel):
+    model_variant: str = Field(description="The transformer variant blended in: onnx once built, else pytorch.")
+    baseline_weight: float = Field(description="The TF-IDF baseline's share of the averaged probabilities.")
+
+
 class PredictResponse(BaseModel):
     model_config = ConfigDict(extra="allow")  # the single-input form repeats the task's own answer fields too
 
@@ -78,6 +83,7 @@ class PredictResponse(BaseModel):
     variant: str
     latency_ms: float = Field(description="Server-side time for this request, model loading included.")
     load_ms: float | None = Field(None, description="Set when this request waited for the model to load.")
+    ensemble: EnsembleServed | None = Field(None, description="Set when the ensemble variant answered.")
     predictions: list[PredictionPublic]
     # The single-text form answers at the top level too, so `{"text": ...}` reads naturally.
     label: str | None = None

@@ -1,4 +1,5 @@
-"""Load a saved version folder as a Predictor for a chosen serving variant (PyTorch, ONNX, ONNX int8, TF-IDF)."""
+"""Load a saved version folder as a Predictor for a chosen serving variant (PyTorch, ONNX, ONNX int8, TF-IDF, and
+the ensemble of the transformer with its TF-IDF baseline)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from llm_trainer.ml.ensemble import ENSEMBLE, load_ensemble
 from llm_trainer.ml.inference.predictor import OnnxPredictor, Predictor, SklearnPredictor, TorchPredictor
 from llm_trainer.ml.inference.runtime import cpu_threads, on_torch_thread
 from llm_trainer.ml.version_store import export_path, read_manifest
@@ -30,6 +32,8 @@ def load_predictor(version_dir: Path, kind: str, variant: str, warm_up: bool = T
         predictor = _load_torch(version_dir)
     elif variant in EXPORT_VARIANTS:
         predictor = _load_onnx(version_dir, variant)
+    elif variant == ENSEMBLE:
+        predictor = _load_ensemble(version_dir)
     else:
         raise ValueError(f"unknown variant {variant!r}")
     if warm_up:
@@ -98,6 +102,13 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
         tokenizer, session, labels, max_length, variant, problem_type=config.get("problem_type"),
         truncation=truncation_for(version_dir),
     )  # fmt: skip
+
+
+def _load_ensemble(version_dir: Path) -> Predictor:
+    """The ensemble blends the transformer variant that answers fastest here: the ONNX copy once it is built."""
+    if export_path(version_dir, ONNX).is_file():
+        return load_ensemble(version_dir, lambda: _load_onnx(version_dir, ONNX))
+    return load_ensemble(version_dir, lambda: _load_torch(version_dir))
 
 
 def _tokenizer_without_torch(version_dir: Path) -> Any:

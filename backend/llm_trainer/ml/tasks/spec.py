@@ -141,6 +141,9 @@ class TaskSpec(ABC):
     default_base_model: str = "embedded:multilingual-e5-small"  # the offline model a run uses when none is named
     has_baseline: bool = True  # base model `tfidf` trains the task's classical model (train_baseline)
     generates_text: bool = False  # a chat model: served by /v1/chat/completions and /api/generate (`stream`)
+    # The transformer blended with the task's baseline is a serving variant (ml/ensemble.py): `variants` offers
+    # "ensemble" and `train_model` records the blend chosen on validation (`attach_ensemble`).
+    ensemble: bool = False
 
     # --- data -------------------------------------------------------------------------------------------------
     @abstractmethod

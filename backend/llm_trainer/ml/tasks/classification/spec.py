@@ -61,6 +61,7 @@ class ClassificationSpec(TaskSpec):
     primary_metric = "accuracy"
     headline_metrics = ("accuracy", "macro_f1")
     response_example = {"label": "正面", "score": 0.97, "probabilities": [{"label": "正面", "probability": 0.97}]}
+    ensemble = True
 
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         return open_text_label_table(path, filename, columns, lambda choice, _table: DatasetValidator(choice))
@@ -85,9 +86,9 @@ class ClassificationSpec(TaskSpec):
         return train_transformer_version(data, job, reporter)
 
     def variants(self, kind: str) -> tuple[str, ...]:
-        from llm_trainer.ml.inference.loading import variants_for
+        from llm_trainer.ml.inference.loading import ENSEMBLE, TFIDF, variants_for
 
-        return variants_for(kind)
+        return variants_for(kind) + ((ENSEMBLE,) if self.ensemble and kind != TFIDF else ())
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         from llm_trainer.ml.inference.loading import load_predictor

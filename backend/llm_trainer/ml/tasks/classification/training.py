@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.ml.ensemble import Scorer, align_columns, attach_ensemble
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
 from llm_trainer.ml.training.data import Split
 from llm_trainer.ml.training.evaluation import evaluate_probabilities
@@ -26,22 +27,37 @@ def default_fit(split: Split) -> Any:
     return train_baseline(split.train_texts, split.train_labels)[0]
 
 
+def val_probabilities(pipeline: Any, split: Split) -> np.ndarray:
+    """The fitted baseline's validation probabilities, one column per label of the split (in its order)."""
+    return align_columns(pipeline.predict_proba(split.val_texts), [str(c) for c in pipeline.classes_], split.labels)
+
+
 def baseline(split: Split, fit: Callable[[Split], Any] = default_fit) -> tuple[Any, dict[str, Any]]:
     """Train the classical baseline on the same split; returns (pipeline, full metrics from its probabilities)."""
     pipeline = fit(split)
-    classes = [str(c) for c in pipeline.classes_]
-    probs = pipeline.predict_proba(split.val_texts)
-    order = [classes.index(label) if label in classes else None for label in split.labels]
-    aligned = np.column_stack([probs[:, i] if i is not None else np.zeros(len(probs)) for i in order])
+    aligned = val_probabilities(pipeline, split)
     return pipeline, evaluate_probabilities(split.val_texts, split.val_labels, aligned, split.labels)
 
 
-def baseline_summary(split: Split, fit: Callable[[Split], Any] = default_fit) -> dict[str, Any] | None:
+def fitted_baseline(split: Split, fit: Callable[[Split], Any] = default_fit) -> tuple[Any, np.ndarray] | None:
+    """The baseline fitted on the same split with its validation probabilities (None when it cannot be fitted)."""
     try:
-        _, metrics = baseline(split, fit)
+        pipeline = fit(split)
+        return pipeline, val_probabilities(pipeline, split)
     except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, never a reason to fail the run
         log.warning("TF-IDF baseline unavailable: %s", exc)
         return None
+
+
+def scorer(split: Split) -> Scorer:
+    """Validation metrics of any probabilities over the split's labels (what the ensemble weight is chosen on)."""
+    return lambda probs: (evaluate_probabilities(split.val_texts, split.val_labels, probs, split.labels), {})
+
+
+def baseline_summary(split: Split, fitted: tuple[Any, np.ndarray] | None) -> dict[str, Any] | None:
+    if fitted is None:
+        return None
+    metrics = scorer(split)(fitted[1])[0]
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "weighted_f1": metrics["weighted_f1"]}
 
 
@@ -88,7 +104,8 @@ def train_transformer_version(
                               is_main=False)  # fmt: skip
     reporter.progress({"phase": "evaluating"})
     metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
-    metrics.update({"baseline": baseline_summary(split, fit), **outcome.run_facts()})
+    fitted = fitted_baseline(split, fit)
+    metrics.update({"baseline": baseline_summary(split, fitted), **outcome.run_facts()})
 
     # Not after a stop: the user wants the run over; the copy can be built from the model page later.
     wanted = config.fast_serving and not outcome.stopped
@@ -98,7 +115,7 @@ def train_transformer_version(
         if wanted:
             keep_reference(folder, split, outcome.val_probs)
 
-    return TrainedVersion(
+    trained = TrainedVersion(
         kind="transformer",
         labels=split.labels,
         metrics=metrics,
@@ -108,3 +125,4 @@ def train_transformer_version(
         stopped=outcome.stopped,
         fast_serving=wanted,
     )
+    return attach_ensemble(trained, outcome.val_probs, fitted, scorer(split), "accuracy")

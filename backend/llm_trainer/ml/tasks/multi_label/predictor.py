@@ -44,6 +44,7 @@ class MultiLabelPredictor:
         self.labels = labels
         self.thresholds = thresholds
         self.variant = getattr(base, "variant", "")
+        self.served = getattr(base, "served", None)  # the ensemble says what it blends
 
     def probabilities(self, texts: Sequence[str]) -> Any:
         return self.base.probabilities(texts)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.ml.ensemble import attach_ensemble
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, check_validation_marks, invalid
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES, Split
@@ -43,14 +44,29 @@ def split_multi_label(rows: Sequence[TaskRow], config: Any) -> Split:
     return Split([t for t, _ in train], [ls for _, ls in train], [t for t, _ in val], [ls for _, ls in val], labels)
 
 
-def _baseline(split: Split) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def _fitted(split: Split) -> tuple[Any, np.ndarray]:
+    """The one-vs-rest baseline fitted on the training part, and its validation probabilities (labels in order)."""
     from llm_trainer.ml.tasks.multi_label.baseline import fit_one_vs_rest
-    from llm_trainer.ml.tasks.multi_label.metrics import full_evaluation
 
     pipeline = fit_one_vs_rest(split)
-    probs = np.asarray(pipeline.predict_proba(split.val_texts), dtype=np.float64)
-    metrics, thresholds = full_evaluation(split.val_texts, split.val_labels, probs, split.labels)
-    return pipeline, metrics, thresholds
+    return pipeline, np.asarray(pipeline.predict_proba(split.val_texts), dtype=np.float64)
+
+
+def _scorer(split: Split) -> Any:
+    """Probabilities -> (validation metrics at thresholds tuned on them, {"thresholds": ...})."""
+    from llm_trainer.ml.tasks.multi_label.metrics import full_evaluation
+
+    def score(probs: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+        metrics, thresholds = full_evaluation(split.val_texts, split.val_labels, probs, split.labels)
+        return metrics, {"thresholds": thresholds}
+
+    return score
+
+
+def _baseline(split: Split) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    pipeline, probs = _fitted(split)
+    metrics, settings = _scorer(split)(probs)
+    return pipeline, metrics, settings["thresholds"]
 
 
 class MultiLabelSpec(ClassificationSpec):
@@ -116,8 +132,10 @@ class MultiLabelSpec(ClassificationSpec):
                                   is_main=False)  # fmt: skip
         reporter.progress({"phase": "evaluating"})
         metrics, thresholds = full_evaluation(data.val_texts, data.val_labels, outcome.val_probs, data.labels)
+        fitted = None
         try:
-            _, base_metrics, _ = _baseline(data)
+            fitted = _fitted(data)
+            base_metrics = _scorer(data)(fitted[1])[0]
             keys = ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss", "accuracy")
             metrics["baseline"] = {k: base_metrics[k] for k in keys}
         except Exception as exc:  # noqa: BLE001 - the baseline is a comparison, never a reason to fail the run
@@ -134,21 +152,26 @@ class MultiLabelSpec(ClassificationSpec):
                 unlabelled = Split([], [], data.val_texts, None, data.labels)  # type: ignore[arg-type]
                 keep_reference(folder, unlabelled, outcome.val_probs)
 
-        return TrainedVersion(
+        trained = TrainedVersion(
             kind="transformer", labels=data.labels, metrics=metrics, write_files=write_files,
             max_length=outcome.max_length, device=outcome.device, stopped=outcome.stopped,
             manifest_extra={"thresholds": thresholds}, fast_serving=wanted,
         )  # fmt: skip
+        # One-vs-rest columns are label numbers: the saved baseline names them.
+        meta = {"labels": data.labels, "task": self.kind.value}
+        return attach_ensemble(trained, outcome.val_probs, fitted, _scorer(data), self.primary_metric, meta)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
-        from llm_trainer.ml.inference.loading import load_predictor, read_manifest
+        from llm_trainer.ml.inference.loading import ENSEMBLE, load_predictor, read_manifest
         from llm_trainer.ml.tasks.multi_label.predictor import MultiLabelPredictor, thresholds_of
 
         base = load_predictor(version_dir, kind, variant, warm_up=warm_up)
         manifest = read_manifest(version_dir)
         labels = [str(x) for x in manifest.get("labels") or base.labels]
         base.labels = labels  # one-vs-rest pipelines only know column numbers
-        return MultiLabelPredictor(base, labels, thresholds_of(manifest, labels))
+        # The ensemble answers at the thresholds tuned on its own blended validation probabilities.
+        tuned = (manifest.get("ensemble") or {}) if variant == ENSEMBLE else manifest
+        return MultiLabelPredictor(base, labels, thresholds_of(tuned, labels))
 
     def to_public(self, answer: Any) -> dict[str, Any]:
         return {

@@ -1,0 +1,55 @@
+"""The ensemble variant over the API: shown with its validation numbers, served by request or by default with the
+blend of the transformer and its TF-IDF baseline, and refused (with the reason) where it did not beat the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_trainer.ml.baseline import load_baseline
+from llm_trainer.ml.version_store import ensemble_dir
+from tests.helpers.versions import make_ensemble_version, make_version
+
+TEXTS = ["这家店，好吃，不错", "外卖，太慢，凉了", "味道一般"]
+
+
+def test_an_ensemble_that_beat_the_model_is_offered_and_answers_with_the_blended_probabilities(client, settings):
+    version = make_ensemble_version(settings, weight=0.4)
+    detail = client.get(f"/api/models/{version}").json()
+    info = detail["variants"]["ensemble"]
+    assert info["status"] == "ready" and info["evaluation"]["weight"] == 0.4
+    assert detail["metrics"]["ensemble"]["metrics"]["accuracy"] == 0.95 and detail["serving_variant"] == "pytorch"
+
+    model = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
+    assert model["variant"] == "pytorch" and model["ensemble"] is None
+    patched = client.patch(f"/api/models/{version}", json={"serving_variant": "ensemble"})
+    assert patched.status_code == 200 and patched.json()["serving_variant"] == "ensemble"
+    blended = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
+    assert blended["variant"] == "ensemble"
+    assert blended["ensemble"] == {"model_variant": "pytorch", "baseline_weight": 0.4}
+
+    pipeline = load_baseline(ensemble_dir(settings.models_dir / str(version)))
+    baseline = pipeline.predict_proba(TEXTS)
+    classes = [str(c) for c in pipeline.classes_]
+    for i, (alone, mixed) in enumerate(zip(model["predictions"], blended["predictions"], strict=True)):
+        transformer = {p["label"]: p["probability"] for p in alone["probabilities"]}
+        got = {p["label"]: p["probability"] for p in mixed["probabilities"]}
+        for label, p in got.items():
+            assert p == pytest.approx(0.6 * transformer[label] + 0.4 * baseline[i][classes.index(label)])
+        assert mixed["label"] == max(got, key=got.get) and mixed["windows"] == 1
+
+
+def test_an_ensemble_that_did_not_beat_the_model_is_shown_with_its_number_but_refused(client, settings):
+    version = make_ensemble_version(settings, offered=False)
+    info = client.get(f"/api/models/{version}").json()["variants"]["ensemble"]
+    assert info["status"] == "absent" and info["evaluation"]["beats_model"] is False
+    assert "does not beat the model alone" in info["error"] and "0.9000 vs 0.9000" in info["error"]
+    refused = client.patch(f"/api/models/{version}", json={"serving_variant": "ensemble"})
+    assert refused.status_code == 422 and refused.json()["code"] == "variant_not_offered"
+    asked = client.post("/api/predict", json={"model_id": version, "text": "好吃", "variant": "ensemble"})
+    assert asked.status_code == 422 and asked.json()["code"] == "variant_not_offered"
+
+
+def test_a_version_trained_before_ensembles_says_how_to_get_one(client, settings):
+    version = make_version(settings)
+    info = client.get(f"/api/models/{version}").json()["variants"]["ensemble"]
+    assert info["status"] == "absent" and "Train it again" in info["error"]
