@@ -182,9 +182,11 @@ def run_job(serving: Serving, ctx: JobContext) -> JobResult:
                 )
                 labelled += _labelled(rows, answers, index.get("label"))
                 done += len(rows)
-                with session_scope(serving.session_factory) as session:
-                    batch_repo.set_progress(session, job_id, done=done)
-                if not ctx.beat(done, total, "predicting"):
+
+                def counted(session: Session, n: int = done) -> None:  # written in the beat's transaction
+                    batch_repo.set_progress(session, job_id, done=n)
+
+                if not ctx.beat(done, total, "predicting", also=counted):
                     raise Conflict(f"Batch job {job_id} was taken away from this process.", code="job_lost")
         partial.replace(output)
     finally:

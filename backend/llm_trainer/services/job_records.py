@@ -2,7 +2,7 @@
 
 A run keeps its runs row (config, progress, stop flag, the public status with `stopping`); the job is the record of
 the lifecycle every kind shares (owner, heartbeat, attempts). Every run status change goes through `move_run`, so
-the two never disagree.
+the two never disagree: both change in one transaction.
 """
 
 from __future__ import annotations
@@ -66,27 +66,22 @@ def submit_run(session: Session, run: Run) -> Job:
     return jobs_repo.submit(session, JobKind.TRAIN, TrainParams(run_id=run.id), log_path=run.output_dir)
 
 
-def job_of_run(session: Session, run_id: int) -> Job:
-    """The run's train job; runs queued before jobs existed get one mirroring their status."""
+def job_of_run(session: Session, run_id: int) -> Job | None:
+    """The run's train job (every run has one: submitted with it, or carried over by migrations 0003/0005)."""
     found = jobs_repo.of_kind_where(session, JobKind.TRAIN, "run_id", run_id)
-    if found:
-        return found[0]
-    run = runs_repo.get_run(session, run_id)
-    job = jobs_repo.submit(session, JobKind.TRAIN, TrainParams(run_id=run_id))
-    if run is not None and run.status != RunStatus.QUEUED.value:
-        job.status = JOB_STATUS_OF_RUN[RunStatus(run.status)].value
-        session.flush()
-    return job
+    return found[0] if found else None
 
 
 def move_run(session: Session, run_id: int, new: RunStatus, *, result: JobResult | None = None, **fields: Any) -> bool:
-    """Move the run (compare-and-set, as runs_repo.transition) and its train job with it; False when refused."""
+    """Move the run (compare-and-set, as runs_repo.transition) and its train job with it, in one transaction;
+    False when refused."""
     if not runs_repo.transition(session, run_id, new, **fields):
         return False
     job = job_of_run(session, run_id)
-    session.refresh(job)
     target = JOB_STATUS_OF_RUN[new]
-    if job.status != target.value:
+    if job is None:
+        log.warning("run %s -> %s: it has no train job", run_id, new.value)
+    elif job.status != target.value:
         try:
             jobs_repo.transition(
                 session, job.id, JobStatus(job.status), target,

@@ -65,11 +65,17 @@ class JobContext:
         self.params = parse_params(job.kind, job.params)
         self.owner = owner
 
-    def beat(self, done: int = 0, total: int = 0, message: str = "") -> bool:
-        """Record liveness and progress; False once the job is no longer this owner's (timed out, re-queued)."""
+    def beat(
+        self, done: int = 0, total: int = 0, message: str = "", also: Callable[[Session], None] | None = None
+    ) -> bool:
+        """Record liveness and progress, plus `also(session)` (a kind's own counters) in the same transaction while
+        the job is still this owner's; False once it is not (timed out, re-queued)."""
         progress = JobProgress(done=done, total=total, message=message).model_dump()
         with session_scope(self.factory) as session:
-            return jobs_repo.heartbeat(session, self.job_id, self.owner, progress)
+            ours = jobs_repo.heartbeat(session, self.job_id, self.owner, progress)
+            if ours and also is not None:
+                also(session)
+            return ours
 
     @contextlib.contextmanager
     def beating(self, message: str) -> Iterator[None]:
@@ -306,9 +312,12 @@ class JobDispatcher:
         if not self.is_server:
             return
         kinds = [kind for kind in LIGHT_KINDS if kind in self.handlers]
+        full = {kind for kind in kinds if jobs_repo.count_running(session, kind) >= kind_limit(self.settings, kind)}
         for job in jobs_repo.next_queued(session, kinds):
             if len(self.in_flight) >= self.settings.max_background_jobs:
                 return
+            if JobKind(job.kind) in full:
+                continue  # learnt by a read: no write lock taken to hear "no"
             if not jobs_repo.claim(session, job.id, self.owner, limit=kind_limit(self.settings, JobKind(job.kind))):
                 continue
             session.commit()

@@ -14,7 +14,7 @@ import psutil
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings
-from llm_trainer.core.jobs import JobStatus
+from llm_trainer.core.jobs import JobKind, JobStatus
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Job, Run
@@ -112,7 +112,8 @@ class TrainSupervisor:
                     continue
                 self.procs.pop(run.id, None)
             else:
-                owner = job_of_run(session, run.id).owner
+                job = job_of_run(session, run.id)
+                owner = job.owner if job is not None else ""
                 if owner != process_owner() and owner_alive(owner) is not False:
                     continue  # another live process owns it (a CLI, another host); heartbeats watch it
                 kill_worker(run.pid, run.id)  # the train restart policy: no orphan keeps training unowned
@@ -175,11 +176,16 @@ class TrainSupervisor:
                 kill_worker(run.pid, run.id)
 
     def _launch(self, session: Session) -> None:
-        """Claim queued runs' jobs in the runs' FIFO order, up to max_concurrent_runs across all processes."""
+        """Claim queued runs' jobs in the runs' FIFO order, up to max_concurrent_runs across all processes. While the
+        limit is full a tick only reads (the claim's compare-and-set would take SQLite's write lock to say no)."""
+        if jobs_repo.count_running(session, JobKind.TRAIN) >= self.settings.max_concurrent_runs:
+            return
         for run in runs_repo.queued_runs(session):
             if self.only is not None and run.id not in self.only:
                 continue
             job = job_of_run(session, run.id)
+            if job is None:
+                continue  # not a job system run (no migration or submit made one): nothing may start it
             claimed = jobs_repo.claim(session, job.id, process_owner(), limit=self.settings.max_concurrent_runs)
             session.commit()
             if not claimed:

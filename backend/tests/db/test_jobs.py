@@ -27,6 +27,7 @@ from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.migrate import upgrade_to_head
 from llm_trainer.db.models import Job, ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
+from llm_trainer.services.job_records import job_of_run
 from tests.helpers.old_db import old_database
 
 
@@ -177,4 +178,32 @@ def test_a_deleted_version_id_is_never_reused_and_the_upgrade_keeps_batch_links(
         assert third.id == 3, "the deleted id 2 is not handed out again"
         assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+    engine.dispose()
+
+
+def test_upgrade_gives_each_run_without_a_train_job_one_and_reading_a_runs_job_writes_nothing(tmp_path: Path) -> None:
+    run_sql = (
+        "INSERT INTO runs (id, name, base_model, config, status, stop_requested, device, output_dir, progress,"
+        " error_message, log_tail, resume_count, created_at, queued_at, task) VALUES "
+        "({id}, 'r', 'tfidf', '{{}}', '{status}', 0, 'cpu', '', '{{}}', '', '', 0, "
+        "'2026-01-01 10:00:00', '2026-01-01 10:00:00', 'classification')"
+    )
+    engine = old_database(
+        tmp_path / "old.sqlite3",
+        "0004",
+        run_sql.format(id=1, status="succeeded"),
+        "INSERT INTO jobs (kind, status, params, result, progress, error_message, owner, attempts, log_path, "
+        "created_at) VALUES ('train', 'succeeded', '{\"run_id\": 1}', '{}', '{}', '', '', 1, '', '2026-01-01')",
+        run_sql.format(id=2, status="queued"),  # queued by an older CLI after 0003: no job
+        run_sql.format(id=3, status="running"),  # ...and its process is gone
+    )
+    upgrade_to_head(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        train = {job.params["run_id"]: job.status for job in jobs_repo.list_jobs(session, JobKind.TRAIN)}
+        assert train == {1: "succeeded", 2: "queued", 3: "interrupted"}, "one job per run, none twice"
+        assert job_of_run(session, 2).status == "queued"
+        session.execute(text("DELETE FROM jobs WHERE kind = 'train' AND id = (SELECT max(id) FROM jobs)"))
+        assert job_of_run(session, 3) is None and len(jobs_repo.list_jobs(session)) == 2, "a read creates nothing"
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     engine.dispose()

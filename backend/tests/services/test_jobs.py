@@ -11,12 +11,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psutil
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from llm_trainer.core.jobs import BatchPredictParams, ExportParams, JobKind, JobResult
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Job
 from llm_trainer.db.repositories import jobs as jobs_repo
+from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.services.job_records import submit_run
 from llm_trainer.services.jobs import JobContext, JobDispatcher
 from tests.helpers.versions import make_version
 
@@ -188,3 +190,32 @@ def test_orphans_of_dead_processes_are_swept_at_start_and_listed(factory, settin
     assert not (settings.uploads_dir / "batch" / "deadbeef").exists()
     assert not (settings.runs_dir / "99" / "checkpoints").exists()
     assert caplog.text.count("removed orphan") == 5
+
+
+def test_while_the_run_limit_is_full_a_tick_only_reads(factory, settings):
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+        with session_scope(factory) as session:  # another live process trains run 1; run 2 waits its turn
+            busy = runs_repo.create_run(session, base_model="tfidf")
+            busy.status = "running"
+            assert jobs_repo.claim(session, submit_run(session, busy).id, owner)
+            waiting = runs_repo.create_run(session, base_model="tfidf")
+            waiting_job = submit_run(session, waiting).id
+        writes: list[str] = []
+
+        def record(_conn, _cursor, statement: str, *_args) -> None:
+            if statement.lstrip().split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+                writes.append(statement)
+
+        engine = factory.kw["bind"]
+        event.listen(engine, "before_cursor_execute", record)
+        dispatcher = JobDispatcher(settings, factory)  # max_concurrent_runs = 1
+        for _ in range(3):
+            dispatcher.tick()
+        event.remove(engine, "before_cursor_execute", record)
+        assert writes == [], "no write lock is taken to learn that the limit is full"
+        assert _statuses(factory)[waiting_job] == "queued"
+    finally:
+        alive.kill()
+        alive.wait()

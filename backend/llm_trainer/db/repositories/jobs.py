@@ -128,6 +128,12 @@ def unfinished(session: Session, kind: JobKind) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.kind == kind.value, Job.status.in_(active)).order_by(Job.id)))
 
 
+def count_running(session: Session, kind: JobKind) -> int:
+    """How many jobs of a kind run now (a read: a full limit is learnt without taking the write lock)."""
+    stmt = select(func.count(Job.id)).where(Job.kind == kind.value, Job.status == JobStatus.RUNNING.value)
+    return int(session.scalar(stmt) or 0)
+
+
 def running(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.status == JobStatus.RUNNING.value).order_by(Job.id)))
 

@@ -63,7 +63,8 @@ def transition(session: Session, run_id: int, new: RunStatus | str, **fields: An
     """Move a run to `new` (plus `fields`) atomically; False when its current status forbids the move.
 
     Compare-and-set on the status column, so a worker and the server racing on one run cannot overwrite
-    each other's decision with a stale read.
+    each other's decision with a stale read. The caller commits (services/job_records.move_run moves the run and
+    its train job in one transaction).
     """
     for _ in range(5):
         current = session.scalar(select(Run.status).where(Run.id == run_id))
@@ -80,7 +81,6 @@ def transition(session: Session, run_id: int, new: RunStatus | str, **fields: An
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            session.commit()
             session.expire_all()
             return True
     return False
