@@ -31,6 +31,7 @@ from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.core.jobs import JobKind
 from llm_trainer.db.base import make_engine, make_session_factory
 from llm_trainer.db.migrate import upgrade_to_head
+from llm_trainer.services import base_models as base_models_service
 from llm_trainer.services import batch_jobs
 from llm_trainer.services import models as models_service
 from llm_trainer.services.job_events import JobEventHub
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             JobKind.EXPORT, partial(models_service.run_export, serving),
             on_start=partial(models_service.queue_missing_fast_serving, settings),
         )  # fmt: skip
+        dispatcher.register(JobKind.PREPARE_MODEL, partial(base_models_service.run_prepare, settings))
         serving.notify_jobs = dispatcher.notify
         app.state.run_events = RunEventHub(app.state.session_factory)
         app.state.job_events = JobEventHub(app.state.session_factory)

@@ -80,7 +80,7 @@ RESTART_POLICY: dict[JobKind, RestartPolicy] = {
 # Phases (progress.message) that may stay silent long: the slow heartbeat timeout applies while a job is in one.
 SLOW_PHASES = frozenset({"starting", "loading_model", "evaluating", "saving"})
 # Light jobs run in the server's bounded pool; training runs in its own worker process.
-LIGHT_KINDS = (JobKind.BATCH_PREDICT, JobKind.EXPORT)
+LIGHT_KINDS = (JobKind.BATCH_PREDICT, JobKind.EXPORT, JobKind.PREPARE_MODEL)
 
 
 class _Params(BaseModel):
@@ -108,7 +108,9 @@ class ExportParams(_Params):
 
 
 class PrepareModelParams(_Params):
-    base_model: str = Field(description="Base model name or local path to download / convert into the model cache.")
+    base_model: str = Field(
+        description="Canonical source to download (hub, modelscope:) or convert (embedded:) into the model cache."
+    )
 
 
 PARAMS_BY_KIND: dict[JobKind, type[_Params]] = {

@@ -1,25 +1,36 @@
-"""Base-model use cases: list what can be picked (cached hub probe), check one source, prepare the embedded model."""
+"""Base-model use cases: list what can be picked (cached hub probe), check one source, prepare a model ahead of
+training (a prepare_model job: hub/ModelScope download, embedded e5 / Gemma conversion)."""
 
 from __future__ import annotations
 
-import threading
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from llm_trainer.core.config import Settings
-from llm_trainer.core.errors import AppError
-from llm_trainer.ml.base_models import embedded, hub
+from llm_trainer.core.errors import InvalidInput
+from llm_trainer.core.jobs import JobKind, JobProgress, JobResult, JobStatus, PrepareModelParams
+from llm_trainer.db.models import Job
+from llm_trainer.db.repositories import jobs as jobs_repo
+from llm_trainer.ml.base_models import embedded, embedded_gemma, hub
 from llm_trainer.ml.base_models.catalog import Catalog, build_catalog, embedded_availability
+from llm_trainer.ml.base_models.hub import download_limit
 from llm_trainer.ml.base_models.local import check_local_folder
 from llm_trainer.ml.base_models.remotes import REMOTES
-from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE, canonical_source, parse_source
+from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE, EMBEDDED_SOURCE, canonical_source, parse_source
+from llm_trainer.ml.modeling import resolve_source_folder
 from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.services.jobs import JobContext
+from llm_trainer.services.serving import Serving
+
+log = logging.getLogger(__name__)
 
 PROBE_TTL_S = 60.0
+PROGRESS_EVERY_S = 0.5  # byte progress is written at most this often (a download reports every chunk)
 _probe_cache: dict[str, tuple[float, str | None]] = {}
-_prepare_lock = threading.Lock()
-_prepare_state: dict[Path, dict[str, Any]] = {}
 
 
 def _hub_problem() -> str | None:
@@ -64,38 +75,93 @@ def check_source(settings: Settings, source: str) -> dict[str, Any]:
             "size_mb": size_mb}  # fmt: skip
 
 
-def embedded_status(settings: Settings) -> dict[str, Any]:
-    """State of the embedded model's preparation: ready, running (with progress), failed (with the error) or idle."""
-    with _prepare_lock:
-        state = dict(_prepare_state.get(settings.cache_dir, {}))
-    if embedded.is_ready(settings.cache_dir) and state.get("status") != "running":
+def prepared_folder(settings: Settings, source: str) -> Path | None:
+    """The ready folder of a downloadable or convertible source (hub/ModelScope cache, converted embedded model);
+    None while it still needs preparing."""
+    src = parse_source(source)
+    if src.kind == "embedded":
+        if src.source == EMBEDDED_GEMMA_SOURCE:
+            return embedded_gemma.gemma_dir(settings.cache_dir) if embedded_gemma.is_ready(settings.cache_dir) else None
+        return embedded.embedded_dir(settings.cache_dir) if embedded.is_ready(settings.cache_dir) else None
+    remote = REMOTES.get(src.kind)
+    return remote.cached_snapshot(src.ref) if remote is not None else None
+
+
+def _prepare_jobs(session: Session, source: str) -> list[Job]:
+    """prepare_model jobs of one source, newest first."""
+    return [
+        job for job in jobs_repo.list_jobs(session, JobKind.PREPARE_MODEL, limit=1000)
+        if PrepareModelParams.model_validate(job.params).base_model == source
+    ]  # fmt: skip
+
+
+def start_prepare(serving: Serving, session: Session, source: str) -> dict[str, Any]:
+    """Queue a prepare_model job (download from the hub / ModelScope, or fetch and convert an embedded model) so a
+    later run starts training at once. A source already prepared, or being prepared, queues nothing."""
+    settings = serving.settings
+    src = parse_source(canonical_source(source, settings.use_modelscope_hub))
+    if src.kind in ("tfidf", "local"):
+        raise InvalidInput(
+            f"'{src.source}' needs no preparation: "
+            + ("the TF-IDF baseline has no weights." if src.kind == "tfidf" else "a local folder is used as it is."),
+            code="nothing_to_prepare",
+        )
+    unfinished = [job for job in _prepare_jobs(session, src.source) if not JobStatus(job.status).is_terminal]
+    if unfinished:
+        return _prepare_state(src.source, unfinished[0], None)
+    folder = prepared_folder(settings, src.source)
+    if folder is not None:
+        return _prepare_state(src.source, None, folder)
+    job = jobs_repo.submit(session, JobKind.PREPARE_MODEL, PrepareModelParams(base_model=src.source))
+    session.commit()
+    serving.notify_jobs()
+    return _prepare_state(src.source, job, None)
+
+
+def _prepare_state(source: str, job: Job | None, folder: Path | None) -> dict[str, Any]:
+    status = "ready" if folder is not None else job.status if job is not None else "idle"
+    return {"source": source, "status": status, "job_id": job.id if job else None, "folder": str(folder or "") or None}
+
+
+def run_prepare(settings: Settings, ctx: JobContext) -> JobResult:
+    """The dispatcher's handler: resolve the source into its local folder as training would (cache first), beating
+    with byte progress while it downloads and every few seconds while it converts."""
+    params: PrepareModelParams = ctx.params  # type: ignore[assignment]
+    last = [0.0]
+
+    def progress(event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        done, total = int(event.get("downloaded") or 0), int(event.get("total") or 0)
+        if now - last[0] >= PROGRESS_EVERY_S or (total and done >= total):
+            last[0] = now
+            ctx.beat(done, total, str(event.get("stage") or "preparing"))
+
+    with ctx.beating("preparing"), download_limit(settings.hub_max_download_bytes):
+        folder = resolve_source_folder(params.base_model, settings.cache_dir, progress)
+    log.info("base model %s prepared in %s", params.base_model, folder)
+    return JobResult(output_path=str(folder))
+
+
+def embedded_status(settings: Settings, session: Session) -> dict[str, Any]:
+    """State of the embedded model's preparation (its prepare_model job): ready, running (with progress), failed
+    (with the error) or idle."""
+    jobs = _prepare_jobs(session, EMBEDDED_SOURCE)
+    job = jobs[0] if jobs else None
+    if job is not None and not JobStatus(job.status).is_terminal:
+        p = JobProgress.model_validate({k: v for k, v in (job.progress or {}).items() if k in JobProgress.model_fields})
+        percent = round(100.0 * p.done / p.total, 1) if p.total else None
+        shown = {"stage": p.message or "queued", "downloaded": p.done, "total": p.total or None, "percent": percent}
+        return {"status": "running", "folder": None, "progress": shown, "error": None}
+    if embedded.is_ready(settings.cache_dir):
         return {"status": "ready", "folder": str(embedded.embedded_dir(settings.cache_dir)), "progress": None,
                 "error": None}  # fmt: skip
-    return {"status": "idle", "folder": None, "progress": None, "error": None, **state}
+    if job is not None and job.status in (JobStatus.FAILED.value, JobStatus.INTERRUPTED.value):
+        error = {"code": "embedded_prepare_failed", "message": job.error_message}
+        return {"status": "failed", "folder": None, "progress": None, "error": error}
+    return {"status": "idle", "folder": None, "progress": None, "error": None}
 
 
-def prepare_embedded(settings: Settings) -> dict[str, Any]:
-    """Start fetching + converting the embedded model in a background thread (no-op if ready or running)."""
-    cache_dir = settings.cache_dir
-    with _prepare_lock:
-        running = _prepare_state.get(cache_dir, {}).get("status") == "running"
-        if not running and not embedded.is_ready(cache_dir):
-            _prepare_state[cache_dir] = {"status": "running", "progress": None, "error": None, "folder": None}
-            threading.Thread(target=_prepare, args=(cache_dir,), name="prepare-embedded", daemon=True).start()
-    return embedded_status(settings)
-
-
-def _prepare(cache_dir: Path) -> None:
-    def progress(event: dict[str, Any]) -> None:
-        with _prepare_lock:
-            _prepare_state[cache_dir]["progress"] = event
-
-    try:
-        folder = embedded.ensure_embedded(cache_dir, progress)
-        update = {"status": "ready", "folder": str(folder)}
-    except AppError as exc:
-        update = {"status": "failed", "error": {"code": exc.code, "message": exc.message}}
-    except Exception as exc:  # noqa: BLE001 - a background thread must report, never die silently
-        update = {"status": "failed", "error": {"code": "embedded_prepare_failed", "message": str(exc)}}
-    with _prepare_lock:
-        _prepare_state[cache_dir].update(update)
+def prepare_embedded(serving: Serving, session: Session) -> dict[str, Any]:
+    """Queue the embedded model's prepare_model job (no-op if ready or running)."""
+    start_prepare(serving, session, EMBEDDED_SOURCE)
+    return embedded_status(serving.settings, session)

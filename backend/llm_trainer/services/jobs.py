@@ -64,12 +64,14 @@ class JobContext:
         self.kind = JobKind(job.kind)
         self.params = parse_params(job.kind, job.params)
         self.owner = owner
+        self.done, self.total = 0, 0  # the last progress reported, repeated by `beating`
 
     def beat(
         self, done: int = 0, total: int = 0, message: str = "", also: Callable[[Session], None] | None = None
     ) -> bool:
         """Record liveness and progress, plus `also(session)` (a kind's own counters) in the same transaction while
         the job is still this owner's; False once it is not (timed out, re-queued)."""
+        self.done, self.total = done, total
         progress = JobProgress(done=done, total=total, message=message).model_dump()
         with session_scope(self.factory) as session:
             ours = jobs_repo.heartbeat(session, self.job_id, self.owner, progress)
@@ -79,13 +81,14 @@ class JobContext:
 
     @contextlib.contextmanager
     def beating(self, message: str) -> Iterator[None]:
-        """Beat every LIGHT_BEAT_S while a single long call (an ONNX export) runs in this thread."""
+        """Beat every LIGHT_BEAT_S while a single long call (an ONNX export, a model conversion) runs in this thread,
+        repeating the last progress it reported."""
         done = threading.Event()
 
         def _loop() -> None:
             while not done.wait(LIGHT_BEAT_S):
                 with contextlib.suppress(Exception):  # a busy database delays a beat, it does not end the job
-                    self.beat(message=message)
+                    self.beat(self.done, self.total, message)
 
         self.beat(message=message)
         thread = threading.Thread(target=_loop, name=f"job-{self.job_id}-beat", daemon=True)
@@ -169,6 +172,7 @@ def kind_limit(settings: Settings, kind: JobKind) -> int:
     limits = {
         JobKind.TRAIN: settings.max_concurrent_runs,
         JobKind.EXPORT: settings.max_concurrent_exports,
+        JobKind.PREPARE_MODEL: 1,  # downloads share one link; the pool keeps a slot for batch jobs and exports
     }
     return limits.get(kind, settings.max_background_jobs)
 

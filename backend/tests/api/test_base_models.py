@@ -10,6 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers.fake_modelscope import fake_modelscope
+from tests.helpers.runs import finished, wait_run
+from tests.helpers.training_data import insert_dataset, review_rows
 
 PRESETS = {
     "bert-base-chinese",
@@ -102,3 +104,45 @@ def test_generation_lists_causal_lms_with_licences_and_the_embedded_gemma_offlin
     assert items["Qwen/Qwen2.5-0.5B-Instruct"]["license"] == "Apache-2.0"
     checked = client.post("/api/base-models/check", json={"source": "embedded:gemma-3-270m"}).json()
     assert checked["kind"] == "embedded" and "gemma3-270m" in checked["message"] + checked["availability"]
+
+
+def _wait_job(client: TestClient, job_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := client.get(f"/api/jobs/{job_id}").json())["status"] in {"queued", "running"}:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    return job
+
+
+def test_prepare_downloads_a_model_with_byte_progress_and_a_later_run_trains_without_downloading(
+    client: TestClient, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MODELSCOPE_OFFLINE")
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope-cache"))
+    with fake_modelscope("owner/tiny", tiny_model_dir) as (endpoint, requested):
+        monkeypatch.setenv("MODELSCOPE_ENDPOINT", endpoint)
+        queued = client.post("/api/base-models/prepare", json={"source": "modelscope:owner/tiny"})
+        assert queued.status_code == 202 and queued.json()["status"] == "queued", queued.text
+        job = _wait_job(client, queued.json()["job_id"])
+        fetched = [path for path in requested if "FilePath=" in path]
+    assert job["kind"] == "prepare_model" and job["status"] == "succeeded", job
+    weights = sum(f.stat().st_size for f in tiny_model_dir.iterdir() if f.is_file())
+    assert 0 < job["progress"]["total"] == job["progress"]["done"] <= weights, "byte progress of the download"
+    assert any("config.json" in path for path in fetched)
+    again = client.post("/api/base-models/prepare", json={"source": "modelscope:owner/tiny"}).json()
+    assert again["status"] == "ready" and again["job_id"] is None and Path(again["folder"]).is_dir()
+
+    monkeypatch.setenv("MODELSCOPE_OFFLINE", "1")  # the stand-in is gone: only the prepared copy can serve
+    dataset = insert_dataset(client.app.state.session_factory, review_rows(40))
+    body = {"dataset_id": dataset, "base_model": "modelscope:owner/tiny", "config": {"epochs": 1, "batch_size": 8}}
+    created = client.post("/train", json=body)
+    assert created.status_code == 201, created.text
+    run = wait_run(client.get, created.json()["id"], finished, timeout=180)
+    assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+
+
+def test_prepare_refuses_sources_with_nothing_to_prepare(client: TestClient, tiny_model_dir: Path) -> None:
+    for source in ("tfidf", str(tiny_model_dir)):
+        refused = client.post("/api/base-models/prepare", json={"source": source})
+        assert refused.status_code == 422 and refused.json()["code"] == "nothing_to_prepare", refused.text
+    assert client.get("/api/jobs", params={"kind": "prepare_model"}).json() == []

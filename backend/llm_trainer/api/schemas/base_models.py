@@ -69,3 +69,13 @@ class EmbeddedStatusPublic(BaseModel):
     folder: str | None = None
     progress: ProgressPublic | None = None
     error: ErrorPublic | None = None
+
+
+class PreparePublic(BaseModel):
+    source: str = Field(description="The canonical source being prepared.")
+    status: Literal["queued", "running", "succeeded", "ready"] = Field(
+        description="ready: already prepared, nothing queued; queued/running: its prepare_model job (follow it at "
+        "GET /api/jobs/{job_id}); succeeded: that job just ended."
+    )
+    job_id: int | None = Field(None, description="The prepare_model job, when one was queued or is under way.")
+    folder: str | None = Field(None, description="Where the prepared model lives, once ready.")
