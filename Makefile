@@ -31,8 +31,10 @@ test-frontend: $(STAMPS)/npm
 test-backend: $(STAMPS)/venv frontend/dist/index.html
 	cd backend && ../$(BIN)/python -m pytest
 
+# Every benchmark of issue 14, under 60 minutes on a quiet 2-core machine: one table, bench/results/<date>-<host>.json
+# and .png, README's Performance section rewritten from the newest complete run. BENCH_ARGS="--quick" or "--only ...".
 bench: $(STAMPS)/venv
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/suite.py $(BENCH_ARGS); status=$$?; $(BIN)/python bench/report.py --readme && exit $$status
 
 # Pinned CPU torch first: an unpinned torch would pull a multi-GB CUDA build.
 $(STAMPS)/venv: backend/pyproject.toml

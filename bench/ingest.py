@@ -103,6 +103,37 @@ def upload(url: str, path: Path) -> tuple[float, dict]:
     return elapsed, r.json()
 
 
+def measure(rows: int, tmp: Path) -> dict:
+    """Upload a `rows`-row CSV to a fresh server (RSS growth of one upload, not the sum of several)."""
+    csv_path = tmp / f"waimai_{rows}.csv"
+    build_csv(csv_path, rows)
+    proc, url = start_server(tmp / f"data_{rows}")
+    try:
+        sampler = RssSampler(proc.pid)
+        base_rss = sampler.peak
+        sampler.start()
+        elapsed, body = upload(url, csv_path)
+        growth_mb = (sampler.stop() - base_rss) / 2**20
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    goal = GOALS_S.get(rows)
+    stored = body["row_count"]
+    return {
+        "rows": rows,
+        "file_mb": round(csv_path.stat().st_size / 2**20, 1),
+        "seconds": round(elapsed, 2),
+        "server_s": body["report"]["ingest_seconds"],
+        "rows_per_s": round(rows / elapsed),
+        "rss_growth_mb": round(growth_mb, 1),
+        "stored": stored,
+        "goal_s": goal,
+        "met": (goal is None or elapsed <= goal)
+        and growth_mb <= RSS_GOAL_MB
+        and stored == rows,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -113,35 +144,17 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="llmt-bench-") as tmp:
         for rows in args.sizes:
-            csv_path = Path(tmp) / f"waimai_{rows}.csv"
-            build_csv(csv_path, rows)
-            # A fresh server per size: RSS growth of one upload, not the sum of both.
-            proc, url = start_server(Path(tmp) / f"data_{rows}")
-            try:
-                sampler = RssSampler(proc.pid)
-                base_rss = sampler.peak
-                sampler.start()
-                elapsed, body = upload(url, csv_path)
-                growth_mb = (sampler.stop() - base_rss) / 2**20
-            finally:
-                proc.terminate()
-                proc.wait(10)
-            stored = body["row_count"]
-            goal = GOALS_S.get(rows)
-            met = (
-                (goal is None or elapsed <= goal)
-                and growth_mb <= RSS_GOAL_MB
-                and stored == rows
-            )
-            ok &= met
+            r = measure(rows, Path(tmp))
+            ok &= r["met"]
+            goal = r["goal_s"]
             goal_txt = (
-                f"<={goal:.0f}s {'ok' if met else 'MISSED'}"
+                f"<={goal:.0f}s {'ok' if r['met'] else 'MISSED'}"
                 if goal
-                else ("ok" if met else "MISSED")
+                else ("ok" if r["met"] else "MISSED")
             )
             print(
-                f"{rows:>9} {csv_path.stat().st_size / 2**20:>8.1f} {elapsed:>8.2f} "
-                f"{body['report']['ingest_seconds']:>8.2f} {rows / elapsed:>9.0f} {growth_mb:>8.1f} {goal_txt:>12}"
+                f"{rows:>9} {r['file_mb']:>8.1f} {r['seconds']:>8.2f} {r['server_s']:>8.2f} "
+                f"{r['rows_per_s']:>9} {r['rss_growth_mb']:>8.1f} {goal_txt:>12}"
             )
     print(
         "seconds: HTTP upload to 201 (file transfer, parse, validate, insert, commit); server s: ingest part"

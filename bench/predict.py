@@ -92,15 +92,8 @@ def main() -> int:
     data_dir = prepare_data_dir(args.data_dir, "bench-predict-", args.e5_cache)
 
     url = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(args.port)],
-        cwd=ROOT / "backend",
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(args.port, os.environ)
     try:
-        wait_for(url)
         with httpx.Client(base_url=url, timeout=600) as http:
             if args.model_id:
                 version_id, model_note = args.model_id, "existing version"
@@ -121,6 +114,23 @@ def main() -> int:
     return 0
 
 
+def start_server(port: int, env) -> subprocess.Popen:
+    """`llm-trainer serve` on the data dir of `env`, returned once it answers /api/health."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llm_trainer.cli", "serve", "--port", str(port)],
+        cwd=ROOT / "backend",
+        env={**env, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}")
+    except SystemExit:
+        server.kill()
+        raise
+    return server
+
+
 def wait_for(url: str) -> None:
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -132,12 +142,12 @@ def wait_for(url: str) -> None:
     raise SystemExit("server did not start")
 
 
-def upload_dataset(http: httpx.Client) -> int:
-    with DATASET.open("rb") as f:
+def upload_dataset(http: httpx.Client, path: Path = DATASET) -> int:
+    with path.open("rb") as f:
         r = http.post(
             "/api/datasets",
-            files={"file": (DATASET.name, f, "text/csv")},
-            data={"name": "waimai_10k"},
+            files={"file": (path.name, f, "text/csv")},
+            data={"name": path.stem},
         )
     r.raise_for_status()
     return r.json()["id"]
@@ -151,7 +161,9 @@ def settings_and_factory():
     return settings, make_session_factory(make_engine(settings.database))
 
 
-def build_version(data_dir: Path, dataset_id: int) -> tuple[int, str]:
+def build_version(
+    data_dir: Path, dataset_id: int, head_fit: int = HEAD_FIT_TEXTS
+) -> tuple[int, str]:
     """Save a version folder + row the way training does, with a head fitted on frozen embeddings."""
     import torch
     from llm_trainer.db.base import session_scope
@@ -167,7 +179,7 @@ def build_version(data_dir: Path, dataset_id: int) -> tuple[int, str]:
     )
     rng = random.Random(0)
     fit = rng.sample(
-        range(len(split.train_texts)), min(HEAD_FIT_TEXTS, len(split.train_texts))
+        range(len(split.train_texts)), min(head_fit, len(split.train_texts))
     )
     fit_texts = [split.train_texts[i] for i in fit]
     fit_labels = [split.train_labels[i] for i in fit]
@@ -298,19 +310,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(
-    url: str, version_id: int, n_requests: int, pipe
+    url: str,
+    version_id: int,
+    n_requests: int,
+    pipe,
+    single: list[str] | None = None,
+    batch: list[str] | None = None,
+    variants: tuple[str, ...] = ("fp32", "onnx", "onnx_int8"),
+    clients_each: int = 40,
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Our HTTP numbers per variant; the pipeline's (in-process) taken interleaved with the fp32 ones (same background load)."""
-    texts, _ = validation_texts(version_id)
-    single = [
-        t for t in texts if 25 <= len(t) <= 35
-    ] or texts  # "one ~30-char text", real reviews
-    batch = texts[:BATCH_TEXTS]
+    """Our HTTP numbers per variant; the pipeline's (in-process) taken interleaved with the fp32 ones (same background
+    load). Default texts: ~30-character validation reviews one at a time, the first BATCH_TEXTS in batches."""
+    if single is None or batch is None:
+        texts, _ = validation_texts(version_id)
+        single = single or [t for t in texts if 25 <= len(t) <= 35] or texts
+        batch = batch or texts[:BATCH_TEXTS]
     out: dict[str, float] = {}
     pipe_lat: list[float] = []
     pipe_batch_s = 0.0
-    with httpx.Client(base_url=url, timeout=120) as http:
-        for variant in ("fp32", "onnx", "onnx_int8"):
+    with httpx.Client(base_url=url, timeout=600) as http:
+        for variant in variants:
             name = "pytorch" if variant == "fp32" else variant
             body = {"model_id": version_id, "variant": name}
             for t in single[:20]:  # warm-up: loads the variant, fills allocator caches
@@ -322,6 +341,9 @@ def measure(
                 r = http.post("/predict", json={**body, "text": text})
                 lat.append((time.perf_counter() - t0) * 1000)
                 r.raise_for_status()
+                out[f"windows {variant}"] = max(
+                    out.get(f"windows {variant}", 0), r.json().get("windows") or 1
+                )
                 if variant == "fp32":
                     t0 = time.perf_counter()
                     pipe(text, truncation=True, max_length=MAX_LENGTH)
@@ -334,7 +356,7 @@ def measure(
             ]
             out[f"server p50 {variant}"] = statistics.median(server)
             # Every variant: ONNX fp32 is what a freshly trained version serves by default.
-            p95, errors = concurrent(url, body, single, CLIENTS, 40)
+            p95, errors = concurrent(url, body, single, CLIENTS, clients_each)
             out[f"8 clients p95 {variant}"], out[f"8 clients errors {variant}"] = (
                 p95,
                 errors,
@@ -435,7 +457,11 @@ def report(
             if base is None
             else f"{(value / base if key.startswith('batch') else base / value):.2f}x"
         )
-        unit = "" if "errors" in key else (" t/s" if key.startswith("batch") else " ms")
+        unit = (
+            ""
+            if "errors" in key or key.startswith("windows")
+            else (" t/s" if key.startswith("batch") else " ms")
+        )
         print(f"{key:28} {value:>9.1f}{unit[:1] if unit else ' '} {(target[0] + str(target[1])) if target else '':>10} "
               f"{ok:>4} {'' if base is None else f'{base:.1f}':>10} {ratio:>7}")  # fmt: skip
     print("(fp32 = PyTorch eager; onnx = ONNX Runtime fp32, the copy a trained version serves by default; int8 = "
