@@ -4,6 +4,7 @@ import { ref } from 'vue'
 
 import type { MetricPoint, Run } from '@/api/runs'
 import * as runsApi from '@/api/runs'
+import { FakeEventSource } from '@/test/eventSource'
 import { withSetup } from '@/test/setup'
 
 import { useRunEvents } from './useRunEvents'
@@ -14,29 +15,6 @@ vi.mock('@/api/runs', async (importOriginal) => ({
   getRunMetrics: vi.fn(),
   getRunLogs: vi.fn(),
 }))
-
-/** A stand-in for the browser's EventSource that the test drives by hand. */
-class FakeEventSource {
-  static CONNECTING = 0
-  static OPEN = 1
-  static CLOSED = 2
-  static last: FakeEventSource | null = null
-  readyState = 1
-  onerror: (() => void) | null = null
-  listeners: Record<string, ((ev: MessageEvent) => void)[]> = {}
-  constructor(public url: string) {
-    FakeEventSource.last = this
-  }
-  addEventListener(name: string, fn: (ev: MessageEvent) => void) {
-    ;(this.listeners[name] ??= []).push(fn)
-  }
-  emit(name: string, data: unknown) {
-    for (const fn of this.listeners[name] ?? []) fn(new MessageEvent(name, { data: JSON.stringify(data) }))
-  }
-  close() {
-    this.readyState = 2
-  }
-}
 
 function run(status: Run['status'], progress: Run['progress'] = {}): Run {
   return { id: 5, name: 'r', status, progress, model_version_ids: [] } as unknown as Run

@@ -34,6 +34,7 @@ export const routes: RouteRecordRaw[] = [
   },
   { path: '/inference', name: 'inference', component: () => import('@/views/InferenceView.vue'), meta: { title: 'nav.inference' } },
   { path: '/chat', name: 'chat', component: () => import('@/views/ChatView.vue'), meta: { title: 'nav.chat' } },
+  { path: '/jobs', name: 'jobs', component: () => import('@/views/JobsView.vue'), meta: { title: 'nav.jobs' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('@/views/NotFoundView.vue') },
 ]
 

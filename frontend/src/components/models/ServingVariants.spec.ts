@@ -1,14 +1,21 @@
 import { flushPromises } from '@vue/test-utils'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 
+import * as jobsApi from '@/api/jobs'
+import type { Job } from '@/api/jobs'
 import * as modelsApi from '@/api/models'
 import type { ModelDetail, VariantInfo } from '@/api/models'
+import { FakeEventSource } from '@/test/eventSource'
 import { mountWith } from '@/test/setup'
 import { formatPoints } from '@/utils/variants'
 
 import ServingVariants from './ServingVariants.vue'
 
 vi.mock('@/api/models', () => ({ exportVariant: vi.fn(), getModel: vi.fn(), setServingVariant: vi.fn() }))
+vi.mock('@/api/jobs', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('@/api/jobs')>()),
+  listJobs: vi.fn(async () => []),
+}))
 
 const ABSENT: VariantInfo = { status: 'absent', size_bytes: null, accuracy_delta: null, evaluation: null, error: null }
 
@@ -53,7 +60,23 @@ async function mountFor(model: ModelDetail) {
   return { w, follow, click }
 }
 
-afterEach(() => vi.useRealTimers())
+/** Job 1 (or 2 for another version) exporting the fp32 copy of version `versionId`. */
+function exportJob(status: Job['status'], versionId: number, message = ''): Job {
+  return {
+    id: versionId === 7 ? 1 : 2,
+    kind: 'export',
+    status,
+    subject: 'v · onnx',
+    params: { version_id: versionId, variant: 'onnx' },
+    progress: { done: 0, total: 0, message, fraction: status === 'succeeded' ? 1 : null, eta_s: null },
+    error_message: '',
+  } as unknown as Job
+}
+
+afterEach(() => {
+  vi.useRealTimers()
+  vi.unstubAllGlobals()
+})
 
 describe('ServingVariants', () => {
   it('explains each variant, marks the served one and offers build or serve as fits its state', async () => {
@@ -82,33 +105,34 @@ describe('ServingVariants', () => {
     expect(fine.find('[data-test=int8-warning]').exists()).toBe(false)
   })
 
-  it('builds a variant, follows it every 2 s while it builds, then stops asking', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  it('builds a variant, shows its export job live and reads the version again once the job ends', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource)
     const { w, follow, click } = await mountFor(version({}))
+    expect(jobsApi.listJobs).toHaveBeenCalledWith({ kind: 'export', belongsTo: 7, limit: 20 })
     vi.mocked(modelsApi.exportVariant).mockResolvedValueOnce(version({ onnx: { ...ABSENT, status: 'building' } }))
-    vi.mocked(modelsApi.getModel)
-      .mockResolvedValueOnce(version({ onnx: { ...ABSENT, status: 'building' } }))
-      .mockResolvedValueOnce(version({ onnx: ready(0) }))
+    vi.mocked(modelsApi.getModel).mockResolvedValueOnce(version({ onnx: ready(0) }))
 
     await click('[data-test=build-onnx]')
     expect(modelsApi.exportVariant).toHaveBeenCalledWith(7, 'onnx')
     expect(w.find('[data-test=variant-onnx]').attributes('data-status')).toBe('building')
     expect(w.text()).toContain('正在生成')
 
-    await vi.advanceTimersByTimeAsync(1900)
+    const es = FakeEventSource.last!
+    expect(es.url).toBe('/api/jobs/events')
+    es.emit('job', exportJob('running', 8)) // another version's build: not this table's
+    es.emit('job', exportJob('running', 7, 'exporting'))
+    await flushPromises()
+    expect(w.find('[data-test=job-progress]').attributes('data-job-id')).toBe('1')
+    expect(w.text()).toContain('导出中')
     expect(modelsApi.getModel).not.toHaveBeenCalled()
-    await vi.advanceTimersByTimeAsync(100)
-    follow()
-    expect(modelsApi.getModel).toHaveBeenCalledTimes(1)
-    await vi.advanceTimersByTimeAsync(2000)
+
+    es.emit('job', exportJob('succeeded', 7))
+    await flushPromises()
     follow()
     await flushPromises()
-    expect(modelsApi.getModel).toHaveBeenCalledTimes(2)
+    expect(modelsApi.getModel).toHaveBeenCalledTimes(1)
     expect(w.find('[data-test=variant-onnx]').attributes('data-status')).toBe('ready')
     expect(w.find('[data-test=serve-onnx]').exists()).toBe(true)
-
-    await vi.advanceTimersByTimeAsync(10_000)
-    expect(modelsApi.getModel).toHaveBeenCalledTimes(2) // nothing builds any more
   })
 
   it('makes a ready variant the served one', async () => {

@@ -1,0 +1,197 @@
+/**
+ * Live jobs of every kind, one way: the server pushes `job` events (the job's public shape) over SSE whenever a job
+ * changes. `useJob` follows one job (its stream ends after the job's end); `useJobList` keeps a list live over the one
+ * all-jobs stream, so a page watching many jobs still holds a single connection (browsers allow about six per server).
+ * Without EventSource, or when a stream is closed for good, both poll instead.
+ */
+import { computed, getCurrentScope, onScopeDispose, ref, shallowRef, watch, type Ref } from 'vue'
+
+import {
+  ALL_JOB_EVENTS_URL,
+  getJob,
+  isActiveJob,
+  jobEventsUrl,
+  listJobs,
+  matchesQuery,
+  type Job,
+  type JobQuery,
+} from '@/api/jobs'
+
+export type JobEventsMode = 'idle' | 'sse' | 'polling'
+
+interface Follower {
+  /** Open the SSE stream; false when this browser has no EventSource. */
+  open(url: string, onJob: (job: Job) => void, onClosed: () => void): boolean
+  poll(tick: () => Promise<boolean>, intervalMs: number): void
+  close(): void
+}
+
+/** One stream or one poll loop at a time; closed with the component. */
+function useFollower(mode: Ref<JobEventsMode>): Follower {
+  let source: EventSource | null = null
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
+
+  function close() {
+    source?.close()
+    source = null
+    if (timer) clearTimeout(timer)
+    timer = undefined
+    mode.value = 'idle'
+  }
+
+  function open(url: string, onJob: (job: Job) => void, onClosed: () => void): boolean {
+    close()
+    if (typeof EventSource === 'undefined') return false
+    const es = new EventSource(url)
+    source = es
+    mode.value = 'sse'
+    es.addEventListener('job', (ev) => {
+      try {
+        onJob(JSON.parse((ev as MessageEvent<string>).data) as Job)
+      } catch {
+        // a malformed event is skipped; the next snapshot supersedes it
+      }
+    })
+    es.onerror = () => {
+      // The browser reconnects by itself while CONNECTING; CLOSED (404, proxy cut) means the caller polls instead.
+      if (source === es && es.readyState === EventSource.CLOSED) onClosed()
+    }
+    return true
+  }
+
+  /** Call `tick` every `intervalMs` while it answers true. */
+  function poll(tick: () => Promise<boolean>, intervalMs: number) {
+    close()
+    mode.value = 'polling'
+    const step = async () => {
+      let again = true
+      try {
+        again = await tick()
+      } catch {
+        // retried next time; the caller shows its own error
+      }
+      if (stopped || mode.value !== 'polling') return
+      if (again) timer = setTimeout(step, intervalMs)
+      else mode.value = 'idle'
+    }
+    timer = setTimeout(step, intervalMs)
+  }
+
+  if (getCurrentScope()) {
+    onScopeDispose(() => {
+      stopped = true
+      close()
+    })
+  }
+  return { open, poll, close }
+}
+
+/** One job, live until it ends. */
+export function useJob(jobId: Ref<number | null | undefined>, options: { pollMs?: number } = {}) {
+  const pollMs = options.pollMs ?? 2000
+  const job = shallowRef<Job | null>(null)
+  const mode = ref<JobEventsMode>('idle')
+  const error = shallowRef<unknown>(null)
+  const isActive = computed(() => isActiveJob(job.value))
+  const follower = useFollower(mode)
+  let generation = 0 // bumps on every (re)connect so late answers about an old job are dropped
+
+  function onSnapshot(snapshot: Job, gen: number) {
+    if (gen !== generation || snapshot.id !== jobId.value) return
+    job.value = snapshot
+    error.value = null
+    if (!isActiveJob(snapshot)) follower.close() // the server ends the stream too; no reconnect wanted
+  }
+
+  function startPolling(id: number, gen: number) {
+    follower.poll(async () => {
+      if (gen !== generation) return false
+      try {
+        onSnapshot(await getJob(id), gen)
+      } catch (err) {
+        if (gen === generation) error.value = err
+      }
+      return gen === generation && isActive.value
+    }, pollMs)
+  }
+
+  async function connect() {
+    generation += 1
+    const gen = generation
+    follower.close()
+    job.value = null
+    const id = jobId.value
+    if (!id) return
+    try {
+      onSnapshot(await getJob(id), gen)
+    } catch (err) {
+      if (gen === generation) error.value = err
+      return
+    }
+    if (gen !== generation || !isActive.value) return
+    const opened = follower.open(
+      jobEventsUrl(id),
+      (snap) => onSnapshot(snap, gen),
+      () => gen === generation && isActive.value && startPolling(id, gen),
+    )
+    if (!opened) startPolling(id, gen)
+  }
+
+  watch(jobId, () => void connect(), { immediate: true })
+  return { job, mode, error, isActive, reconnect: connect }
+}
+
+/** A list of jobs (newest first) matching `query`, live: new jobs appear, running ones move, ended ones settle. */
+export function useJobList(query: () => JobQuery, options: { pollMs?: number } = {}) {
+  const pollMs = options.pollMs ?? 5000
+  const jobs = shallowRef<Job[]>([])
+  const loading = ref(false)
+  const mode = ref<JobEventsMode>('idle')
+  const error = shallowRef<unknown>(null)
+  const active = computed(() => jobs.value.filter(isActiveJob))
+  const follower = useFollower(mode)
+  let generation = 0
+
+  function merge(snapshot: Job, gen: number) {
+    const q = query()
+    if (gen !== generation || !matchesQuery(snapshot, q)) return
+    const rest = jobs.value.filter((j) => j.id !== snapshot.id)
+    jobs.value = [snapshot, ...rest].sort((a, b) => b.id - a.id).slice(0, q.limit ?? 200)
+  }
+
+  async function load(gen: number): Promise<void> {
+    try {
+      const list = await listJobs(query())
+      if (gen !== generation) return
+      jobs.value = list
+      error.value = null
+    } catch (err) {
+      if (gen === generation) error.value = err
+    }
+  }
+
+  async function connect() {
+    generation += 1
+    const gen = generation
+    follower.close()
+    loading.value = true
+    await load(gen)
+    if (gen !== generation) return
+    loading.value = false
+    const poll = () =>
+      follower.poll(async () => {
+        await load(gen)
+        return gen === generation
+      }, pollMs)
+    const opened = follower.open(
+      ALL_JOB_EVENTS_URL,
+      (snap) => merge(snap, gen),
+      () => gen === generation && poll(),
+    )
+    if (!opened) poll()
+  }
+
+  watch(() => JSON.stringify(query()), () => void connect(), { immediate: true })
+  return { jobs, active, loading, mode, error, reload: connect }
+}
