@@ -6,10 +6,13 @@ import argparse
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from llm_trainer.cli.common import add_data_dir, settings_from_args
 from llm_trainer.core.variants import ServingVariant
+
+UNFINISHED = ("queued", "running")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.file and not args.out:
         print("--file needs --out (where the predictions CSV goes).", file=sys.stderr)
         return 2
+    if args.file:
+        from llm_trainer.cli.server import open_server
+
+        server = open_server(settings_from_args(args))
+        if server is not None:  # the server's dispatcher runs the job: this process claims nothing
+            try:
+                return _predict_file_on_server(server, args)
+            finally:
+                server.close()
     serving = open_serving(args)
     try:
         return _predict_file(serving, args) if args.file else _predict_texts(serving, args)
@@ -127,13 +139,42 @@ def _predict_file(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
     columns = {"text": args.text_column, "text_b": args.text_b_column, "label": args.label_column}
     job = batch_jobs.start_job(serving, args.file, args.file.name, args.model, args.variant, columns, keep_source=True)
     batch_jobs.run_here(serving, job.id)
-    job = batch_jobs.get_job(serving, job.id)
-    if job.status != "succeeded":
-        print(f"error: {job.error_message}", file=sys.stderr)
+    while (job := batch_jobs.get_job(serving, job.id)).status in UNFINISHED:
+        time.sleep(1)  # a server started meanwhile claimed it first: its answer is awaited, not an error
+    if job.status == "succeeded":
+        shutil.copyfile(job.output_path, args.out)
+    return _report(job.status, job.error_message, job.total, args.out, (job.metrics or {}).get("evaluation"))
+
+
+def _predict_file_on_server(server, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from llm_trainer.cli.server import ServerError
+
+    if not args.file.is_file():
+        print(f"error: no such file: {args.file}", file=sys.stderr)
         return 1
-    shutil.copyfile(job.output_path, args.out)
-    print(f"{job.total} rows -> {args.out}")
-    evaluation = (job.metrics or {}).get("evaluation")
+    fields = {"model_id": args.model, "variant": args.variant, "text_column": args.text_column,
+              "text_b_column": args.text_b_column, "label_column": args.label_column}  # fmt: skip
+    try:
+        with args.file.open("rb") as f:
+            data = {k: str(v) for k, v in fields.items() if v is not None}
+            job = server.call("POST", "/api/predict/batch", files={"file": (args.file.name, f)}, data=data)
+        print(f"batch job {job['id']}: submitted to the server at {server.url}")
+        while job["status"] in UNFINISHED:
+            time.sleep(1)
+            job = server.call("GET", f"/api/predict/batch/{job['id']}")
+        if job["status"] == "succeeded":
+            server.download(f"/api/predict/batch/{job['id']}/download", args.out)
+    except ServerError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return _report(job["status"], job["error_message"], job["total"], args.out, job.get("evaluation"))
+
+
+def _report(status: str, error: str, total: int, out: Path, evaluation: dict | None) -> int:
+    if status != "succeeded":
+        print(f"error: {error or 'the batch job ended ' + status}", file=sys.stderr)
+        return 1
+    print(f"{total} rows -> {out}")
     if evaluation:
         print(
             f"accuracy {evaluation['accuracy']:.4f}, macro-F1 {evaluation['macro_f1']:.4f} ({evaluation['count']} rows)"

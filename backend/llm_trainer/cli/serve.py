@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     elif settings.token:
         print("LLM Trainer: access token required (LLM_TRAINER_TOKEN); log in at /login.")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    address = f"[{shown}]" if ":" in shown else shown  # an IPv6 literal goes in brackets in a URL
+    os.environ["LLM_TRAINER_SERVER_URL"] = f"http://{address}:{port}"  # announced to CLIs on this data dir
+    get_settings.cache_clear()
     print(
         f"LLM Trainer: http://{shown}:{port}{login}  (API docs: http://{shown}:{port}/docs, data: {settings.data_dir})"
     )

@@ -68,7 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-column", default=None, help="With --file: column of the text (pairs: the first text).")
     p.add_argument("--text-b-column", default=None, help="With --file and --task pair: column of the second text.")
     p.add_argument("--label-column", default=None, help="With --file: column of the label(s).")
-    p.add_argument("--wait", action="store_true", help="Train in this process's scheduler and print progress.")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="Print progress until the run ends: a server running on this data dir trains it (the run is submitted "
+        "to it over HTTP, with LLM_TRAINER_TOKEN when set); without one it trains in this process.",
+    )
     add_data_dir(p)
     add_config_flags(p)
     p.set_defaults(func=run)
@@ -92,6 +97,7 @@ def _import_file(session: Any, settings: Any, path: Path, args: argparse.Namespa
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from llm_trainer.cli.server import ServerError, open_server
     from llm_trainer.core.errors import AppError
     from llm_trainer.db.base import make_engine, make_session_factory, session_scope
     from llm_trainer.db.migrate import upgrade_to_head
@@ -102,30 +108,64 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database)
     upgrade_to_head(engine)
     factory = make_session_factory(engine)
+    server = open_server(settings)  # a server on this data dir gets the run over HTTP: its queue, its limits
     try:
         config = config_from_args(args)
         with session_scope(factory) as session:
             dataset_id = args.dataset if args.dataset is not None else _import_file(session, settings, args.file, args)
             base_model = args.base_model or training.default_base_model(session, dataset_id)
-            run_ = training.create_run(session, settings, dataset_id=dataset_id, base_model=base_model, config=config)
-            run_id = run_.id
+            if server is None:
+                run_ = training.create_run(
+                    session, settings, dataset_id=dataset_id, base_model=base_model, config=config
+                )
+                run_id = run_.id
+        if server is not None:
+            body = {"dataset_id": dataset_id, "base_model": base_model, "config": config.model_dump(mode="json")}
+            run_id = server.call("POST", "/train", json=body)["id"]
     except ValidationError as exc:
         print(f"invalid training config: {exc}", file=sys.stderr)
         return 2
-    except AppError as exc:
+    except (AppError, ServerError) as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    print(f"queued run {run_id}")
+    if server is not None:
+        print(f"queued run {run_id}: submitted to the server at {server.url}, which trains it")
+    else:
+        print(f"queued run {run_id}")
     if not args.wait:
-        print("a running `llm-trainer serve` on this data dir will start it (or run again with --wait)")
+        if server is None:
+            print("a running `llm-trainer serve` on this data dir will start it (or run again with --wait)")
         return 0
+    if server is not None:
+        try:
+            return _follow_on_server(server, run_id)
+        finally:
+            server.close()
     return _train_here(settings, factory, run_id)
 
 
+def _follow_on_server(server: Any, run_id: int) -> int:
+    """Print the server's progress of the run; Ctrl-C asks the server to stop it (twice: kill)."""
+    from llm_trainer.cli.server import ServerError
+
+    def fetch() -> tuple[str, dict[str, Any], str]:
+        run = server.call("GET", f"/api/runs/{run_id}")
+        return run["status"], dict(run.get("progress") or {}), run.get("error_message") or ""
+
+    def stop() -> str:
+        return server.call("POST", f"/api/runs/{run_id}/stop")["status"]
+
+    try:
+        return _follow(fetch, stop)
+    except ServerError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
 def _train_here(settings: Any, factory: Any, run_id: int) -> int:
-    """Wait for the run and print progress: a server on this data dir trains it (its dispatcher claims it, within
-    its concurrency limit); without one, a dispatcher here claims this run's job and no other. Ctrl-C stops
-    gracefully, a second Ctrl-C kills."""
+    """Wait for the run and print progress: a server on this data dir that did not announce an address trains it
+    (its dispatcher claims it, within its concurrency limit); without one, a dispatcher here claims this run's job
+    and no other. Ctrl-C stops gracefully, a second Ctrl-C kills."""
     from llm_trainer.db.base import session_scope
     from llm_trainer.services import training
     from llm_trainer.services.jobs import JobDispatcher, server_dispatcher
@@ -137,17 +177,37 @@ def _train_here(settings: Any, factory: Any, run_id: int) -> int:
         scheduler = JobDispatcher(settings, factory, only_runs={run_id})
         scheduler.start()
 
-    def _stop(_sig: int, _frame: Any) -> None:
+    def fetch() -> tuple[str, dict[str, Any], str]:
         with session_scope(factory) as session:
-            run = training.stop_run(session, run_id)
-        print(f"\nstop requested (run is {run.status}); press Ctrl-C again to kill it", file=sys.stderr)
+            run = training.get_run(session, run_id)
+            return run.status, dict(run.progress or {}), run.error_message
+
+    def stop() -> str:
+        with session_scope(factory) as session:
+            return training.stop_run(session, run_id).status
+
+    code = _follow(fetch, stop)
+    if scheduler is not None:
+        with session_scope(factory) as session:
+            run = training.get_run(session, run_id)
+            status, version_id = run.status, (run.progress or {}).get("model_version_id")
+        if status == "succeeded" and version_id:
+            _build_fast_copy(settings, factory, scheduler, version_id)
+        scheduler.shutdown()
+    return code
+
+
+def _follow(fetch: Any, stop: Any) -> int:
+    """Print a progress line whenever it changes until the run ends; Ctrl-C calls `stop`."""
+
+    def _stop(_sig: int, _frame: Any) -> None:
+        status = stop()
+        print(f"\nstop requested (run is {status}); press Ctrl-C again to kill it", file=sys.stderr)
 
     signal.signal(signal.SIGINT, _stop)
     last = ""
     while True:
-        with session_scope(factory) as session:
-            run = training.get_run(session, run_id)
-            status, progress, error = run.status, dict(run.progress or {}), run.error_message
+        status, progress, error = fetch()
         line = _progress_line(status, progress)
         if line != last:
             print(line, flush=True)
@@ -155,10 +215,6 @@ def _train_here(settings: Any, factory: Any, run_id: int) -> int:
         if status in TERMINAL:
             break
         time.sleep(2)
-    if scheduler is not None:
-        if status == "succeeded" and progress.get("model_version_id"):
-            _build_fast_copy(settings, factory, scheduler, progress["model_version_id"])
-        scheduler.shutdown()
     if error:
         print(f"error: {error}", file=sys.stderr)
     if progress.get("model_version_id"):

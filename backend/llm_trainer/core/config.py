@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Where uploads, models and the SQLite file live.")
     host: str = Field("127.0.0.1", description="Interface the server listens on.")
     port: int = Field(8000, description="Port the server listens on.")
+    server_url: str = Field(
+        "",
+        description="Set by `llm-trainer serve` for its own process: the address it answers at, announced in the data "
+        "dir so a CLI on the same data dir submits its work to it over HTTP.",
+    )
     max_upload_mb: int = Field(200, description="Largest dataset/prediction file accepted, in MB.")
     insert_batch_size: int = Field(5000, description="Rows per INSERT batch when storing a dataset.")
     database_url: str = Field(

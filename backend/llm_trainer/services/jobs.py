@@ -152,13 +152,23 @@ def sweep_orphans(settings: Settings, session: Session) -> list[Path]:
     return found
 
 
+def _announcement(settings: Settings) -> dict[str, str]:
+    """What a live server dispatcher on this data dir wrote about itself ({} when none runs)."""
+    try:
+        found = json.loads((settings.data_dir / SERVER_FILE).read_text(encoding="utf-8"))
+        return found if owner_alive(found["owner"]) else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def server_dispatcher(settings: Settings) -> str | None:
     """The owner id of a live server dispatcher on this data dir, if one runs."""
-    try:
-        owner = json.loads((settings.data_dir / SERVER_FILE).read_text(encoding="utf-8"))["owner"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return owner if owner_alive(owner) else None
+    return _announcement(settings).get("owner")
+
+
+def announced_server(settings: Settings) -> str | None:
+    """The URL a live server on this data dir answers at (`llm-trainer serve` announces it), if one runs."""
+    return _announcement(settings).get("url") or None
 
 
 def heartbeat_limit(settings: Settings, job: Job) -> float:
@@ -217,7 +227,8 @@ class JobDispatcher:
                     if repaired := hook(session):
                         log.warning("start-up repair %s: %s", getattr(hook, "func", hook).__name__, repaired)
         if self.is_server:
-            (self.settings.data_dir / SERVER_FILE).write_text(json.dumps({"owner": self.owner}), encoding="utf-8")
+            announcement = {"owner": self.owner, "url": self.settings.server_url}
+            (self.settings.data_dir / SERVER_FILE).write_text(json.dumps(announcement), encoding="utf-8")
         self.thread = threading.Thread(target=self._loop, name="job-dispatcher", daemon=True)
         self.thread.start()
 

@@ -72,17 +72,28 @@ def test_train_wait_without_a_server_claims_only_its_own_run(tmp_path, data_dir,
     assert jobs[1] == ("queued", "") and jobs[2][0] == "succeeded"
 
 
-def test_train_wait_beside_a_server_leaves_the_run_to_the_servers_queue(tmp_path, data_dir, tiny_model_dir):
+def test_train_wait_beside_a_server_submits_over_http_with_the_token_and_the_limit_holds(
+    tmp_path, data_dir, tiny_model_dir
+):
     path = tmp_path / "评论.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows([["text", "label"], *review_rows(40)])
     assert _cli(data_dir, "--file", str(path), "--base-model", "tfidf").returncode == 0  # dataset 1, run 1
-    with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url) as http:
+    token = {"LLM_TRAINER_TOKEN": "s3cret-token"}
+    with (
+        run_server(data_dir, tmp_path / "server.log", env=token) as url,
+        httpx.Client(base_url=url, headers={"Authorization": "Bearer s3cret-token"}) as http,
+    ):
         assert wait_run(http.get, 1, lambda r: r["status"] == "succeeded")["status"] == "succeeded"
         body = {"dataset_id": 1, "base_model": str(tiny_model_dir), "config": {"epochs": 100, "batch_size": 2}}
         busy = http.post("/train", json=body).json()
         wait_run(http.get, busy["id"], lambda r: r["status"] == "running", timeout=120)
-        env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir)}
+
+        no_token = _cli(data_dir, "--dataset", "1", "--base-model", "tfidf", "--wait")
+        assert no_token.returncode == 2 and "access token" in no_token.stderr, no_token.stdout + no_token.stderr
+        assert http.get("/api/runs").json()["total"] == 2, "a refused submission queues nothing"
+
+        env = {**os.environ, "LLM_TRAINER_DATA_DIR": str(data_dir), **token}
         cli = subprocess.Popen(
             [sys.executable, "-m", "llm_trainer.cli", "train", "--dataset", "1", "--base-model", "tfidf", "--wait"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -98,7 +109,7 @@ def test_train_wait_beside_a_server_leaves_the_run_to_the_servers_queue(tmp_path
         finally:
             if cli.poll() is None:
                 cli.kill()
-        assert cli.returncode == 0 and "a server runs on this data dir" in out and "[succeeded]" in out, out
+        assert cli.returncode == 0 and f"submitted to the server at {url}" in out and "[succeeded]" in out, out
         server_owner = json.loads((data_dir / "dispatcher.json").read_text(encoding="utf-8"))["owner"]
     jobs = _jobs(data_dir)
     assert jobs[busy["id"] + 1] == ("succeeded", server_owner), "the server trained it, not a second scheduler"
