@@ -3,8 +3,9 @@
 import { http } from './http'
 import type { EvalMetrics, TaskKind } from './types'
 
-/** How a version is run: the trained PyTorch model, its ONNX Runtime exports, or a TF-IDF baseline. */
-export type VariantName = 'pytorch' | 'onnx' | 'onnx_int8' | 'tfidf'
+/** How a version is run: the trained PyTorch model, its ONNX Runtime exports, a TF-IDF baseline, or the model blended
+ * with its TF-IDF baseline (ensemble). */
+export type VariantName = 'pytorch' | 'onnx' | 'onnx_int8' | 'tfidf' | 'ensemble'
 export type ExportVariant = 'onnx' | 'onnx_int8'
 
 /** A built variant scored against the PyTorch model on the version's validation texts. */
@@ -50,8 +51,26 @@ export interface ModelSummary {
   loaded_variants: string[]
 }
 
+/** What training found when it averaged the model's probabilities with its TF-IDF baseline's on validation. */
+export interface EnsembleRecord {
+  /** The baseline's share of the average (0 = the model alone), chosen on the validation split. */
+  weight: number
+  /** The metric the weight was chosen on (accuracy; multi-label: micro_f1). */
+  primary_metric: string
+  /** The blend's validation metrics at that weight. */
+  metrics: Record<string, number>
+  /** The model alone on the same metric. */
+  model_value: number
+  beats_model: boolean
+  /** Served only when it beats the model on validation. */
+  offered: boolean
+  /** The primary metric at every weight tried: `{ weight, [primary_metric]: value }`. */
+  by_weight: Record<string, number>[]
+}
+
 export interface ModelMetrics extends EvalMetrics {
-  baseline?: { accuracy: number; macro_f1: number; weighted_f1: number } | null
+  baseline?: ({ accuracy: number; macro_f1: number; weighted_f1: number } & Record<string, number>) | null
+  ensemble?: EnsembleRecord | null
   max_length?: number
   truncation_share?: number
 }

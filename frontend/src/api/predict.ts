@@ -41,6 +41,8 @@ export interface PredictResponse {
   variant: VariantName
   latency_ms: number
   load_ms: number | null
+  /** Set when the ensemble answered: the transformer variant it blended and the TF-IDF baseline's weight. */
+  ensemble?: { model_variant: VariantName; baseline_weight: number } | null
   predictions: Prediction[]
 }
 

@@ -2,7 +2,7 @@
 import type { ModelDetail, VariantName } from '@/api/models'
 
 /** Slowest and most exact first, as the user reads the trade-off. */
-export const VARIANT_ORDER: VariantName[] = ['pytorch', 'onnx', 'onnx_int8', 'tfidf']
+export const VARIANT_ORDER: VariantName[] = ['pytorch', 'onnx', 'onnx_int8', 'ensemble', 'tfidf']
 
 /** An int8 variant losing more than this much accuracy (one point) is flagged to the user. */
 export const INT8_MAX_DROP = 0.01

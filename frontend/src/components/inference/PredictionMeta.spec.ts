@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest'
+
+import type { Prediction, PredictResponse } from '@/api/predict'
+import { mountWith } from '@/test/setup'
+
+import PredictionMeta from './PredictionMeta.vue'
+
+function answer(): Prediction {
+  return { label: '正面', score: 0.9, probabilities: [{ label: '正面', probability: 0.9 }], truncated: false }
+}
+
+function response(prediction: Prediction, extra: Partial<PredictResponse> = {}): PredictResponse {
+  return { task: 'classification', model_id: 3, model_name: 'v3', variant: 'onnx', latency_ms: 12.34, load_ms: null, predictions: [prediction], ...extra }
+}
+
+describe('PredictionMeta', () => {
+  it('names the ensemble and what it blended', () => {
+    const one = answer()
+    const result = response(one, { variant: 'ensemble', ensemble: { model_variant: 'onnx', baseline_weight: 0.3 } })
+    const w = mountWith(PredictionMeta, { props: { result, prediction: one } })
+    expect(w.find('[data-test=answered-variant]').text()).toContain('集成（模型 + TF-IDF）')
+    expect(w.find('[data-test=ensemble-parts]').text()).toContain('ONNX fp32 + TF-IDF，基线权重 0.3')
+    expect(w.text()).toContain('12.3')
+  })
+})
