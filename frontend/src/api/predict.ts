@@ -31,6 +31,8 @@ export interface Prediction {
   /** NER: the text as tagged and the entities found in it. */
   text?: string | null
   entities?: Entity[] | null
+  /** Encoder versions: windows the text was read in (more than 1: a long text read in overlapping parts). */
+  windows?: number | null
 }
 
 export interface PredictResponse {

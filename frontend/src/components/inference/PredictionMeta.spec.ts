@@ -5,8 +5,8 @@ import { mountWith } from '@/test/setup'
 
 import PredictionMeta from './PredictionMeta.vue'
 
-function answer(): Prediction {
-  return { label: '正面', score: 0.9, probabilities: [{ label: '正面', probability: 0.9 }], truncated: false }
+function answer(windows: number | null): Prediction {
+  return { label: '正面', score: 0.9, probabilities: [{ label: '正面', probability: 0.9 }], truncated: false, windows }
 }
 
 function response(prediction: Prediction, extra: Partial<PredictResponse> = {}): PredictResponse {
@@ -14,8 +14,18 @@ function response(prediction: Prediction, extra: Partial<PredictResponse> = {}):
 }
 
 describe('PredictionMeta', () => {
+  it('says how many windows a long text was read in, and nothing when it fitted', () => {
+    const long = answer(3)
+    const w = mountWith(PredictionMeta, { props: { result: response(long), prediction: long } })
+    expect(w.find('[data-test=windows]').text()).toContain('长文本分 3 段读取')
+    const short = answer(1)
+    expect(mountWith(PredictionMeta, { props: { result: response(short), prediction: short } }).find('[data-test=windows]').exists()).toBe(false)
+    const english = mountWith(PredictionMeta, { props: { result: response(long), prediction: long } }, 'en')
+    expect(english.find('[data-test=windows]').text()).toContain('Long text read in 3 windows')
+  })
+
   it('names the ensemble and what it blended', () => {
-    const one = answer()
+    const one = answer(1)
     const result = response(one, { variant: 'ensemble', ensemble: { model_variant: 'onnx', baseline_weight: 0.3 } })
     const w = mountWith(PredictionMeta, { props: { result, prediction: one } })
     expect(w.find('[data-test=answered-variant]').text()).toContain('集成（模型 + TF-IDF）')

@@ -388,6 +388,7 @@ const en: typeof zhCN = {
     variantOfDefault: 'As set for the default model',
     answeredBy: 'Answered by: {variant}',
     ensembleParts: '{model} + TF-IDF, baseline weight {weight}',
+    windows: 'Long text read in {n} windows',
     predict: 'Predict',
     result: 'Prediction',
     latency: '{ms} ms',

@@ -386,6 +386,7 @@ export default {
     variantOfDefault: '默认模型设定的方式',
     answeredBy: '回答者：{variant}',
     ensembleParts: '{model} + TF-IDF，基线权重 {weight}',
+    windows: '长文本分 {n} 段读取',
     predict: '预测',
     result: '预测结果',
     latency: '耗时 {ms} 毫秒',
