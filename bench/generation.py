@@ -132,28 +132,53 @@ def step_times(
     return out
 
 
-def serve_times(cache: Path, streams: int = 4) -> dict:
+def serve_times(
+    cache: Path, streams: int = 4, repeats: int = 5, threads: int | None = None
+) -> dict:
     """Time to first token and tokens/s of one stream (30-character prompt, greedy, 64 tokens) of the embedded Gemma
-    as a version serves it, then `streams` concurrent streams (errors counted)."""
+    as a version serves it (serving dtype, forward passes on the torch thread), `repeats` times (p50), then `streams`
+    concurrent streams (errors counted, first-token time of each)."""
+    import os
     import threading
 
+    import torch
     from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
+    from llm_trainer.ml.inference.runtime import on_torch_thread
     from llm_trainer.ml.modeling import resolve_source_folder
-    from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest
-    from llm_trainer.ml.tasks.generation.training import load_causal_lm
-
-    tokenizer, model = load_causal_lm(
-        resolve_source_folder(EMBEDDED_GEMMA_SOURCE, cache), EMBEDDED_GEMMA_SOURCE
+    from llm_trainer.ml.tasks.generation.chat import ensure_chat_template
+    from llm_trainer.ml.tasks.generation.predictor import (
+        ChatGenerator,
+        ChatRequest,
+        load_causal_for_serving,
     )
-    generator = ChatGenerator(tokenizer, model.float(), 4096)
+    from transformers import AutoTokenizer
+
+    folder = resolve_source_folder(EMBEDDED_GEMMA_SOURCE, cache)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ensure_chat_template(tokenizer)
+    model = on_torch_thread(
+        load_causal_for_serving, folder
+    )  # as a served version loads
+    if threads:  # OpenMP threads are per thread: set them on the torch thread
+        on_torch_thread(torch.set_num_threads, threads)
+    generator = ChatGenerator(tokenizer, model, 4096, serving=True)
     generator.warm_up()
+    threads = on_torch_thread(torch.get_num_threads)
+    print(
+        f"serving dtype {model.dtype}, {threads} torch threads, attention {model.config._attn_implementation}, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     prompt = "请用三句话介绍一下杭州的西湖，包括它的历史和著名景点。"[:30]
     request = ChatRequest(
         [{"role": "user", "content": prompt}], max_new_tokens=64, temperature=0
     )
-    [one] = generator.predict([request])
-    single = {"first_token_ms": round(one.first_token_ms or 0, 1),
-              "tokens_per_s": round(one.completion_tokens / one.seconds, 2), "tokens": one.completion_tokens}  # fmt: skip
+    runs = [generator.predict([request])[0] for _ in range(repeats)]
+    firsts = sorted(a.first_token_ms or 0 for a in runs)
+    speeds = sorted(a.completion_tokens / a.seconds for a in runs)
+    single = {"first_token_ms_p50": round(firsts[len(firsts) // 2], 1), "first_token_ms_min": round(firsts[0], 1),
+              "tokens_per_s_p50": round(speeds[len(speeds) // 2], 2), "tokens_per_s_max": round(speeds[-1], 2),
+              "tokens": runs[0].completion_tokens, "prompt_tokens": runs[0].prompt_tokens, "runs": repeats}  # fmt: skip
     print(json.dumps({"one_stream": single}), flush=True)
     errors, answers = [], []
 
@@ -173,7 +198,8 @@ def serve_times(cache: Path, streams: int = 4) -> dict:
         t.join()
     wall = time.perf_counter() - started
     together = {"streams": streams, "errors": len(errors), "wall_s": round(wall, 1),
-                "total_tokens_per_s": round(sum(a.completion_tokens for a in answers) / wall, 2)}  # fmt: skip
+                "total_tokens_per_s": round(sum(a.completion_tokens for a in answers) / wall, 2),
+                "first_token_ms": sorted(round(a.first_token_ms or 0) for a in answers)}  # fmt: skip
     print(json.dumps({"concurrent": together}), flush=True)
     return {"one_stream": single, "concurrent": together}
 
@@ -203,6 +229,12 @@ def main() -> int:
         help="step: one step per loss; run: training",
     )
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="serve: torch threads (default: the server's, all cores)",
+    )
     args = ap.parse_args()
 
     from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
@@ -211,6 +243,12 @@ def main() -> int:
     from llm_trainer.ml.tasks.spec import ModelJob
     from llm_trainer.ml.training.config import TrainingConfig
 
+    if (
+        args.mode == "serve"
+    ):  # as the server does: torch first imported with its OpenMP settings
+        from llm_trainer.ml.inference.runtime import configure_torch
+
+        configure_torch()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench-gen-cache-"))
     rows = conversations(args.rows)
     print(
@@ -218,7 +256,7 @@ def main() -> int:
         flush=True,
     )
     if args.mode == "serve":
-        serve_times(cache)
+        serve_times(cache, repeats=args.repeats, threads=args.threads)
         return 0
     if args.mode == "step":
         step_times(rows, args.max_length, args.batch_size, cache, args.repeats)

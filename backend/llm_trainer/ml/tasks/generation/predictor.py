@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llm_trainer.ml.inference.runtime import on_torch_thread
 from llm_trainer.ml.tasks.generation.chat import prompt_ids, stop_token_ids
 from llm_trainer.ml.version_store import read_manifest
 
@@ -43,15 +44,24 @@ class ChatAnswer:
 
 
 class _PieceStreamer:
-    """A transformers streamer that turns generated ids into text pieces on a queue (whole characters only)."""
+    """A transformers streamer that turns generated ids into text pieces on a queue (whole characters only).
+
+    Incremental: each token decodes only the text since the last emitted piece plus the piece before it (the
+    look-back keeps word-boundary spaces and multi-byte characters split across tokens right), so a long answer
+    costs linear, not quadratic, decoding time."""
 
     def __init__(self, tokenizer: Any, stop_ids: list[int]) -> None:
         self.tokenizer, self.stop_ids = tokenizer, set(stop_ids)
         self.pieces: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.ids: list[int] = []
-        self._sent = ""
+        self._text_ids: list[int] = []  # generated ids without stop tokens: what the answer text is made of
+        self._prefix = 0  # start of the look-back window in _text_ids
+        self._read = 0  # end of what has been sent
         self._prompt_seen = False
         self.first_token_at: float | None = None
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def put(self, value: Any) -> None:
         if not self._prompt_seen:  # the first call carries the prompt
@@ -59,24 +69,35 @@ class _PieceStreamer:
             return
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
-        self.ids += [int(i) for i in value.reshape(-1).tolist()]
-        text = self.tokenizer.decode([i for i in self.ids if i not in self.stop_ids], skip_special_tokens=True)
-        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-            return
-        if len(text) > len(self._sent) and text.startswith(self._sent):
-            self.pieces.put(text[len(self._sent) :])
-            self._sent = text
+        new = [int(i) for i in value.reshape(-1).tolist()]
+        self.ids += new
+        self._text_ids += [i for i in new if i not in self.stop_ids]
+        before = self._decode(self._text_ids[self._prefix : self._read])
+        text = self._decode(self._text_ids[self._prefix :])
+        if len(text) > len(before) and not text.endswith("\ufffd"):  # else half a character: wait for the rest
+            self.pieces.put(text[len(before) :])
+            self._prefix, self._read = self._read, len(self._text_ids)
 
     def end(self) -> None:
         self.pieces.put(None)
 
 
-class ChatGenerator:
-    """`predict([ChatRequest]) -> [ChatAnswer]` and `stream(ChatRequest)` (text pieces, then `last_answer`)."""
+SAMPLE_TOP_K = 64  # sampling keeps the 64 likeliest tokens before top-p (Gemma's own setting): no 262k-wide sort
 
-    def __init__(self, tokenizer: Any, model: Any, context_length: int) -> None:
+
+class ChatGenerator:
+    """`predict([ChatRequest]) -> [ChatAnswer]` and `stream(ChatRequest)` (text pieces, then `last_answer`).
+
+    `serving=True`: each forward pass runs on the process's one torch thread (runtime.on_torch_thread) with every
+    core, so concurrent streams take turns token by token instead of each thread's OpenMP pool fighting for the
+    cores; the request thread itself does the sampling single-threaded."""
+
+    def __init__(self, tokenizer: Any, model: Any, context_length: int, serving: bool = False) -> None:
         self.tokenizer, self.model, self.context_length = tokenizer, model.eval(), context_length
         self.stop_ids = stop_token_ids(tokenizer)
+        self.serving = serving
+        if serving:
+            _forward_on_torch_thread(model)
 
     def _prompt(self, request: ChatRequest) -> tuple[Any, bool]:
         import torch
@@ -103,7 +124,7 @@ class ChatGenerator:
             "do_sample": sample,
             "temperature": request.temperature if sample else None,
             "top_p": request.top_p if sample else None,
-            "top_k": None,
+            "top_k": SAMPLE_TOP_K if sample else None,
             "eos_token_id": self.stop_ids,
             "pad_token_id": self.tokenizer.pad_token_id,
             "use_cache": True,
@@ -116,13 +137,19 @@ class ChatGenerator:
 
         ids, cut = self._prompt(request)
         started = time.perf_counter()
-        with torch.inference_mode():
-            if request.seed is not None:
-                torch.manual_seed(request.seed)
-            self.model.generate(**self._kwargs(request, ids, streamer, cancel))
+        threads = torch.get_num_threads()
+        if self.serving:  # the forward passes run on the torch thread; sampling here needs no OpenMP pool
+            torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                if request.seed is not None:
+                    torch.manual_seed(request.seed)
+                self.model.generate(**self._kwargs(request, ids, streamer, cancel))
+        finally:
+            torch.set_num_threads(threads)
         new = streamer.ids
         stopped = bool(new) and new[-1] in self.stop_ids
-        text = self.tokenizer.decode([i for i in new if i not in self.stop_ids], skip_special_tokens=True)
+        text = streamer._decode(streamer._text_ids)
         first = None if streamer.first_token_at is None else (streamer.first_token_at - started) * 1000
         return ChatAnswer(
             text=text, finish_reason="stop" if stopped else "length", prompt_tokens=int(ids.shape[1]),
@@ -137,6 +164,22 @@ class ChatGenerator:
 
     def warm_up(self) -> None:
         self.predict([ChatRequest([{"role": "user", "content": "你好"}], max_new_tokens=2, temperature=0)])
+
+
+def _forward_on_torch_thread(model: Any) -> None:
+    """Route the model's forward passes (generate's per-token calls) through the torch thread."""
+    import torch
+
+    forward = model.forward
+
+    def run(args: tuple, kwargs: dict) -> Any:
+        with torch.inference_mode():  # grad mode is per thread: generate's own no_grad does not reach here
+            return forward(*args, **kwargs)
+
+    def on_torch(*args: Any, **kwargs: Any) -> Any:
+        return on_torch_thread(run, args, kwargs)
+
+    model.forward = on_torch
 
 
 class ChatStream:
@@ -181,21 +224,43 @@ def base_folder(version_dir: Path, meta: dict[str, Any]) -> Path:
     return resolve_source_folder(meta["base_model"], get_settings().cache_dir)
 
 
+def serving_dtype(saved: Any) -> Any:
+    """bf16 weights stay bf16 where the CPU computes in bf16 (AVX512-BF16 / AMX: half the memory read per token),
+    else they are served in fp32 (bf16 emulated on older CPUs is slower than fp32). fp32 weights stay fp32."""
+    import torch
+
+    from llm_trainer.ml.training.trainer import cpu_supports_bf16
+
+    return torch.float32 if saved == torch.bfloat16 and not cpu_supports_bf16() else saved
+
+
 def load_generator(version_dir: Path, with_adapter: bool = True) -> ChatGenerator:
-    """The version's model ready to answer (LoRA merged into the base weights: no adapter cost per token)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The version's model ready to answer (LoRA merged into the base weights: no adapter cost per token).
+    Loading runs parallel tensor copies: on the torch thread, like every forward pass later."""
+    return on_torch_thread(_load_generator_here, version_dir, with_adapter)
+
+
+def load_causal_for_serving(folder: Path) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    return model.to(serving_dtype(model.dtype))
+
+
+def _load_generator_here(version_dir: Path, with_adapter: bool) -> ChatGenerator:
+    from transformers import AutoTokenizer
 
     from llm_trainer.ml.training.data import model_length_limit
 
     meta = read_manifest(version_dir)
     tokenizer = AutoTokenizer.from_pretrained(version_dir)
     if not with_adapter:  # the base model, for LoRA and full fine-tunes alike
-        model = AutoModelForCausalLM.from_pretrained(base_folder(version_dir, meta))
+        model = load_causal_for_serving(base_folder(version_dir, meta))
     elif (version_dir / ADAPTER_CONFIG).is_file():
         from peft import PeftModel
 
-        base = AutoModelForCausalLM.from_pretrained(base_folder(version_dir, meta))
+        base = load_causal_for_serving(base_folder(version_dir, meta))
         model = PeftModel.from_pretrained(base, version_dir).merge_and_unload()
     else:
-        model = AutoModelForCausalLM.from_pretrained(version_dir)
-    return ChatGenerator(tokenizer, model, model_length_limit(tokenizer, model.config))
+        model = load_causal_for_serving(version_dir)
+    return ChatGenerator(tokenizer, model, model_length_limit(tokenizer, model.config), serving=True)

@@ -1,0 +1,78 @@
+"""Serving a generation model: streamed pieces add up to the whole answer (multi-byte characters split across
+byte-level tokens never come out half), concurrent streams on one served model answer as a single stream does, and
+the served model keeps bf16 weights only where the CPU computes in bf16."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from llm_trainer.ml.tasks.generation.chat import ensure_chat_template
+from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest, _PieceStreamer, serving_dtype
+from tests.helpers.chat_data import chat_texts
+from tests.helpers.tiny_model import build_tiny_causal_lm
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder: Path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), chat_texts(12))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ensure_chat_template(tokenizer)
+    return tokenizer, AutoModelForCausalLM.from_pretrained(folder)
+
+
+def test_streamed_pieces_add_up_to_the_text_and_never_split_a_character(tiny) -> None:
+    import torch
+
+    tokenizer, _ = tiny
+    text = "西瓜是绿色的。Watermelon 🍉 is green, 葡萄是紫色的！" * 3
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) > len(text) / 2  # byte-level pieces: many characters span several tokens
+    streamer = _PieceStreamer(tokenizer, [])
+    streamer.put(torch.tensor([[1, 2, 3]]))  # the prompt, skipped
+    for i in ids:
+        streamer.put(torch.tensor([i]))
+    streamer.end()
+    pieces = []
+    while (piece := streamer.pieces.get()) is not None:
+        pieces.append(piece)
+    assert "".join(pieces) == text
+    assert len(pieces) > 10 and not any("\ufffd" in p for p in pieces)
+
+
+def test_four_concurrent_streams_answer_like_one_stream(tiny) -> None:
+    tokenizer, model = tiny
+    generator = ChatGenerator(tokenizer, model, 256, serving=True)
+    requests = [ChatRequest([{"role": "user", "content": f"{fruit}是什么颜色？"}], max_new_tokens=24, temperature=0)
+                for fruit in ("苹果", "香蕉", "葡萄", "西瓜")]  # fmt: skip
+    alone = [generator.predict([r])[0].text for r in requests]
+    together: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def consume(i: int) -> None:
+        try:
+            together[i] = "".join(generator.stream(requests[i]))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consume, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and [together[i] for i in range(4)] == alone
+
+
+def test_bf16_weights_are_served_in_bf16_only_where_the_cpu_has_bf16(monkeypatch) -> None:
+    import torch
+
+    from llm_trainer.ml.training import trainer
+
+    monkeypatch.setattr(trainer, "cpu_supports_bf16", lambda: False)
+    assert serving_dtype(torch.bfloat16) == torch.float32 and serving_dtype(torch.float32) == torch.float32
+    monkeypatch.setattr(trainer, "cpu_supports_bf16", lambda: True)
+    assert serving_dtype(torch.bfloat16) == torch.bfloat16 and serving_dtype(torch.float32) == torch.float32
