@@ -1,4 +1,5 @@
-"""Chat use cases: find a chat model by id or name, answer a conversation whole or as a stream of text pieces.
+"""Chat use cases: find a chat model by id or name, answer a conversation whole or as a stream of text pieces,
+download a version as a standalone (merged) model.
 
 Serves every version whose task generates text (`TaskSpec.generates_text`); the loaded model comes from the shared
 model cache (one load per version and variant), and prompts go through the version's own chat template.
@@ -6,16 +7,26 @@ model cache (one load per version and variant), and prompts go through the versi
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
 import time
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from llm_trainer.core.errors import InvalidInput, NotFound
+from sqlalchemy.orm import Session
+
+from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
+from llm_trainer.ml.tasks.generation.merge import is_adapter, merged_size_estimate, write_merged
 from llm_trainer.ml.tasks.registry import get_spec
-from llm_trainer.services.serving import Serving, check_variant, loaded_model
+from llm_trainer.services.archive import stream_zip
+from llm_trainer.services.serving import Serving, check_variant, find_version, loaded_model, version_dir
 
 MAX_NEW_TOKENS = 4096
 
@@ -97,3 +108,73 @@ def complete(call: ChatCall) -> Any:
 def stream(call: ChatCall) -> Any:
     """An iterable of text pieces; its `answer` is set when it is exhausted."""
     return call.generator.stream(call.request)
+
+
+_merging = threading.Lock()  # one merged model on disk at a time: each is as large as its base model
+DISK_MARGIN = 512 * 1024 * 1024
+
+
+def merged_zip(serving: Serving, session: Session, model_id: int) -> tuple[Iterator[bytes], str]:
+    """A generation version as a standalone model zip: a LoRA version is merged into its base weights first (in a
+    scratch folder removed once the download ends or is abandoned); a fully fine-tuned one already is one."""
+    version = find_version(session, model_id)
+    folder = version_dir(serving.settings, version)
+    if not _chat_capable(version):
+        raise InvalidInput(
+            f"Version {model_id} is a {version.task} model; only generation versions have a merged download.",
+            code="not_mergeable",
+        )
+    if not folder.is_dir():
+        raise InvalidInput(
+            f"The files of model version {model_id} are missing from the data dir; delete the version.",
+            code="model_files_missing",
+        )
+    name = f"model-{model_id}-merged.zip"
+    if not is_adapter(folder):
+        return stream_zip(folder), name
+    scratch_root = serving.settings.cache_dir
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    needed = merged_size_estimate(folder) + DISK_MARGIN
+    if shutil.disk_usage(scratch_root).free < needed:
+        raise Unavailable(
+            f"Not enough free disk to write the merged model (needs about {needed // 2**20} MB in the data dir). "
+            "Free some space, then download again.",
+            code="disk_full",
+        )
+    if not _merging.acquire(blocking=False):
+        raise Conflict(
+            "Another merged model is being prepared or downloaded; try again when it is done.", code="merge_running"
+        )
+    scratch = Path(tempfile.mkdtemp(prefix=".merge-", dir=scratch_root))
+    cleanup = _Cleanup(scratch)
+    try:
+        write_merged(folder, scratch)
+    except BaseException:
+        cleanup()
+        raise
+    return _removed_after(stream_zip(scratch), cleanup), name
+
+
+class _Cleanup:
+    """Remove the scratch folder and free the merge slot, once (download ended, abandoned or failed)."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch, self.done = scratch, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            _merging.release()
+
+
+def _removed_after(chunks: Iterator[bytes], cleanup: _Cleanup) -> Iterator[bytes]:
+    def stream() -> Iterator[bytes]:
+        try:
+            yield from chunks
+        finally:
+            cleanup()
+
+    out = stream()
+    weakref.finalize(out, cleanup)  # a response never started still frees the slot when it is dropped
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from llm_trainer.api.schemas.models import (
 )
 from llm_trainer.api.serving_dep import ServingDep
 from llm_trainer.db.models import ModelVersion
+from llm_trainer.services import generation as generation_service
 from llm_trainer.services import models as models_service
 from llm_trainer.services.serving import Serving, serving_variant
 
@@ -101,8 +102,18 @@ def export_model(model_id: int, body: ExportCreate, session: SessionDep, serving
 
 
 @router.get("/api/models/{model_id}/download", summary="Download the version folder as a zip")
-def download_model(model_id: int, session: SessionDep, serving: ServingDep) -> StreamingResponse:
-    chunks, name = models_service.zip_model(serving, session, model_id)
+def download_model(
+    model_id: int,
+    session: SessionDep,
+    serving: ServingDep,
+    merged: bool = Query(
+        False,
+        description="Generation versions: a standalone model (LoRA merged into the base weights, safetensors, "
+        "tokenizer, chat template) that AutoModelForCausalLM.from_pretrained loads without peft.",
+    ),
+) -> StreamingResponse:
+    zip_version = generation_service.merged_zip if merged else models_service.zip_model
+    chunks, name = zip_version(serving, session, model_id)
     headers = {"content-disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(chunks, media_type="application/zip", headers=headers)
 
