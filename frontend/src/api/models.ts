@@ -128,8 +128,9 @@ export async function deleteModel(id: number): Promise<void> {
   await http.delete(`/api/models/${id}`)
 }
 
-export function modelDownloadUrl(id: number): string {
-  return `/api/models/${id}/download`
+/** The version folder as a zip; `merged`: a LoRA generation version as a standalone model (adapter merged in). */
+export function modelDownloadUrl(id: number, merged = false): string {
+  return `/api/models/${id}/download${merged ? '?merged=true' : ''}`
 }
 
 export async function updateThresholds(id: number, thresholds: Thresholds): Promise<ModelDetail> {

@@ -45,6 +45,8 @@ export interface TaskUi {
   baselineVersion?: boolean
   /** i18n key of the batch card's hint: which columns the file needs and what the result adds (default: one text). */
   batchHint?: string
+  /** Metrics (labels `tasks.metric.<key>`) the model overview shows instead of accuracy and macro-F1. */
+  overview?: string[]
 }
 
 const textInput = () => ({ text: '' })
@@ -64,6 +66,7 @@ export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
     versionPanel: GenerationMetrics,
     chat: true,
     metric: 'perplexity',
+    overview: ['perplexity', 'rouge_l'],
     plainMetrics: ['loss', 'perplexity', 'baseline_loss', 'baseline_perplexity'],
   },
 }

@@ -298,6 +298,8 @@ const en: typeof zhCN = {
     defaultSet: 'Now the default model',
     created: 'Created',
     download: 'Download',
+    downloadMerged: 'Download merged model',
+    downloadMergedHint: 'Merges the LoRA adapter into the base model weights: a standalone model (safetensors, tokenizer, chat template) that AutoModelForCausalLM.from_pretrained loads directly',
     compare: 'Compare selected ({n})',
     compareHint: 'Tick at least two versions to compare',
     empty: 'No model versions yet. Start a training run on the Training page; its model appears here when it ends.',

@@ -296,6 +296,8 @@ export default {
     defaultSet: '已设为默认模型',
     created: '创建时间',
     download: '下载',
+    downloadMerged: '下载合并模型',
+    downloadMergedHint: '把 LoRA 适配器合并进基座模型权重，下载可直接用 transformers 的 AutoModelForCausalLM.from_pretrained 加载的完整模型（safetensors、分词器、对话模板）',
     compare: '对比所选（{n}）',
     compareHint: '勾选至少两个版本进行对比',
     empty: '还没有模型版本。到「训练」页用一个数据集开始训练，完成后会出现在这里。',
