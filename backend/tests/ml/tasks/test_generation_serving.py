@@ -76,3 +76,14 @@ def test_bf16_weights_are_served_in_bf16_only_where_the_cpu_has_bf16(monkeypatch
     assert serving_dtype(torch.bfloat16) == torch.float32 and serving_dtype(torch.float32) == torch.float32
     monkeypatch.setattr(trainer, "cpu_supports_bf16", lambda: True)
     assert serving_dtype(torch.bfloat16) == torch.bfloat16 and serving_dtype(torch.float32) == torch.float32
+
+
+def test_a_short_prompt_is_not_cut_when_max_tokens_exceeds_the_context(tiny) -> None:
+    tokenizer, model = tiny  # context 256 tokens
+    generator = ChatGenerator(tokenizer, model, 256)
+    short = ChatRequest([{"role": "user", "content": "苹果是什么颜色？"}], max_new_tokens=512, temperature=0)
+    answer = generator.predict([short])[0]
+    assert not answer.truncated and answer.prompt_tokens + answer.completion_tokens <= 256
+    long = ChatRequest([{"role": "user", "content": "苹果是什么颜色？" * 80}], max_new_tokens=16, temperature=0)
+    cut = generator.predict([long])[0]
+    assert cut.truncated and cut.prompt_tokens == 256 - 16

@@ -99,15 +99,21 @@ class ChatGenerator:
         if serving:
             _forward_on_torch_thread(model)
 
-    def _prompt(self, request: ChatRequest) -> tuple[Any, bool]:
+    def _prompt(self, request: ChatRequest) -> tuple[Any, bool, int]:
+        """The prompt ids (cut from the left only when the conversation itself is too long), whether they were cut,
+        and the answer's token budget: a max_new_tokens larger than the context leaves shrinks to fit, instead of
+        cutting a short prompt (the prompt may use at least half of the context)."""
         import torch
 
         ids = prompt_ids(self.tokenizer, request.messages)
-        room = max(8, self.context_length - request.max_new_tokens)
+        room = max(self.context_length // 2, self.context_length - request.max_new_tokens, 8)
         cut = len(ids) > room
-        return torch.tensor([ids[-room:]]), cut
+        ids = ids[-room:]
+        return torch.tensor([ids]), cut, max(1, min(request.max_new_tokens, self.context_length - len(ids)))
 
-    def _kwargs(self, request: ChatRequest, ids: Any, streamer: Any, cancel: threading.Event | None) -> dict:
+    def _kwargs(
+        self, request: ChatRequest, ids: Any, max_new: int, streamer: Any, cancel: threading.Event | None
+    ) -> dict:
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         class Cancelled(StoppingCriteria):
@@ -120,7 +126,7 @@ class ChatGenerator:
         return {
             "input_ids": ids,
             "attention_mask": ids.new_ones(ids.shape),
-            "max_new_tokens": request.max_new_tokens,
+            "max_new_tokens": max_new,
             "do_sample": sample,
             "temperature": request.temperature if sample else None,
             "top_p": request.top_p if sample else None,
@@ -135,7 +141,7 @@ class ChatGenerator:
     def _generate(self, request: ChatRequest, streamer: _PieceStreamer, cancel: threading.Event | None) -> ChatAnswer:
         import torch
 
-        ids, cut = self._prompt(request)
+        ids, cut, max_new = self._prompt(request)
         started = time.perf_counter()
         threads = torch.get_num_threads()
         if self.serving:  # the forward passes run on the torch thread; sampling here needs no OpenMP pool
@@ -144,7 +150,7 @@ class ChatGenerator:
             with torch.inference_mode():
                 if request.seed is not None:
                     torch.manual_seed(request.seed)
-                self.model.generate(**self._kwargs(request, ids, streamer, cancel))
+                self.model.generate(**self._kwargs(request, ids, max_new, streamer, cancel))
         finally:
             torch.set_num_threads(threads)
         new = streamer.ids
