@@ -20,6 +20,7 @@ API_PREFIXES = (
     "/train",
     "/models",
     "/predict",
+    "/v1",  # the OpenAI-compatible API
 )
 
 
