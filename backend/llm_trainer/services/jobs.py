@@ -221,6 +221,9 @@ class JobDispatcher:
         with session_scope(self.factory) as session:
             self.reconcile(session)
             if self.is_server:
+                # Runs of dead owners end first (their orphan workers killed): none of them can still be between
+                # publishing a version folder and committing its row when the sweep looks.
+                self.train.reap(session)
                 for path in sweep_orphans(self.settings, session):
                     log.warning("removed orphan left by an earlier process: %s", path)
                 for hook in self.on_start:

@@ -98,11 +98,11 @@ class TrainSupervisor:
             return run is None or run.status not in runs_repo.ACTIVE
 
     def tick(self, session: Session) -> None:
-        self._reap(session)
+        self.reap(session)
         self._enforce_stop_timeouts(session)
         self._launch(session)
 
-    def _reap(self, session: Session) -> None:
+    def reap(self, session: Session) -> None:
         """Runs marked running whose worker is gone become interrupted (killed) or failed (crashed)."""
         for run in runs_repo.active_runs(session):
             proc = self.procs.get(run.id)

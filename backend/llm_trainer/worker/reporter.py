@@ -168,6 +168,9 @@ def _gpu_memory() -> dict[str, float]:
     }
 
 
+ORPHAN_RECORD_S = 5.0
+
+
 def start_parent_watchdog(parent_pid: int | None, on_orphan: Any) -> threading.Thread | None:
     """Exit when the server that launched this worker dies (a run must not outlive its owner unnoticed)."""
     if not parent_pid:
@@ -189,10 +192,12 @@ def start_parent_watchdog(parent_pid: int | None, on_orphan: Any) -> threading.T
         while _alive():
             time.sleep(1.0)
         log.error("server process %s is gone: stopping this worker", parent_pid)
-        try:
-            on_orphan()
-        finally:
-            os._exit(3)
+        # Recording the outcome may wait on a lock this very process holds (a version row not yet committed):
+        # give it a few seconds, then exit anyway; the next server start reconciles a run left running.
+        recorder = threading.Thread(target=on_orphan, name="orphan-record", daemon=True)
+        recorder.start()
+        recorder.join(ORPHAN_RECORD_S)
+        os._exit(3)
 
     thread = threading.Thread(target=_loop, name="parent-watchdog", daemon=True)
     thread.start()

@@ -1,7 +1,8 @@
 """Fault tests of the job system with real processes and a real SQLite file: a hung worker (SIGSTOP), a killed
-worker (kill -9), a killed server (kill -9 of uvicorn) during a run and a batch job. Each ends with PRAGMA
-integrity_check = ok and no job left running. Also: a full disk while saving a version, a database locked by a long
-write, two clients queueing runs at the same instant."""
+worker (kill -9), a killed server (kill -9 of uvicorn) during a run and a batch job, while a version is saved and
+while an export runs (the windows held open by test-only sitecustomize hooks), and a model deleted while requests and
+a batch job use it. Each ends with PRAGMA integrity_check = ok and no job left running. Also: a full disk while saving
+a version, a database locked by a long write, two clients queueing runs at the same instant."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import psutil
 from sqlalchemy import create_engine, text
 
 from llm_trainer.core.config import Settings
+from llm_trainer.core.jobs import JobKind
 from llm_trainer.core.run_status import RunStatus
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Job, ModelVersion, Run
@@ -267,3 +269,204 @@ def test_two_clients_posting_train_at_the_same_instant_never_run_beyond_the_limi
         assert first["finished_at"] <= second["started_at"], "one run at a time (LLM_TRAINER_MAX_CONCURRENT_RUNS=1)"
         jobs = _assert_healthy(factory)
         assert all(_train_job(jobs, r["id"]).attempts == 1 for r in runs), "no job was started twice"
+
+
+SAVE_PAUSE_HOOK = """
+import os
+import time
+from pathlib import Path
+
+from llm_trainer.worker import runner
+
+_publish = runner.publish
+
+
+def _published_then_paused(staged, final):
+    published = _publish(staged, final)
+    Path(os.environ["SAVE_PAUSE_MARKER"]).write_text(str(published), encoding="utf-8")
+    time.sleep(600)  # the test kills the server here: the version folder is in place, its row not committed
+    return published
+
+
+runner.publish = _published_then_paused
+"""
+
+EXPORT_PAUSE_HOOK = """
+import os
+import time
+from pathlib import Path
+
+from llm_trainer.ml.inference import export
+
+_build = export._export_fp32
+
+
+def _paused_build(version_dir, out):
+    Path(os.environ["EXPORT_PAUSE_MARKER"]).write_text(str(out), encoding="utf-8")
+    time.sleep(600)  # the test kills the server here, in the middle of the export job
+    _build(version_dir, out)
+
+
+export._export_fp32 = _paused_build
+"""
+
+
+def _hooked_env(tmp_path: Path, hook: str, marker: str) -> tuple[dict[str, str], Path]:
+    """Environment that loads `hook` (a sitecustomize) in the server and its workers, and the marker it writes."""
+    folder = tmp_path / "hook"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(hook, encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
+    signal_file = tmp_path / "paused"
+    return {"PYTHONPATH": path, marker: str(signal_file)}, signal_file
+
+
+def _wait_file(path: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.2)
+    return path.read_text(encoding="utf-8")
+
+
+def _wait_copy(http: httpx.Client, version_id: int, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while (detail := http.get(f"/api/models/{version_id}").json())["variants"]["onnx"]["status"] == "building":
+        assert time.monotonic() < deadline, detail
+        time.sleep(0.3)
+    return detail
+
+
+def test_kill_9_of_the_server_while_a_version_is_saved_leaves_no_half_version_and_the_run_resumes(
+    data_dir, tiny_model_dir, tmp_path
+):
+    factory = _factory(data_dir)
+    log = tmp_path / "server.log"
+    env, paused = _hooked_env(tmp_path, SAVE_PAUSE_HOOK, "SAVE_PAUSE_MARKER")
+    server, url = start_server(data_dir, log, env)
+    try:
+        dataset_id = insert_dataset(factory, review_rows(40))
+        config = {"epochs": 2, "batch_size": 8, "save_strategy": "epoch", "seed": 3}
+        with httpx.Client(base_url=url, timeout=60) as http:
+            run_id = http.post("/train", json={"dataset_id": dataset_id, "base_model": str(tiny_model_dir),
+                                               "config": config}).json()["id"]  # fmt: skip
+            published = Path(_wait_file(paused, timeout=240))
+            pid = http.get(f"/api/runs/{run_id}").json()["pid"]
+        assert published.is_dir() and published.parent == data_dir / "models", "renamed into place, row pending"
+        server.kill()  # kill -9 between the folder's rename and its row's commit
+        server.wait()
+        assert _gone(pid), "the worker does not keep saving without its server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+    with session_scope(factory) as session:
+        assert session.query(ModelVersion).count() == 0, "the row never committed"
+    with run_server(data_dir, log) as url, httpx.Client(base_url=url, timeout=60) as http:
+        run = wait_run(http.get, run_id, finished, timeout=60)
+        assert run["status"] == "interrupted" and "resume" in run["error_message"].lower(), run
+        assert not published.exists(), "the folder without a row was swept at start"
+        assert not list((data_dir / "models").glob(".tmp-run*")), "no staging folder left"
+        assert list((data_dir / "runs" / str(run_id) / "checkpoints").glob("checkpoint-*")), "checkpoints kept"
+        assert http.post(f"/api/runs/{run_id}/resume").json()["status"] == "queued"
+        done = wait_run(http.get, run_id, finished, timeout=300)
+        assert done["status"] == "succeeded", done["error_message"] + done["log_tail"]
+        [version_id] = done["model_version_ids"]
+        assert http.get(f"/api/models/{version_id}").json()["metrics"]["resumed_from_step"] > 0
+        assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).status_code == 200
+        _wait_copy(http, version_id)  # its fast-serving export job ends too: nothing left running
+        jobs = _assert_healthy(factory)
+        assert (_train_job(jobs, run_id).status, _train_job(jobs, run_id).attempts) == ("succeeded", 2)
+    assert "removed orphan" in log.read_text(encoding="utf-8")
+
+
+def test_kill_9_of_the_server_during_an_export_requeues_it_once_and_it_then_succeeds(
+    data_dir, tiny_model_dir, tmp_path
+):
+    factory = _factory(data_dir)
+    log = tmp_path / "server.log"
+    env, paused = _hooked_env(tmp_path, EXPORT_PAUSE_HOOK, "EXPORT_PAUSE_MARKER")
+    server, url = start_server(data_dir, log, env)
+    try:
+        dataset_id = insert_dataset(factory, review_rows(40))
+        config = {"epochs": 2, "batch_size": 8, "learning_rate": 5e-3}
+        with httpx.Client(base_url=url, timeout=60) as http:
+            run_id = http.post("/train", json={"dataset_id": dataset_id, "base_model": str(tiny_model_dir),
+                                               "config": config}).json()["id"]  # fmt: skip
+            run = wait_run(http.get, run_id, finished, timeout=240)
+            assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
+            [version_id] = run["model_version_ids"]
+            partial = Path(_wait_file(paused, timeout=120)).parent  # the fast-serving export job is building
+            assert http.get(f"/api/models/{version_id}").json()["serving_variant"] == "pytorch"
+            assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "pytorch"
+        server.kill()
+        server.wait()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    with session_scope(factory) as session:
+        [export] = jobs_repo.list_jobs(session, JobKind.EXPORT)
+        assert (export.status, export.attempts) == ("running", 1), "the dead server left its export running"
+    assert partial.is_dir() and partial.name.endswith(".partial")
+    with run_server(data_dir, log) as url, httpx.Client(base_url=url, timeout=60) as http:
+        detail = _wait_copy(http, version_id)
+        assert detail["variants"]["onnx"]["status"] == "ready" and detail["serving_variant"] == "onnx", detail
+        assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "onnx"
+        assert not partial.exists(), "the cut-short build was swept"
+        jobs = _assert_healthy(factory)
+        [export] = [job for job in jobs.values() if job.kind == "export"]
+        assert (export.status, export.attempts) == ("succeeded", 2), "re-queued once, then built"
+    assert "queued again" in log.read_text(encoding="utf-8")
+
+
+def test_deleting_a_model_while_requests_and_a_batch_job_use_it_is_refused_then_clean_and_its_id_never_returns(
+    data_dir, tmp_path
+):
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_dirs()
+    factory = _factory(data_dir)
+    with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url, timeout=60) as http:
+        doomed = make_version(settings, "to delete")
+        rows = "\n".join(t for t, _ in review_texts(40, seed=3))
+        big = ("评论\n" + "\n".join([rows] * 250) + "\n").encode("utf-8")  # 10 000 rows: seconds of work
+        batch_id = http.post("/api/predict/batch", files={"file": ("big.csv", big)}, data={"model_id": doomed}).json()[
+            "id"
+        ]
+        answers: list[tuple[float, int, str]] = []
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            with httpx.Client(base_url=url, timeout=60) as own:
+                while not stop.is_set():
+                    resp = own.post("/predict", json={"text": "菜很好吃", "model_id": doomed})
+                    answers.append((time.monotonic(), resp.status_code, resp.json().get("label") or resp.text))
+
+        with ThreadPoolExecutor(2) as pool:
+            for _ in range(2):
+                pool.submit(keep_asking)
+            refused = http.delete(f"/api/models/{doomed}")
+            assert refused.status_code == 409 and refused.json()["code"] == "model_in_use", refused.text
+            assert "batch prediction" in refused.json()["message"] and "Wait" in refused.json()["message"]
+            deadline = time.monotonic() + 300
+            while (job := http.get(f"/api/predict/batch/{batch_id}").json())["status"] in ("queued", "running"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.3)
+            assert (job["status"], job["done"]) == ("succeeded", 10_000), job
+            deleted = http.delete(f"/api/models/{doomed}")
+            deleted_at = time.monotonic()
+            assert deleted.status_code == 204, deleted.text
+            time.sleep(1.0)  # requests keep coming after the delete
+            stop.set()
+        codes = {code for _, code, _ in answers}
+        assert codes <= {200, 404}, [a for a in answers if a[1] not in (200, 404)][:3]
+        assert all(label == "好评" for _, code, label in answers if code == 200), "answered by the right model"
+        assert any(code == 200 for _, code, _ in answers)
+        late = [a for a in answers if a[0] > deleted_at + 0.5]
+        assert late and all(code == 404 and "does not exist" in text for _, code, text in late), late[:3]
+        assert not (data_dir / "models" / str(doomed)).exists()
+
+        newer = make_version(settings, "after the delete")
+        assert newer > doomed, "a deleted id is never handed out again"
+        gone = http.post("/predict", json={"text": "好吃", "model_id": doomed})
+        assert gone.status_code == 404, "the deleted id is not answered by the new version"
+        assert http.post("/predict", json={"text": "好吃", "model_id": newer}).status_code == 200
+        _assert_healthy(factory)
