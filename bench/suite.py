@@ -37,13 +37,16 @@ from suite_training import QUICK, Context, Sizes
 
 ROWS = ("speed", "quality", "scaling", "inference", "ingest")
 LIMIT_S = 60 * 60
-# Planned seconds per stage on the 2-core reference machine (full sizes; --quick in brackets). `quality` is bounded
-# by the product's time budget (15 min per run by default), the rest by the sizes in suite_training.Sizes.
+# Planned seconds per stage on a quiet 2-core machine with bf16 (AVX-512 BF16 / AMX), full sizes (--quick second).
+# speed: two recipe runs (~5-8 min each: 2,000 rows padded to 128 in fp32, the test split evaluated) and two product
+# runs; quality: three default runs bounded by the product's time budget (15 min each by default) plus the tuned
+# TF-IDF fits; scaling: seven short product runs (~1 min each) and the latency series; inference: bench/predict.py's
+# measures plus the long texts. An fp32-only (AVX2) machine needs longer: the issue measured the recipe at 440 s.
 ESTIMATE_S = {
-    "speed": (16 * 60, 150),
-    "quality": (20 * 60, 150),
+    "speed": (15 * 60, 150),
+    "quality": (25 * 60, 150),
     "scaling": (8 * 60, 200),
-    "inference": (6 * 60, 120),
+    "inference": (5 * 60, 120),
     "ingest": (1 * 60, 20),
 }
 
@@ -115,7 +118,7 @@ def ingest_rows(ctx: Context) -> list[dict]:
                     (f"<= {goal:g} s, " if goal else "")
                     + f"RSS growth <= {RSS_GOAL_MB} MB, every row stored",
                     r["met"],
-                    **r,
+                    ingest=r,
                 )
             )
     return out
@@ -163,6 +166,10 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-suite-files-"))
     ctx_env = dict(os.environ)
     info = machine()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # this process only builds the inference version: its load report is noise
+    hf_logging.disable_progress_bar()
     settings, factory = open_product()
     from llm_trainer.ml.base_models.embedded import ensure_embedded
 
@@ -199,6 +206,8 @@ def main() -> int:
             "estimate_s": round(estimate),
             "actual_s": round(time.monotonic() - t0, 1),
         }
+        print(f"  {name}: {timing[name]['actual_s'] / 60:.1f} min (planned {estimate / 60:.0f}); "
+              f"{(time.monotonic() - started) / 60:.1f} min so far", flush=True)  # fmt: skip
     total = time.monotonic() - started
     complete = set(selected) == set(ROWS) and not args.quick
     rows.sort(key=lambda r: r["id"])

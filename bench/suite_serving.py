@@ -15,7 +15,7 @@ import httpx
 import psutil
 from report import row
 from suite_data import DATASETS, sample_file, texts_of_chars, texts_of_tokens
-from suite_training import MB, Context
+from suite_training import MB, Context, guarded
 
 LATENCY_TOKENS = (32, 64, 128, 256)
 DOC_CHARS = 3000
@@ -70,10 +70,23 @@ def serving(ctx: Context, inference: bool, latency: bool) -> tuple[list[dict], d
         sampler = RssSampler(server.pid)
         sampler.start()
         if latency:
-            series["latency_length"] = latency_vs_length(ctx, url, version_id)
-            rows.append(latency_row(series["latency_length"]))
+            points = series.setdefault("latency_length", [])
+            rows.append(
+                guarded(
+                    "3c",
+                    "Prediction latency against length",
+                    latency_row,
+                    ctx,
+                    url,
+                    version_id,
+                    points,
+                )
+            )
         if inference:
-            rows += inference_rows(ctx, url, version_id, pipe, detail, note)
+            try:
+                rows += inference_rows(ctx, url, version_id, pipe, detail, note)
+            except Exception as exc:  # noqa: BLE001 - the RSS row below still counts
+                rows.append(guarded("4", "Inference", _raise, exc))
         peak = round(sampler.stop() / MB, 1)
     finally:
         server.terminate()
@@ -130,7 +143,12 @@ def latency_vs_length(ctx: Context, url: str, version_id: int) -> list[dict]:
     return points
 
 
-def latency_row(points: list[dict]) -> dict:
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def latency_row(ctx: Context, url: str, version_id: int, points: list[dict]) -> dict:
+    points += latency_vs_length(ctx, url, version_id)
     return row(
         "3c",
         "Prediction latency against text length: one text per request through HTTP, p50 ms, ONNX (what a trained "

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,13 +64,13 @@ QUICK = Sizes(
         32,
     ),  # the recipe's step updates all 96M embedding weights: few steps
     csldcp=(4, 12),
-    quality_rows=300,
-    scaling_rows=(100, 200, 400),
-    rows_measured=400,
+    quality_rows=160,
+    scaling_rows=(64, 128, 256),
+    rows_measured=128,
     scaling_lengths=(32, 64, 128, 256),
-    length_rows=96,
-    length_measured={32: 96, 64: 96, 128: 64, 256: 64},
-    held_out=40,
+    length_rows=64,
+    length_measured={32: 64, 64: 64, 128: 64, 256: 32},
+    held_out=32,
     requests=15,
     batch_texts=96,
     clients_each=3,
@@ -231,35 +232,52 @@ def speed(ctx: Context) -> list[dict]:
         ("1b", "longdoc/csldcp, train on train, report on test" + (f" ({labels} labels)" if labels else ""),
          csldcp_file(ctx.scratch / "speed-csldcp.csv", labels, per_label), 3.0),
     ]  # fmt: skip
-    out = []
-    for row_id, what, file, target in cases:
-        base = recipe(ctx, file, f"speed-{row_id}", epochs=1)
-        ours = cli_train(
-            ctx,
-            file,
-            ["--epochs", "1", "--validation-source", "dataset"],
-            f"speed-{row_id}",
+    return [
+        guarded(row_id, what, speed_case, ctx, row_id, what, file, target)
+        for row_id, what, file, target in cases
+    ]
+
+
+def speed_case(ctx: Context, row_id: str, what: str, file: Path, target: float) -> dict:
+    base = recipe(ctx, file, f"speed-{row_id}", epochs=1)
+    ours = cli_train(
+        ctx,
+        file,
+        ["--epochs", "1", "--validation-source", "dataset"],
+        f"speed-{row_id}",
+    )
+    m = ours["metrics"]
+    ratio = base["wall_s"] / ours["wall_s"]
+    acc, base_acc = m.get("accuracy", 0.0), base["accuracy"]
+    return row(
+        row_id,
+        f"Training speed: {what}, 1 epoch. Product: whole CLI run (defaults: {m.get('precision')}, max length "
+        f"{m.get('max_length')}, time budget on). Common recipe: HF Trainer, padding to 128, fp32, all weights "
+        "trainable",
+        f"product {ours['wall_s']:.0f} s ({ours['samples_per_s'] or 0:.1f} samples/s, acc {acc:.3f}) vs "
+        f"recipe {base['wall_s']:.0f} s ({base['samples_per_s']:.1f} samples/s, acc {base_acc:.3f}): "
+        f"**{ratio:.1f}x**",
+        f">= {target:g}x, acc >= recipe's",
+        ratio >= target and acc >= base_acc,
+        product=ours,
+        recipe=base,
+        ratio=round(ratio, 2),
+    )
+
+
+def guarded(row_id: str, what: str, fn, *args) -> dict:
+    """`fn(*args)`'s row, or a missed row saying what failed: one broken case must not cost the others."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - reported in the table, traceback on stderr
+        traceback.print_exc()
+        return row(
+            row_id,
+            what,
+            f"FAILED: {type(exc).__name__}: {exc}",
+            "runs to the end",
+            False,
         )
-        m = ours["metrics"]
-        ratio = base["wall_s"] / ours["wall_s"]
-        acc, base_acc = m.get("accuracy", 0.0), base["accuracy"]
-        precision, length = m.get("precision"), m.get("max_length")
-        out.append(
-            row(
-                row_id,
-                f"Training speed: {what}, 1 epoch. Product: whole CLI run (defaults: {precision}, max length "
-                f"{length}, time budget on). Common recipe: HF Trainer, padding to 128, fp32, all weights trainable",
-                f"product {ours['wall_s']:.0f} s ({ours['samples_per_s'] or 0:.1f} samples/s, acc {acc:.3f}) vs "
-                f"recipe {base['wall_s']:.0f} s ({base['samples_per_s']:.1f} samples/s, acc {base_acc:.3f}): "
-                f"**{ratio:.1f}x**",
-                f">= {target:g}x, acc >= recipe's",
-                ratio >= target and acc >= base_acc,
-                product=ours,
-                recipe=base,
-                ratio=round(ratio, 2),
-            )
-        )
-    return out
 
 
 def tuned_tfidf(ctx: Context, run: dict) -> dict:
@@ -307,74 +325,104 @@ def quality(ctx: Context) -> list[dict]:
         ("2c", "longdoc/csldcp, train on train, report on test" + (f" ({labels} labels)" if labels else ""),
          csldcp_file(ctx.scratch / "quality-csldcp.csv", labels, per_label), ["--validation-source", "dataset"]),
     ]  # fmt: skip
-    out = []
-    for row_id, what, file, flags in cases:
-        run = cli_train(ctx, file, flags, f"quality-{row_id}")
-        m = run["metrics"]
-        tuned = tuned_tfidf(ctx, run)
-        builtin = m.get("baseline") or {}
-        strongest = max(tuned["accuracy"], builtin.get("accuracy", 0.0))
-        gap = (m.get("accuracy", 0.0) - strongest) * 100
-        gap_f1 = (
-            m.get("macro_f1", 0.0)
-            - max(tuned["macro_f1"], builtin.get("macro_f1", 0.0))
-        ) * 100
-        plan = m.get("time_budget") or {}
-        within = (
-            plan.get("actual_s") is not None and plan["actual_s"] <= plan["budget_s"]
-        )
-        budget_txt = (
-            f"budget {plan['budget_s'] / 60:.0f} min: {plan.get('message', '')}; training+evaluation "
-            f"{plan.get('actual_s', 0):.0f} s (estimated {plan.get('estimated_s', 0):.0f} s)"
-            if plan
-            else "no time budget applied"
-        )
-        ensemble = m.get("ensemble") or {}
-        ens_txt = (
-            f"; ensemble with TF-IDF acc {ensemble['accuracy']:.3f}"
-            f"{' (offered)' if ensemble.get('offered') else ''}"
-            if isinstance(ensemble.get("accuracy"), (int, float))
-            else ""
-        )
-        out.append(
-            row(
-                row_id,
-                f"Quality: {what}, product defaults ({m.get('precision')}, max length {m.get('max_length')}) vs "
-                f"TF-IDF char 1-3-gram + logistic regression, C tuned on the training split",
-                f"acc **{m.get('accuracy', 0):.3f}** / macro-F1 {m.get('macro_f1', 0):.3f} vs TF-IDF "
-                f"{tuned['accuracy']:.3f} / {tuned['macro_f1']:.3f} (C={tuned['C']:g}; built-in C=10: "
-                f"{builtin.get('accuracy', 0):.3f}): **{gap:+.1f} pt** acc, {gap_f1:+.1f} pt F1{ens_txt}; "
-                f"wall {run['wall_s'] / 60:.1f} min; {budget_txt}",
-                ">= +2 pt acc over the stronger TF-IDF, inside the time budget",
-                gap >= 2.0 and within,
-                product=run,
-                tfidf_tuned=tuned,
-                gap_pt=round(gap, 2),
-                gap_f1_pt=round(gap_f1, 2),
-                within_budget=within,
-            )
-        )
-    return out
+    return [
+        guarded(row_id, what, quality_case, ctx, row_id, what, file, flags)
+        for row_id, what, file, flags in cases
+    ]
+
+
+def quality_case(
+    ctx: Context, row_id: str, what: str, file: Path, flags: list[str]
+) -> dict:
+    run = cli_train(ctx, file, flags, f"quality-{row_id}")
+    m = run["metrics"]
+    tuned = tuned_tfidf(ctx, run)
+    builtin = m.get("baseline") or {}
+    strongest = max(tuned["accuracy"], builtin.get("accuracy", 0.0))
+    gap = (m.get("accuracy", 0.0) - strongest) * 100
+    gap_f1 = (
+        m.get("macro_f1", 0.0) - max(tuned["macro_f1"], builtin.get("macro_f1", 0.0))
+    ) * 100
+    plan = m.get("time_budget") or {}
+    within = plan.get("actual_s") is not None and plan["actual_s"] <= plan["budget_s"]
+    budget_txt = (
+        f"budget {plan['budget_s'] / 60:.0f} min: {plan.get('message', '')}; training+evaluation "
+        f"{plan.get('actual_s', 0):.0f} s (estimated {plan.get('estimated_s', 0):.0f} s)"
+        if plan
+        else "no time budget applied"
+    )
+    ensemble = m.get("ensemble") or {}
+    ens_txt = (
+        f"; ensemble with TF-IDF acc {ensemble['accuracy']:.3f}"
+        f"{' (offered)' if ensemble.get('offered') else ''}"
+        if isinstance(ensemble.get("accuracy"), (int, float))
+        else ""
+    )
+    return row(
+        row_id,
+        f"Quality: {what}, product defaults ({m.get('precision')}, max length {m.get('max_length')}) vs "
+        f"TF-IDF char 1-3-gram + logistic regression, C tuned on the training split",
+        f"acc **{m.get('accuracy', 0):.3f}** / macro-F1 {m.get('macro_f1', 0):.3f} vs TF-IDF "
+        f"{tuned['accuracy']:.3f} / {tuned['macro_f1']:.3f} (C={tuned['C']:g}; built-in C=10: "
+        f"{builtin.get('accuracy', 0):.3f}): **{gap:+.1f} pt** acc, {gap_f1:+.1f} pt F1{ens_txt}; "
+        f"wall {run['wall_s'] / 60:.1f} min; {budget_txt}",
+        ">= +2 pt acc over the stronger TF-IDF, inside the time budget",
+        gap >= 2.0 and within,
+        product=run,
+        tfidf_tuned=tuned,
+        gap_pt=round(gap, 2),
+        gap_f1_pt=round(gap_f1, 2),
+        within_budget=within,
+    )
+
+
+SCALING_FLAGS = [
+    "--validation-source",
+    "dataset",
+    "--time-budget-minutes",
+    "0",
+    "--no-fast-serving",
+]
 
 
 def scaling_training(ctx: Context) -> tuple[list[dict], dict]:
-    """Row 3 (training part): seconds per epoch against rows and against padded text length; worker peak RSS."""
-    s = ctx.sizes
-    fixed = [
-        "--validation-source",
-        "dataset",
-        "--time-budget-minutes",
-        "0",
-        "--no-fast-serving",
-    ]
+    """Row 3 (training part): seconds per epoch against rows and against padded text length."""
     series: dict[str, list] = {"train_rows": [], "train_length": []}
+    rows = [
+        guarded("3a", "Scaling, rows", rows_scaling, ctx, series["train_rows"]),
+        guarded(
+            "3b", "Scaling, text length", length_scaling, ctx, series["train_length"]
+        ),
+    ]
+    return rows, series
+
+
+def rows_scaling(ctx: Context, points: list[dict]) -> dict:
+    s = ctx.sizes
     for n in s.scaling_rows:
         file = title_rows_file(ctx.scratch / f"rows-{n}.csv", n, s.held_out)
         epochs = min(1.0, s.rows_measured / n)
         run = cli_train(
-            ctx, file, [*fixed, "--epochs", f"{epochs:g}"], f"scaling-rows-{n}"
+            ctx,
+            file,
+            [*SCALING_FLAGS, "--epochs", f"{epochs:.4g}"],
+            f"scaling-rows-{n}",
         )
-        series["train_rows"].append(_epoch_point(run, n, epochs, rows=n))
+        points.append(_epoch_point(run, n, epochs, rows=n))
+    return row(
+        "3a",
+        f"Scaling, rows: THUCNews titles, product CLI run (auto max length {points[0]['max_length']}, "
+        f"{points[0]['precision']}, no time budget), seconds per epoch = rows / measured samples/s; runs above "
+        f"{s.rows_measured:,} rows train {s.rows_measured:,} samples (a share of an epoch) and are extrapolated",
+        "; ".join(_rows_point_text(p) for p in points),
+        "report (linear in rows)",
+        None,
+        points=points,
+    )
+
+
+def length_scaling(ctx: Context, points: list[dict]) -> dict:
+    s = ctx.sizes
     file = length_file(
         ctx.scratch / "lengths.csv",
         s.length_rows,
@@ -383,39 +431,29 @@ def scaling_training(ctx: Context) -> tuple[list[dict], dict]:
     )
     for length in s.scaling_lengths:
         epochs = min(1.0, s.length_measured[length] / s.length_rows)
-        flags = [*fixed, "--epochs", f"{epochs:.4g}", "--max-length", str(length)]
+        flags = [
+            *SCALING_FLAGS,
+            "--epochs",
+            f"{epochs:.4g}",
+            "--max-length",
+            str(length),
+        ]
         run = cli_train(ctx, file, flags, f"scaling-length-{length}")
-        series["train_length"].append(
-            _epoch_point(run, s.length_rows, epochs, tokens=length)
-        )
-    out = [
-        row(
-            "3a",
-            "Scaling, rows: THUCNews titles, product CLI run (auto max length "
-            f"{series['train_rows'][0]['max_length']}, no time budget), seconds per epoch = rows / measured "
-            f"samples/s; runs above {s.rows_measured:,} rows train {s.rows_measured:,} samples (a share of an "
-            "epoch) and are extrapolated",
-            "; ".join(_rows_point_text(p) for p in series["train_rows"]),
-            "linear in rows (report)",
-            None,
-            points=series["train_rows"],
+        points.append(_epoch_point(run, s.length_rows, epochs, tokens=length))
+    return row(
+        "3b",
+        f"Scaling, text length: {s.length_rows:,} rows of long CSLDCP texts cut at max length L (every step "
+        f"padded to L), product CLI run ({points[0]['precision']}, no time budget); where a whole epoch would "
+        "cost minutes a part is measured and extrapolated",
+        "; ".join(
+            f"L={p['tokens']}: {p['epoch_s']:.0f} s/epoch ({p['samples_per_s']:.1f} samples/s, "
+            f"measured on {p['share']:.0%})"
+            for p in points
         ),
-        row(
-            "3b",
-            f"Scaling, text length: {s.length_rows:,} rows of long CSLDCP texts cut at max length L (every "
-            "step padded to L), product CLI run; part of an epoch measured where a whole one would cost minutes, "
-            "extrapolated to the whole epoch",
-            "; ".join(
-                f"L={p['tokens']}: {p['epoch_s']:.0f} s/epoch ({p['samples_per_s']:.1f} samples/s, "
-                f"measured on {p['share']:.0%})"
-                for p in series["train_length"]
-            ),
-            "report",
-            None,
-            points=series["train_length"],
-        ),
-    ]
-    return out, series
+        "report",
+        None,
+        points=points,
+    )
 
 
 def _rows_point_text(p: dict) -> str:
