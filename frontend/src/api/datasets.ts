@@ -75,7 +75,24 @@ export interface GenerationReport {
   duplicates: number
   trailing_user_turns_dropped: number
   refused: { line: number; code: string; message: string }[]
+  /** Token lengths under the default model's tokenizer (absent in reports made before they existed). */
+  token_lengths?: TokenLengths
 }
+
+export type TokenLengths =
+  | {
+      available: true
+      tokenizer: string
+      prompt: LengthStats
+      response: LengthStats
+      conversation: LengthStats
+      /** What training's automatic max length would pick (P95, rounded up to 8, capped at `cap`). */
+      max_length: number
+      truncated_share: number
+      truncated: number
+      cap: number
+    }
+  | { available: false; tokenizer: string; reason: string }
 
 export interface NerReport {
   entity_counts: Record<string, number>

@@ -27,6 +27,7 @@ from llm_trainer.core.errors import InvalidInput
 from llm_trainer.datafiles.columns import SPLIT_NAMES, SPLITS, normalize_split, resolve_column
 from llm_trainer.datafiles.reader import Table, numbered_objects, open_table
 from llm_trainer.datafiles.validate import issue, length_stats
+from llm_trainer.ml.tasks.generation.token_stats import TokenLengths, unavailable
 from llm_trainer.ml.tasks.spec import Ingest
 
 Role = Literal["system", "user", "assistant"]
@@ -184,7 +185,8 @@ class GenerationValidator:
     """Cleans conversations (trailing user turns dropped, empty prompts/answers refused), drops exact duplicates,
     and summarises turns and prompt/response lengths."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: TokenLengths | None = None) -> None:
+        self.tokens = tokens  # token lengths under the default model's tokenizer, when it is prepared
         self.rows_read = 0
         self.rows_kept = 0
         self.dropped = {"empty_text": 0, "empty_response": 0, "duplicate": 0, "malformed": 0, "no_answer": 0}
@@ -251,6 +253,8 @@ class GenerationValidator:
             self._has_split = True
             self._split_counts[record.split] += 1
         self._sha.update(annotation.encode() + b"\n")
+        if self.tokens is not None:
+            self.tokens.add(conversation.as_dicts())
         return (idx, conversation.prompt, turns_label(conversation.turns), record.split, False, None, annotation)
 
     def label_counts(self) -> dict[str, int]:
@@ -324,6 +328,7 @@ class GenerationValidator:
                 "with_system_prompt": self.with_system,
                 "prompt_length": length_stats(self._prompt_len),
                 "response_length": length_stats(self._response_len),
+                "token_lengths": self.tokens.finish() if self.tokens is not None else unavailable(),
                 "empty_responses": self.dropped["empty_response"],
                 "duplicates": self.dropped["duplicate"],
                 "trailing_user_turns_dropped": self.trailing_user_dropped,
@@ -336,7 +341,7 @@ def open_generation_file(path: Path, filename: str, columns: dict[str, str | Non
     records, source = open_records(path, filename, columns)
     return Ingest(
         records=records,
-        validator=GenerationValidator(),
+        validator=GenerationValidator(TokenLengths.default()),
         columns={
             "text": source.get("text_column") or "prompt",
             "label": source.get("label_column") or "response",
