@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from llm_trainer.ml.version_store import EXPORTS_DIR
+
 log = logging.getLogger(__name__)
 PARAM_PREFIX = "llm_trainer."
 EXPERIMENT = "llm-trainer"
@@ -44,7 +46,12 @@ class MlflowRun:
     def log_version(self, version_id: int, folder: Path, metrics: dict[str, Any], stopped: bool) -> None:
         self._mlflow.set_tag("llm_trainer.version_id", str(version_id))
         self._mlflow.log_metrics(flat_numbers(metrics, "final."))
-        self._mlflow.log_artifacts(str(folder), artifact_path="version")
+        # Not exports/: the server's export job may be building the fast copy in it while this runs.
+        for entry in sorted(folder.iterdir()):
+            if entry.is_dir() and entry.name != EXPORTS_DIR:
+                self._mlflow.log_artifacts(str(entry), artifact_path=f"version/{entry.name}")
+            elif entry.is_file():
+                self._mlflow.log_artifact(str(entry), artifact_path="version")
         self.status = "KILLED" if stopped else "FINISHED"
 
 
