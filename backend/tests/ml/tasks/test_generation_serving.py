@@ -87,3 +87,12 @@ def test_a_short_prompt_is_not_cut_when_max_tokens_exceeds_the_context(tiny) -> 
     long = ChatRequest([{"role": "user", "content": "苹果是什么颜色？" * 80}], max_new_tokens=16, temperature=0)
     cut = generator.predict([long])[0]
     assert cut.truncated and cut.prompt_tokens == 256 - 16
+
+
+def test_batched_greedy_answers_equal_one_by_one_answers(tiny) -> None:
+    tokenizer, model = tiny
+    generator = ChatGenerator(tokenizer, model, 256)
+    questions = ["苹果是什么颜色？", "香蕉是什么颜色？（编号3）", "葡萄", "西瓜是什么颜色？请回答。"]
+    requests = [ChatRequest([{"role": "user", "content": q}], max_new_tokens=16, temperature=0) for q in questions]
+    one_by_one = [a.text for a in generator.predict(requests)]
+    assert generator.greedy_texts(requests, batch_size=3) == one_by_one

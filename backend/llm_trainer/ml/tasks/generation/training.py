@@ -188,11 +188,11 @@ def sample_callback(tokenizer: Any, conversations: list[list[dict[str, str]]], r
             if model is None or not samples or not state.is_world_process_zero:
                 return control
             generator = ChatGenerator(tokenizer, model, 4096)
-            answers = generator.predict([ChatRequest(p, max_new_tokens=SAMPLE_TOKENS, temperature=0) for p in prompts])
+            answers = generator.greedy_texts([ChatRequest(p, max_new_tokens=SAMPLE_TOKENS) for p in prompts])
             model.train()
             key = "base" if "base_loss" in (metrics or {}) else "answer"
             for sample, answer in zip(samples, answers, strict=True):
-                sample[key] = answer.text
+                sample[key] = answer
             reporter.progress({"samples": samples, "samples_step": state.global_step})
             return control
 
@@ -214,8 +214,7 @@ def answer_evaluation(model: Any, tokenizer: Any, conversations: list, lora: boo
     generator = ChatGenerator(tokenizer, model, 4096)
 
     def answers() -> list[str]:
-        requests = [ChatRequest(p, max_new_tokens=ANSWER_TOKENS, temperature=0) for p in prompts]
-        return [a.text for a in generator.predict(requests)]
+        return generator.greedy_texts([ChatRequest(p, max_new_tokens=ANSWER_TOKENS) for p in prompts])
 
     tuned = answers()
     base = None
