@@ -4,8 +4,8 @@ subscriber, so a hundred open pages cost one query a second, not a hundred."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.db.base import session_scope
 
+log = logging.getLogger(__name__)
 POLL_S = 1.0
 QUEUE_SIZE = 100
 
@@ -84,12 +85,16 @@ class SnapshotHub:
 
     async def _poll(self) -> None:
         while self.subscribers:
-            with contextlib.suppress(Exception):  # a busy database must not end the stream
-                for snap in await asyncio.to_thread(self._changes):
-                    for queue in list(self.subscribers):
-                        if queue.full():
-                            queue.get_nowait()  # a slow client loses old snapshots, not new ones
-                        queue.put_nowait(snap)
+            try:
+                changes = await asyncio.to_thread(self._changes)
+            except Exception:  # noqa: BLE001 - a busy database must not end the stream; the next tick retries
+                log.warning("%s: reading changes failed", type(self).__name__, exc_info=True)
+                changes = []
+            for snap in changes:
+                for queue in list(self.subscribers):
+                    if queue.full():
+                        queue.get_nowait()  # a slow client loses old snapshots, not new ones
+                    queue.put_nowait(snap)
             await asyncio.sleep(self.poll_s)
         self.task = None
 

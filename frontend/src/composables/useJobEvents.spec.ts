@@ -136,6 +136,22 @@ describe('useJobList', () => {
     unmount()
   })
 
+  it('tells onEnd about each job that ends while watched, even one whose start it never saw', async () => {
+    vi.mocked(jobsApi.listJobs).mockResolvedValue([job(2, 'running'), job(1, 'failed')])
+    const ended: number[] = []
+    const { unmount } = withSetup(() => useJobList(() => ({}), { onEnd: (j) => ended.push(j.id) }))
+    await flushPromises()
+    expect(ended).toEqual([]) // the first list is history, not news
+    const es = FakeEventSource.last!
+    es.emit('job', job(2, 'running', { duration_s: 3 }))
+    es.emit('job', job(2, 'succeeded'))
+    es.emit('job', job(3, 'succeeded')) // queued, ran and ended between two updates
+    es.emit('job', job(3, 'succeeded'))
+    await flushPromises()
+    expect(ended).toEqual([2, 3])
+    unmount()
+  })
+
   it('reloads when its query changes and polls without EventSource', async () => {
     vi.useFakeTimers()
     vi.stubGlobal('EventSource', undefined)

@@ -142,8 +142,10 @@ export function useJob(jobId: Ref<number | null | undefined>, options: { pollMs?
   return { job, mode, error, isActive, reconnect: connect }
 }
 
-/** A list of jobs (newest first) matching `query`, live: new jobs appear, running ones move, ended ones settle. */
-export function useJobList(query: () => JobQuery, options: { pollMs?: number } = {}) {
+/** A list of jobs (newest first) matching `query`, live: new jobs appear, running ones move, ended ones settle.
+ * `onEnd` hears of every job that ends while watched, even one whose start was never seen (it ran between two
+ * updates), so a page can re-read what the job changed. */
+export function useJobList(query: () => JobQuery, options: { pollMs?: number; onEnd?: (job: Job) => void } = {}) {
   const pollMs = options.pollMs ?? 5000
   const jobs = shallowRef<Job[]>([])
   const loading = ref(false)
@@ -153,18 +155,32 @@ export function useJobList(query: () => JobQuery, options: { pollMs?: number } =
   const follower = useFollower(mode)
   let generation = 0
 
+  /** Tell `onEnd` about jobs that are over now but were running (or unknown) before. */
+  function noticeEnds(before: Job[], now: Job[]) {
+    if (!options.onEnd) return
+    const was = new Map(before.map((j) => [j.id, j]))
+    for (const job of now) {
+      const old = was.get(job.id)
+      if (!isActiveJob(job) && (old ? isActiveJob(old) : true)) options.onEnd(job)
+    }
+  }
+
   function merge(snapshot: Job, gen: number) {
     const q = query()
     if (gen !== generation || !matchesQuery(snapshot, q)) return
-    const rest = jobs.value.filter((j) => j.id !== snapshot.id)
+    const before = jobs.value
+    const rest = before.filter((j) => j.id !== snapshot.id)
     jobs.value = [snapshot, ...rest].sort((a, b) => b.id - a.id).slice(0, q.limit ?? 200)
+    noticeEnds(before, [snapshot])
   }
 
-  async function load(gen: number): Promise<void> {
+  async function load(gen: number, first = false): Promise<void> {
     try {
       const list = await listJobs(query())
       if (gen !== generation) return
+      const before = jobs.value
       jobs.value = list
+      if (!first) noticeEnds(before, list)
       error.value = null
     } catch (err) {
       if (gen === generation) error.value = err
@@ -176,7 +192,7 @@ export function useJobList(query: () => JobQuery, options: { pollMs?: number } =
     const gen = generation
     follower.close()
     loading.value = true
-    await load(gen)
+    await load(gen, true)
     if (gen !== generation) return
     loading.value = false
     const poll = () =>
