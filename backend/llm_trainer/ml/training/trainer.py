@@ -343,6 +343,27 @@ def _bce_loss(outputs, labels, num_items_in_batch=None):
     return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
 
 
+def start_at_label_priors(model: Any, label_sets: Any, labels: list[str]) -> None:
+    """Start a fresh sigmoid head at each label's training frequency (bias = its logit) instead of p = 0.5.
+
+    Most labels are absent from most texts; from zero biases a fine-tuning learning rate needs thousands of steps to
+    get there, which a short CPU run never takes (1,600 car reviews, 10 aspects, 2 epochs: BCE stuck at 0.46 and the
+    tuned thresholds passed every label, micro-F1 0.21). A head that is not fresh (any non-zero bias) is left alone."""
+    import torch
+
+    heads = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == len(labels)]
+    if not heads or heads[-1].bias is None or bool(torch.count_nonzero(heads[-1].bias)):
+        return
+    index = {name: i for i, name in enumerate(labels)}
+    counts = np.zeros(len(labels))
+    for names in label_sets:
+        for name in set(names):
+            counts[index[name]] += 1
+    prior = np.clip((counts + 0.5) / (len(label_sets) + 1.0), 1e-3, 1 - 1e-3)  # smoothed: never exactly 0 or 1
+    with torch.no_grad():
+        heads[-1].bias.copy_(torch.as_tensor(np.log(prior / (1 - prior)), dtype=heads[-1].bias.dtype))
+
+
 def _weighted_loss(weights: list[float]):
     """Class-weighted cross-entropy for Trainer(compute_loss_func=...), normalised by the items in the batch."""
     import torch
@@ -536,6 +557,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     label2id = {name: i for i, name in enumerate(job.split.labels)}
     if job.multi_label:
         model.config.problem_type = job.problem_type  # saved with the version: serving applies a sigmoid
+        start_at_label_priors(model, job.split.train_labels, job.split.labels)
 
         def target(y: Any) -> Any:
             hot = [0.0] * len(label2id)
