@@ -4,7 +4,7 @@
  * all-jobs stream, so a page watching many jobs still holds a single connection (browsers allow about six per server).
  * Without EventSource, or when a stream is closed for good, both poll instead.
  */
-import { computed, getCurrentScope, onScopeDispose, ref, shallowRef, watch, type Ref } from 'vue'
+import { computed, ref, shallowRef, watch, type Ref } from 'vue'
 
 import {
   ALL_JOB_EVENTS_URL,
@@ -17,84 +17,16 @@ import {
   type JobQuery,
 } from '@/api/jobs'
 
-export type JobEventsMode = 'idle' | 'sse' | 'polling'
-
-interface Follower {
-  /** Open the SSE stream; false when this browser has no EventSource. */
-  open(url: string, onJob: (job: Job) => void, onClosed: () => void): boolean
-  poll(tick: () => Promise<boolean>, intervalMs: number): void
-  close(): void
-}
-
-/** One stream or one poll loop at a time; closed with the component. */
-function useFollower(mode: Ref<JobEventsMode>): Follower {
-  let source: EventSource | null = null
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let stopped = false
-
-  function close() {
-    source?.close()
-    source = null
-    if (timer) clearTimeout(timer)
-    timer = undefined
-    mode.value = 'idle'
-  }
-
-  function open(url: string, onJob: (job: Job) => void, onClosed: () => void): boolean {
-    close()
-    if (typeof EventSource === 'undefined') return false
-    const es = new EventSource(url)
-    source = es
-    mode.value = 'sse'
-    es.addEventListener('job', (ev) => {
-      try {
-        onJob(JSON.parse((ev as MessageEvent<string>).data) as Job)
-      } catch {
-        // a malformed event is skipped; the next snapshot supersedes it
-      }
-    })
-    es.onerror = () => {
-      // The browser reconnects by itself while CONNECTING; CLOSED (404, proxy cut) means the caller polls instead.
-      if (source === es && es.readyState === EventSource.CLOSED) onClosed()
-    }
-    return true
-  }
-
-  /** Call `tick` every `intervalMs` while it answers true. */
-  function poll(tick: () => Promise<boolean>, intervalMs: number) {
-    close()
-    mode.value = 'polling'
-    const step = async () => {
-      let again = true
-      try {
-        again = await tick()
-      } catch {
-        // retried next time; the caller shows its own error
-      }
-      if (stopped || mode.value !== 'polling') return
-      if (again) timer = setTimeout(step, intervalMs)
-      else mode.value = 'idle'
-    }
-    timer = setTimeout(step, intervalMs)
-  }
-
-  if (getCurrentScope()) {
-    onScopeDispose(() => {
-      stopped = true
-      close()
-    })
-  }
-  return { open, poll, close }
-}
+import { useEventStream, type StreamMode } from './useEventStream'
 
 /** One job, live until it ends. */
 export function useJob(jobId: Ref<number | null | undefined>, options: { pollMs?: number } = {}) {
   const pollMs = options.pollMs ?? 2000
   const job = shallowRef<Job | null>(null)
-  const mode = ref<JobEventsMode>('idle')
+  const mode = ref<StreamMode>('idle')
   const error = shallowRef<unknown>(null)
   const isActive = computed(() => isActiveJob(job.value))
-  const follower = useFollower(mode)
+  const follower = useEventStream<Job>(mode, 'job')
   let generation = 0 // bumps on every (re)connect so late answers about an old job are dropped
 
   function onSnapshot(snapshot: Job, gen: number) {
@@ -149,10 +81,10 @@ export function useJobList(query: () => JobQuery, options: { pollMs?: number; on
   const pollMs = options.pollMs ?? 5000
   const jobs = shallowRef<Job[]>([])
   const loading = ref(false)
-  const mode = ref<JobEventsMode>('idle')
+  const mode = ref<StreamMode>('idle')
   const error = shallowRef<unknown>(null)
   const active = computed(() => jobs.value.filter(isActiveJob))
-  const follower = useFollower(mode)
+  const follower = useEventStream<Job>(mode, 'job')
   let generation = 0
 
   /** Tell `onEnd` about jobs that are over now but were running (or unknown) before. */

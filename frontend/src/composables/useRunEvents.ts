@@ -15,7 +15,9 @@ import {
   type Run,
 } from '@/api/runs'
 
-export type RunEventsMode = 'idle' | 'sse' | 'polling'
+import { useEventStream, type StreamMode } from './useEventStream'
+
+export type RunEventsMode = StreamMode
 
 const LOG_EVERY_MS = 3000
 
@@ -28,8 +30,7 @@ export function useRunEvents(runId: Ref<number | null | undefined>, options: { p
   const error = shallowRef<unknown>(null)
   const isActive = computed(() => !!run.value && ACTIVE_STATUSES.includes(run.value.status))
 
-  let source: EventSource | null = null
-  let pollTimer: ReturnType<typeof setTimeout> | undefined
+  const stream = useEventStream<Run>(mode, 'run')
   let generation = 0 // bumps on every (re)connect so late answers about an old run are dropped
   let lastId = 0
   let lastLogAt = 0
@@ -79,47 +80,28 @@ export function useRunEvents(runId: Ref<number | null | undefined>, options: { p
   }
 
   function closeStream() {
-    source?.close()
-    source = null
-    if (pollTimer) clearTimeout(pollTimer)
-    pollTimer = undefined
-    mode.value = 'idle'
+    stream.close()
   }
 
   function startPolling(id: number, gen: number) {
-    closeStream()
-    mode.value = 'polling'
-    const tick = async () => {
-      if (gen !== generation) return
+    stream.poll(async () => {
+      if (gen !== generation) return false
       try {
         onSnapshot(await getRun(id), gen)
       } catch (err) {
         if (gen === generation) error.value = err
       }
-      if (gen === generation && isActive.value) {
-        mode.value = 'polling'
-        pollTimer = setTimeout(tick, pollMs)
-      }
-    }
-    pollTimer = setTimeout(tick, pollMs)
+      return gen === generation && isActive.value
+    }, pollMs)
   }
 
   function openStream(id: number, gen: number) {
-    if (typeof EventSource === 'undefined') return startPolling(id, gen)
-    const es = new EventSource(runEventsUrl(id))
-    source = es
-    mode.value = 'sse'
-    es.addEventListener('run', (ev) => {
-      try {
-        onSnapshot(JSON.parse((ev as MessageEvent<string>).data) as Run, gen)
-      } catch {
-        // a malformed event is skipped; the next snapshot supersedes it anyway
-      }
-    })
-    es.onerror = () => {
-      // The browser reconnects by itself while CONNECTING; a CLOSED stream (404, proxy cut) means poll instead.
-      if (gen === generation && es.readyState === EventSource.CLOSED && isActive.value) startPolling(id, gen)
-    }
+    const opened = stream.open(
+      runEventsUrl(id),
+      (snapshot) => onSnapshot(snapshot, gen),
+      () => gen === generation && isActive.value && startPolling(id, gen),
+    )
+    if (!opened) startPolling(id, gen)
   }
 
   async function connect() {
