@@ -174,7 +174,14 @@ def cli_train(ctx: Context, file: Path, flags: list[str], label: str) -> dict:
     with session_scope(ctx.factory) as session:
         run = session.get(Run, int(queued.group(1)))
         progress = dict(run.progress or {})
-        version = session.get(ModelVersion, progress.get("model_version_id") or -1)
+        # The run's own version; progress can miss its id (seen once under heavy load: the run ended 'succeeded'
+        # with its progress still at 'saving'), so the version is looked up by run as well.
+        version = session.get(ModelVersion, progress.get("model_version_id") or -1) or (
+            session.query(ModelVersion)
+            .filter(ModelVersion.run_id == run.id, ModelVersion.kind != "tfidf")
+            .order_by(ModelVersion.id)
+            .first()
+        )
         facts = {
             "label": label,
             "file": file.name,
@@ -408,7 +415,7 @@ def rows_scaling(ctx: Context, points: list[dict]) -> dict:
             [*SCALING_FLAGS, "--epochs", f"{epochs:.4g}"],
             f"scaling-rows-{n}",
         )
-        points.append(_epoch_point(run, n, epochs, rows=n))
+        points.append(_epoch_point(run, n, epochs))
     return row(
         "3a",
         f"Scaling, rows: THUCNews titles, product CLI run (auto max length {points[0]['max_length']}, "
