@@ -3,6 +3,8 @@ blend of the transformer and its TF-IDF baseline, and refused (with the reason) 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from llm_trainer.ml.baseline import load_baseline
@@ -53,3 +55,22 @@ def test_a_version_trained_before_ensembles_says_how_to_get_one(client, settings
     version = make_version(settings)
     info = client.get(f"/api/models/{version}").json()["variants"]["ensemble"]
     assert info["status"] == "absent" and "Train it again" in info["error"]
+
+
+def test_the_ensemble_switches_to_the_onnx_copy_once_it_is_built(client, settings):
+    version = make_ensemble_version(settings, weight=0.4)
+    ask = {"model_id": version, "text": TEXTS[0], "variant": "ensemble"}
+    before = client.post("/api/predict", json=ask).json()
+    assert before["ensemble"]["model_variant"] == "pytorch"
+    assert client.post(f"/api/models/{version}/export", json={"variant": "onnx"}).status_code == 202
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        onnx = client.get(f"/api/models/{version}").json()["variants"]["onnx"]
+        if onnx["status"] != "building":
+            break
+        time.sleep(0.5)
+    assert onnx["status"] == "ready", onnx
+    after = client.post("/api/predict", json=ask).json()
+    assert after["variant"] == "ensemble" and after["ensemble"] == {"model_variant": "onnx", "baseline_weight": 0.4}
+    same = {p["label"]: p["probability"] for p in before["probabilities"]}
+    assert all(p["probability"] == pytest.approx(same[p["label"]], abs=1e-4) for p in after["probabilities"])

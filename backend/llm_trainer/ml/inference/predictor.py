@@ -127,6 +127,8 @@ class TokenizedPredictor(Predictor):
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
         texts = list(texts)
         probs = np.zeros((len(texts), len(self.labels)))
+        if not texts:  # e.g. an export scored on a version whose dataset is gone: nothing to score, nothing to fail
+            return probs, []
         if self.truncation == Truncation.HEAD_TAIL:
             return self._head_tail_probabilities(texts, probs)
         if len(texts) == 1:  # the common single-text request: one pass, nothing to group
