@@ -12,7 +12,7 @@ import numpy as np
 
 from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, load_predictor
 from llm_trainer.ml.inference.predictor import Predictor
-from llm_trainer.ml.inference.runtime import configure_torch
+from llm_trainer.ml.inference.runtime import configure_torch, import_transformers
 from llm_trainer.ml.version_store import PARTIAL_SUFFIX, export_path, publish
 
 EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
@@ -131,6 +131,7 @@ def export_and_compare(
 ) -> dict[str, dict[str, Any]]:
     """Build the variant, then score each graph it built against PyTorch: `reference` (probabilities, their classes)
     when the caller has them, as training does, else the version's PyTorch model run on `texts`."""
+    import_transformers()  # an export job's thread may start beside a model load
     build_export(version_dir, variant)
     if reference is None:
         predictor = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)

@@ -9,7 +9,7 @@ from typing import Any
 
 from llm_trainer.ml.ensemble import ENSEMBLE, load_ensemble
 from llm_trainer.ml.inference.predictor import OnnxPredictor, Predictor, SklearnPredictor, TorchPredictor
-from llm_trainer.ml.inference.runtime import cpu_threads, on_torch_thread
+from llm_trainer.ml.inference.runtime import cpu_threads, import_transformers, on_torch_thread
 from llm_trainer.ml.version_store import export_path, read_manifest
 
 PYTORCH = "pytorch"
@@ -26,6 +26,8 @@ def variants_for(kind: str) -> tuple[str, ...]:
 
 def load_predictor(version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Predictor:
     """Load (and by default warm up) one variant of a version; raises FileNotFoundError if it was not built."""
+    if kind != TFIDF:
+        import_transformers()  # loads also start in request, export and batch threads
     if kind == TFIDF:
         predictor: Predictor = SklearnPredictor(_load_tfidf(version_dir))
     elif variant == PYTORCH:

@@ -17,6 +17,20 @@ _configured = False
 _torch_thread_lock = threading.Lock()
 _torch_thread: ThreadPoolExecutor | None = None
 _on_torch_thread = threading.local()
+_transformers_lock = threading.Lock()
+_transformers_ready = False
+# The transformers names that serving, exports and batch jobs resolve, in threads of their own.
+TRANSFORMERS_NAMES = (
+    "AutoConfig",
+    "AutoTokenizer",
+    "PreTrainedTokenizerFast",
+    "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification",
+    "AutoModelForCausalLM",
+    "BertConfig",
+    "StoppingCriteria",
+    "StoppingCriteriaList",
+)
 
 
 def cpu_threads() -> int:
@@ -67,6 +81,25 @@ def _import_torch_with_short_openmp_spin() -> None:
             del os.environ[var]
 
 
+def import_transformers() -> None:
+    """Resolve transformers' lazily imported names once, under a lock, before a thread uses them.
+
+    transformers resolves its top-level names on first access (_LazyModule), which is not thread-safe: an export job
+    and a model load starting at once failed with "cannot import name 'AutoModelForSequenceClassification'" (or an
+    AttributeError). Every thread that does model work calls this first; after the first call it costs nothing."""
+    global _transformers_ready
+    if _transformers_ready:
+        return
+    with _transformers_lock:
+        if _transformers_ready:
+            return
+        import transformers
+
+        for name in TRANSFORMERS_NAMES:
+            getattr(transformers, name)
+        _transformers_ready = True
+
+
 def on_torch_thread(fn: Callable[..., T], *args: object) -> T:
     """Run torch work on the process's one torch thread and wait for it (direct call when already there).
 
@@ -88,6 +121,7 @@ def on_torch_thread(fn: Callable[..., T], *args: object) -> T:
 def _start_torch_thread() -> None:
     _on_torch_thread.active = True
     configure_torch()
+    import_transformers()
     import torch
 
     # OpenMP's thread count is a per-thread setting: apply it on the thread that does the work.

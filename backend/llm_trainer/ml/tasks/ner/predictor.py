@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from llm_trainer.ml.inference.runtime import on_torch_thread
+from llm_trainer.ml.inference.runtime import import_transformers, on_torch_thread
 from llm_trainer.ml.version_store import read_manifest
 
 WARM_UP_TEXT = "预热一下模型，warm-up"
@@ -112,6 +112,7 @@ class CrfPredictor:
 
 
 def load_token_model(folder: Path, device: str = "cpu") -> tuple[Any, Any]:
+    import_transformers()  # serving loads start in request and batch threads
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from llm_trainer.ml.base_models.local import check_local_folder
