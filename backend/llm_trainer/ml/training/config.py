@@ -36,7 +36,8 @@ class TrainingConfig(BaseModel):
         ge=0,
         le=10_080,
         description="Classification, multi-label, pair and NER runs on CPU: fit training and evaluation into about "
-        "this many minutes: a few steps are timed first, then max length, epochs or the share of rows used are lowered until the estimate fits (the run page says "
+        "this many minutes: a few steps are timed first, then max length, epochs or the share of rows used are lowered "
+        "until the estimate fits (the run page says "
         "what was chosen and shows the actual time). 0 = off. Empty = the server's default "
         "(LLM_TRAINER_CPU_TIME_BUDGET_MINUTES, 15). GPU runs are not limited.",
     )
