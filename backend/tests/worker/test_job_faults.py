@@ -35,6 +35,9 @@ from tests.helpers.runs import finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
 from tests.helpers.versions import make_version, review_texts
 
+# These runs must stay long: on a loaded machine the CPU time budget would cut their epochs.
+NO_BUDGET = {"time_budget_minutes": 0}
+
 
 def _factory(data_dir: Path):
     return make_session_factory(make_engine(Settings(data_dir=data_dir).db_path))
@@ -71,7 +74,7 @@ def test_sigstop_of_a_worker_times_out_as_interrupted_and_the_next_run_starts(da
         factory = _factory(data_dir)
         dataset_id = insert_dataset(factory, review_rows(40))
         body = {"dataset_id": dataset_id, "base_model": str(tiny_model_dir)}
-        hung = http.post("/train", json={**body, "config": {"epochs": 100, "batch_size": 2}}).json()
+        hung = http.post("/train", json={**body, "config": {"epochs": 100, "batch_size": 2, **NO_BUDGET}}).json()
         after = http.post("/train", json={**body, "config": {"epochs": 1, "batch_size": 16}}).json()
         run = wait_run(http.get, hung["id"], lambda r: (r["progress"].get("step") or 0) >= 3, timeout=180)
         os.killpg(run["pid"], signal.SIGSTOP)  # a hang: alive, silent
@@ -95,7 +98,7 @@ def test_kill_9_of_a_worker_interrupts_it_and_resume_continues_from_its_checkpoi
         factory = _factory(data_dir)
         # Long epochs: progress (written about once a second) must be seen past a checkpoint before the next one.
         dataset_id = insert_dataset(factory, review_rows(2000))
-        config = {"epochs": 3, "batch_size": 2, "save_strategy": "epoch", "seed": 5}
+        config = {"epochs": 3, "batch_size": 2, "save_strategy": "epoch", "seed": 5, **NO_BUDGET}
         created = http.post("/train", json={"dataset_id": dataset_id, "base_model": str(tiny_model_dir),
                                             "config": config}).json()  # fmt: skip
         checkpoints = data_dir / "runs" / str(created["id"]) / "checkpoints"
@@ -135,7 +138,7 @@ def test_kill_9_of_the_server_during_a_run_and_a_batch_job_is_reconciled_at_star
         rows = "\n".join(t for t, _ in review_texts(40, seed=3))
         big = ("评论\n" + "\n".join([rows] * 500) + "\n").encode("utf-8")  # 20 000 rows: seconds of work
         with httpx.Client(base_url=url, timeout=60) as http:
-            body = {"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "config": {"epochs": 100}}
+            body = {"dataset_id": dataset_id, "base_model": str(tiny_model_dir), "config": {"epochs": 100, **NO_BUDGET}}
             run_id = http.post("/train", json=body).json()["id"]
             batch = http.post("/api/predict/batch", files={"file": ("big.csv", big)}, data={"model_id": version_id})
             batch_id = batch.json()["id"]
