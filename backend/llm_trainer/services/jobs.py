@@ -104,20 +104,6 @@ OnEnd = Callable[[Session, Job], None]
 OnStart = Callable[[Session], list[int]]
 
 
-def public_jobs(session: Session, kind: JobKind | None, limit: int) -> list[dict[str, object]]:
-    """The jobs list (the JobPublic shape): columns plus the duration so far."""
-    now = datetime.now(UTC)
-    out = []
-    for job in jobs_repo.list_jobs(session, kind, limit):
-        data: dict[str, object] = {c.name: getattr(job, c.name) for c in Job.__table__.columns}
-        started, ended = _aware(job.started_at), _aware(job.finished_at)
-        data["progress"] = JobProgress.model_validate({k: v for k, v in (job.progress or {}).items()
-                                                       if k in JobProgress.model_fields})  # fmt: skip
-        data["duration_s"] = round(((ended or now) - started).total_seconds(), 1) if started else None
-        out.append(data)
-    return out
-
-
 def sweep_orphans(settings: Settings, session: Session) -> list[Path]:
     """Remove what dead processes left half-made: version staging folders (.tmp-run<id>-*) of runs not training,
     version folders whose row never committed, export .partial folders of versions not exporting, batch folders no
