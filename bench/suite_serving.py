@@ -96,7 +96,7 @@ def serving(ctx: Context, inference: bool, latency: bool) -> tuple[list[dict], d
             "3d",
             "Peak RSS of the server process (`llm-trainer serve`): idle after start; with one model loaded "
             "(PyTorch fp32 e5-small after 20 requests); highest while this bench's prediction measures ran "
-            "(PyTorch + ONNX + int8 loaded, 8 clients)",
+            "(the variants they used loaded; with row 4: PyTorch, ONNX and int8, 8 clients)",
             f"idle {idle:.0f} MB; one model {loaded:.0f} MB; under load {peak:.0f} MB",
             "report",
             None,
