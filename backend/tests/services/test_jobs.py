@@ -171,6 +171,30 @@ def test_a_job_of_a_live_owner_is_left_alone_until_its_heartbeat_stops(factory, 
     _assert_healthy(factory)
 
 
+def test_a_run_timing_its_budget_steps_gets_the_slow_heartbeat_limit_and_a_training_one_does_not(factory, settings):
+    settings = settings.model_copy(update={"job_heartbeat_timeout_s": 60.0, "job_heartbeat_slow_timeout_s": 600.0})
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+        ids = {}
+        with session_scope(factory) as session:
+            for phase in ("measuring", "training"):
+                job = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=1, variant="onnx"))
+                assert jobs_repo.claim(session, job.id, owner)
+                ids[phase] = job.id
+            old = datetime.now(UTC) - timedelta(seconds=200)
+            for phase, job_id in ids.items():
+                values = {"heartbeat_at": old, "progress": {"message": phase}}
+                session.execute(update(Job).where(Job.id == job_id).values(**values))
+        JobDispatcher(settings, factory).tick()
+        statuses = _statuses(factory)
+        assert statuses[ids["measuring"]] == "running", "200 s of timing steps is within the slow limit"
+        assert statuses[ids["training"]] == "interrupted", "200 s without a training step is not"
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_orphans_of_dead_processes_are_swept_at_start_and_listed(factory, settings, caplog):
     settings.ensure_dirs()
     (settings.models_dir / ".tmp-run7-abcd1234").mkdir()  # a version a dead worker was writing
