@@ -1,11 +1,20 @@
-"""LoRA SFT speed on the embedded Gemma 3 270M: the product's own reader and trainer on the first rows of
-alpaca_zh_demo_1k, once with logits only at labelled positions (the default) and once with full logits everywhere.
+"""LoRA SFT and serving of the embedded Gemma 3 270M, measured on this machine (the CPU's flags are printed: AVX2
+only, or AVX-512 / bf16; the machine has 2 shared cores: other jobs slow it, so the load average is printed too).
 
-Usage: .venv/bin/python bench/generation.py [--mode step|run] [--rows 100] [--max-length 256] [--batch-size 4]
-       [--cache DIR]
---mode step (default) times one LoRA step per way of computing the loss (full logits, the batch's labelled
-positions, each row's labelled positions). --mode run trains on --rows rows and prints, per setting: train seconds, tokens/s (prompt + answer), answer tokens/s, validation loss and the base
-model's, and the CPU's flags (AVX2 only, or AVX-512 / bf16). The machine has 2 shared cores: other jobs slow it.
+--mode step (default): one LoRA step per way of computing the loss (full logits, the batch's labelled positions,
+  each row's labelled positions) on alpaca_zh_demo_1k rows.
+--mode run: trains on --rows rows of alpaca_zh_demo_1k per --settings (kept, full): train seconds, tokens/s, answer
+  tokens/s, validation loss and the base model's.
+--mode serve: first-token time and tokens/s of one chat stream (30-character prompt, 64 greedy tokens) as a version
+  is served, then 4 concurrent streams.
+--mode compare: (a) the product's LoRA SFT on the first --rows rows of --data (alpaca_zh_20k; max length 256,
+  1 epoch, otherwise defaults), (b) a plain transformers + peft script (bench/generation_plain.py: stock Trainer,
+  full-vocabulary logits, no length grouping, same LoRA config, batch, learning rate) on the same rows and split
+  (--max-steps N times it on its first N steps only; the table says so), (c) ROUGE-L / BLEU-4 of base vs fine-tuned
+  greedy answers on the next --heldout rows. Prints tokens/s of both, the ratio, validation losses and the scores.
+
+Usage: .venv/bin/python bench/generation.py --mode compare --rows 500 --heldout 200 --cache DATA_DIR/cache
+       .venv/bin/python bench/generation.py --mode serve --cache DATA_DIR/cache [--threads 1]
 """
 
 from __future__ import annotations
@@ -20,7 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-DATA = ROOT.parent / "shared" / "datasets" / "sft" / "alpaca_zh_demo_1k.jsonl"
+SFT = ROOT.parent / "shared" / "datasets" / "sft"
+DATA = SFT / "alpaca_zh_demo_1k.jsonl"
+COMPARE_DATA = SFT / "alpaca_zh_20k.jsonl"
 
 
 class PrintReporter:
@@ -49,11 +60,11 @@ def cpu_flags() -> str:
     return ", ".join(found) or "none of avx2/avx512"
 
 
-def conversations(rows: int) -> list:
+def conversations(rows: int, path: Path = DATA) -> list:
     from llm_trainer.ml.tasks.generation.data import open_generation_file
     from llm_trainer.ml.tasks.spec import TaskRow
 
-    opened = open_generation_file(DATA, DATA.name, {})
+    opened = open_generation_file(path, path.name, {})
     kept = []
     for record in opened.records:
         row = opened.validator.add(record)
@@ -204,13 +215,125 @@ def serve_times(
     return {"one_stream": single, "concurrent": together}
 
 
+def compare(args: argparse.Namespace, cache: Path) -> None:
+    """(a) the product's LoRA SFT on the first --rows rows of alpaca_zh_20k, (b) the plain transformers + peft
+    script (bench/generation_plain.py) on the same tokenised rows and split, (c) ROUGE-L / BLEU-4 of base vs
+    fine-tuned greedy answers on the next --heldout rows (never trained or validated on). Prints one table."""
+    import os
+
+    from generation_plain import held_out_scores, plain_lora_sft
+    from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
+    from llm_trainer.ml.modeling import resolve_source_folder
+    from llm_trainer.ml.tasks.generation.chat import encode_many, ensure_chat_template
+    from llm_trainer.ml.tasks.generation.spec import split_conversations
+    from llm_trainer.ml.tasks.generation.training import train_generation_version
+    from llm_trainer.ml.tasks.spec import ModelJob
+    from llm_trainer.ml.training.config import TrainingConfig
+    from llm_trainer.ml.training.trainer import resolve_precision
+    from transformers import AutoTokenizer
+
+    load_before = os.getloadavg()[0]
+    rows = conversations(args.rows + args.heldout, args.data)
+    train_rows, held = rows[: args.rows], rows[args.rows :]
+    # Live sample answers are generation inside the timed training loop, not training: off here, on both sides.
+    overrides = {"epochs": 1, "max_length": args.max_length, "sample_prompts": 0}
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    cfg = TrainingConfig(**overrides)  # everything else: the product's defaults
+    data = split_conversations(train_rows, cfg)
+    folder = resolve_source_folder(EMBEDDED_GEMMA_SOURCE, cache)
+    print(
+        f"CPU flags: {cpu_flags()}; load average {load_before:.1f} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    print(f"{args.data.name}: {len(data.train)} train / {data.val_size} validation rows, {len(held)} held out; "
+          f"max_length {cfg.max_length}, batch {cfg.batch_size}, lr {cfg.learning_rate}, LoRA r{cfg.lora_rank} "
+          f"alpha {cfg.lora_alpha}, 1 epoch, live sample answers off", flush=True)  # fmt: skip
+
+    results: dict[str, dict] = {}
+    if "product" in args.parts:
+        work = Path(tempfile.mkdtemp(prefix="bench-gen-product-"))
+        started = time.monotonic()
+        version = train_generation_version(
+            data, ModelJob(EMBEDDED_GEMMA_SOURCE, cfg, work, cache), PrintReporter()
+        )
+        m = version.metrics
+        adapter = work / "version"
+        version.write_files(adapter)
+        results["product"] = {"train_seconds": m["train_seconds"], "tokens_per_s": m["tokens_per_s"],
+                              "loss": m["loss"], "base_loss": (m.get("baseline") or {}).get("loss"),
+                              "steps": m["global_step"], "wall_s": round(time.monotonic() - started, 1),
+                              "rouge_l_val": m.get("rouge_l"), "base_rouge_l_val": (m.get("baseline") or {}).get("rouge_l")}  # fmt: skip
+        print(json.dumps({"product": results["product"]}), flush=True)
+        if "heldout" in args.parts and held:
+            prompts = [json.loads(r.annotation)[:-1] for r in held]
+            references = [json.loads(r.annotation)[-1]["content"] for r in held]
+            results["heldout"] = held_out_scores(folder, adapter, prompts, references)
+    if "plain" in args.parts:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        ensure_chat_template(tokenizer)
+
+        def encoded(convs: list) -> list[dict]:
+            return [{"input_ids": e.input_ids, "labels": e.labels}
+                    for e in encode_many(tokenizer, convs, cfg.max_length) if any(y != -100 for y in e.labels)]  # fmt: skip
+
+        results["plain"] = plain_lora_sft(
+            folder, encoded(data.train), encoded(data.val), cfg, resolve_precision(cfg.precision, "cpu"),
+            args.plain_micro_batch, args.max_steps, Path(tempfile.mkdtemp(prefix="bench-gen-plain-")),
+        )  # fmt: skip
+        print(json.dumps({"plain": results["plain"]}), flush=True)
+
+    print(
+        "\n| | product (logits at answers, length-grouped) | plain transformers + peft |",
+        flush=True,
+    )
+    print("|---|---|---|")
+    product, plain = results.get("product", {}), results.get("plain", {})
+    partial = plain and plain["steps"] < plain["total_steps"]
+    steps_note = (
+        f" (timed on {plain['steps']} of {plain['total_steps']} steps)"
+        if partial
+        else ""
+    )
+    print(
+        f"| train tokens/s | {product.get('tokens_per_s', '-')} | {plain.get('tokens_per_s', '-')}{steps_note} |"
+    )
+    print(
+        f"| train seconds | {product.get('train_seconds', '-')} | {plain.get('train_seconds', '-')} |"
+    )
+    loss_note = f" (after {plain['steps']} steps only)" if partial else ""
+    print(f"| validation loss | {product.get('loss', '-')} (base {product.get('base_loss', '-')}) | "
+          f"{plain.get('loss', '-')}{loss_note} |")  # fmt: skip
+    if plain:
+        print(f"| batch | {cfg.batch_size} rows a step | {plain['micro_batch']} x {plain['accumulation']} "
+              "accumulated (full logits of the whole batch do not fit) |")  # fmt: skip
+    if product.get("tokens_per_s") and plain.get("tokens_per_s"):
+        print(
+            f"\nspeed-up: {product['tokens_per_s'] / plain['tokens_per_s']:.2f}x the plain script's tokens/s"
+        )
+    if "heldout" in results:
+        h = results["heldout"]
+        print(f"held-out ROUGE-L on {len(held)} examples: fine-tuned {h['tuned']['rouge_l']} vs base "
+              f"{h['base']['rouge_l']}; BLEU-4 {h['tuned']['bleu_4']} vs {h['base']['bleu_4']}")  # fmt: skip
+    print(
+        f"product wall {product.get('wall_s', '-')} s; train seconds include the end-of-epoch evaluation on both "
+        f"sides (not in a --max-steps plain run) and the product's checkpoint; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--rows", type=int, default=100)
     ap.add_argument("--max-length", type=int, default=256)
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="default: 4 (step, run), the product's (compare)",
+    )
     ap.add_argument(
         "--cache",
         type=Path,
@@ -224,9 +347,35 @@ def main() -> int:
     )
     ap.add_argument(
         "--mode",
-        choices=["step", "run", "serve"],
+        choices=["step", "run", "serve", "compare"],
         default="step",
-        help="step: one step per loss; run: training",
+        help="step: one step per loss; run: training; serve: chat speed; compare: product vs plain script",
+    )
+    ap.add_argument(
+        "--data", type=Path, default=COMPARE_DATA, help="compare: the SFT file"
+    )
+    ap.add_argument(
+        "--heldout",
+        type=int,
+        default=200,
+        help="compare: rows after --rows answered and scored",
+    )
+    ap.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="compare: time the plain script on this many steps",
+    )
+    ap.add_argument(
+        "--plain-micro-batch",
+        type=int,
+        default=4,
+        help="compare: plain rows per forward pass",
+    )
+    ap.add_argument(
+        "--parts",
+        default="product,heldout,plain",
+        help="compare: which of product,heldout,plain",
     )
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument(
@@ -250,6 +399,10 @@ def main() -> int:
 
         configure_torch()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="bench-gen-cache-"))
+    if args.mode == "compare":
+        compare(args, cache)
+        return 0
+    args.batch_size = args.batch_size or 4
     rows = conversations(args.rows)
     print(
         f"CPU flags: {cpu_flags()}; {len(rows)} rows of {DATA.name}, max_length {args.max_length}",
