@@ -81,18 +81,31 @@ class DbReporter:
                 self.rows = rows + self.rows
                 self.loop_alive = self.loop_alive or beat
 
+    def write_pending(self, session: Session) -> None:
+        """Write what is pending inside the caller's transaction: the run's last progress (its version id) commits
+        with its final status instead of being dropped by a write that met a locked database."""
+        with self.lock:
+            snapshot, rows = dict(self.snapshot), self.rows
+            self.rows = []
+        self._write_in(session, snapshot, rows, beat=False)
+
     def _write(self, snapshot: dict[str, Any], rows: list[tuple[str, int, float, dict[str, Any]]], beat: bool) -> None:
         with session_scope(self.factory) as session:
-            runs_repo.merge_progress(session, self.run_id, {**snapshot, "updated_at": time.time()})
-            runs_repo.add_metrics(session, self.run_id, rows)
-            self.stop_flag = runs_repo.is_stop_requested(session, self.run_id)
-            if beat and self.job_id is not None:
-                progress = JobProgress(
-                    done=int(snapshot.get("step") or 0),
-                    total=int(snapshot.get("total_steps") or 0),
-                    message=str(snapshot.get("phase") or ""),
-                )
-                jobs_repo.heartbeat(session, self.job_id, self.owner, progress.model_dump())
+            self._write_in(session, snapshot, rows, beat)
+
+    def _write_in(
+        self, session: Session, snapshot: dict[str, Any], rows: list[tuple[str, int, float, dict[str, Any]]], beat: bool
+    ) -> None:
+        runs_repo.merge_progress(session, self.run_id, {**snapshot, "updated_at": time.time()})
+        runs_repo.add_metrics(session, self.run_id, rows)
+        self.stop_flag = runs_repo.is_stop_requested(session, self.run_id)
+        if beat and self.job_id is not None:
+            progress = JobProgress(
+                done=int(snapshot.get("step") or 0),
+                total=int(snapshot.get("total_steps") or 0),
+                message=str(snapshot.get("phase") or ""),
+            )
+            jobs_repo.heartbeat(session, self.job_id, self.owner, progress.model_dump())
 
 
 class NullReporter:
@@ -111,6 +124,9 @@ class NullReporter:
         log.info(message)
 
     def flush(self, force: bool = False) -> None:
+        pass
+
+    def write_pending(self, session: Session) -> None:
         pass
 
 

@@ -150,9 +150,17 @@ def baseline_verdict(spec: Any, metrics: dict[str, Any]) -> dict[str, Any]:
     return {"baseline": base, "beats_baseline": value > base if spec.primary_higher_is_better else value < base}
 
 
-def _finish_status(factory: sessionmaker[Session], run_id: int, stopped: bool, version_id: int, **fields: Any) -> None:
+def _finish_status(
+    factory: sessionmaker[Session],
+    reporter: DbReporter | NullReporter,
+    run_id: int,
+    stopped: bool,
+    version_id: int,
+    **fields: Any,
+) -> None:
     result = JobResult(version_id=version_id)
     with session_scope(factory) as session:
+        reporter.write_pending(session)
         if stopped:
             move_run(session, run_id, RunStatus.STOPPING)  # SIGTERM-only stops arrive here as running
             move_run(session, run_id, RunStatus.STOPPED, result=result, **fields)
@@ -241,8 +249,7 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
         {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary),
          **baseline_verdict(spec, metrics)}
     )  # fmt: skip
-    reporter.flush(force=True)
-    _finish_status(factory, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
+    _finish_status(factory, reporter, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk
         shutil.rmtree(settings.runs_dir / str(run_id) / "checkpoints", ignore_errors=True)
     outcome = RunStatus.STOPPED if stopped else RunStatus.SUCCEEDED

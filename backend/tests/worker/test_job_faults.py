@@ -252,6 +252,27 @@ def test_a_locked_database_delays_progress_writes_without_failing_the_run(factor
     impatient.dispose()
 
 
+def test_a_runs_last_progress_lost_to_a_locked_database_is_written_with_its_final_status(factory, settings, caplog):
+    dataset_id = insert_dataset(factory, review_rows(10))
+    with session_scope(factory) as session:
+        run_id = runs_repo.create_run(session, dataset_id=dataset_id, base_model="tfidf").id
+    impatient = create_engine(f"sqlite:///{settings.db_path}", connect_args={"timeout": 0.5})
+    reporter = DbReporter(make_session_factory(impatient), run_id)
+    blocker = make_engine(settings.db_path).raw_connection()
+    blocker.execute("BEGIN IMMEDIATE")
+    reporter.progress({"phase": "done", "model_version_id": 7})  # the version id the run page links to
+    with caplog.at_level("WARNING", logger="llm_trainer.worker"):
+        reporter.flush(force=True)
+    assert "database is locked" in caplog.text
+    blocker.rollback()
+    blocker.close()
+    with session_scope(factory) as session:  # the worker's final transaction (runner._finish_status)
+        reporter.write_pending(session)
+    with session_scope(factory) as session:
+        assert session.get(Run, run_id).progress["model_version_id"] == 7
+    impatient.dispose()
+
+
 def test_two_clients_posting_train_at_the_same_instant_never_run_beyond_the_limit(data_dir, tiny_model_dir, tmp_path):
     with run_server(data_dir, tmp_path / "server.log") as url, httpx.Client(base_url=url) as http:
         factory = _factory(data_dir)
