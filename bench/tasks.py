@@ -210,6 +210,9 @@ def main() -> int:
             metrics = version.metrics if version else {}
             value = metrics.get(bench.metric)
             base = (metrics.get("baseline") or {}).get(bench.metric)
+            # the transformer + TF-IDF blend, when the task has one
+            blend = metrics.get("ensemble") or {}
+            ens = (blend.get("metrics") or {}).get(bench.metric)
             p50, variant = None, None
             if version:
                 variant = serving_variant(version)
@@ -219,14 +222,16 @@ def main() -> int:
                 p50 = _p50_ms(predictor, bench.probe)
             table.append(
                 (bench.task, bench.name, rows, run.status, wall / 60, bench.metric, value, base,
-                 None if value is None or base is None else (value - base) * 100, variant, p50, bench.reference)
+                 None if value is None or base is None else (value - base) * 100,
+                 None if ens is None else f"{ens:.4f} (w {blend.get('weight')})",
+                 None if ens is None or base is None else (ens - base) * 100, variant, p50, bench.reference)
             )  # fmt: skip
         if code:
             print(f"run {run_id} ended with code {code}", file=sys.stderr)
     print(f"\nbase model {args.base_model}, epochs {args.epochs or 'default'}, train rows cap {args.max_train_rows}, "
           f"cores {os.cpu_count()}, data {data_dir}")  # fmt: skip
-    head = ("task", "data", "rows", "status", "wall_min", "metric", "value", "baseline", "gap_pt", "served_by",
-            "p50_ms", "published")  # fmt: skip
+    head = ("task", "data", "rows", "status", "wall_min", "metric", "value", "baseline", "gap_pt", "ensemble",
+            "ensemble_gap_pt", "served_by", "p50_ms", "published")  # fmt: skip
     print(" | ".join(head))
     for r in table:
         print(" | ".join(f"{v:.4f}" if isinstance(v, float) and abs(v) < 1 else f"{v:.1f}" if isinstance(v, float)
