@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_trainer.ml.tasks.generation.chat import IGNORE, encode, ensure_chat_template, prompt_ids, stop_token_ids
+from llm_trainer.ml.tasks.generation.chat import IGNORE, encode, prompt_ids, stop_token_ids
 from tests.helpers.chat_data import chat_texts
 from tests.helpers.tiny_model import build_tiny_causal_lm
 
@@ -20,18 +20,8 @@ CONVERSATION = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder: Path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), chat_texts(12))
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    ensure_chat_template(tokenizer)
-    return tokenizer, AutoModelForCausalLM.from_pretrained(folder)
-
-
-def test_only_assistant_turns_and_their_end_marker_are_labelled(tiny) -> None:
-    tokenizer, _ = tiny
+def test_only_assistant_turns_and_their_end_marker_are_labelled(tiny_chat_lm) -> None:
+    tokenizer, _ = tiny_chat_lm
     encoded = encode(tokenizer, CONVERSATION, 256)
     labelled = tokenizer.decode([t for t, y in zip(encoded.input_ids, encoded.labels, strict=True) if y != IGNORE])
     assert labelled == "红色<end_of_turn>\n黄色<end_of_turn>\n"
@@ -40,19 +30,19 @@ def test_only_assistant_turns_and_their_end_marker_are_labelled(tiny) -> None:
     assert encoded.input_ids[:first_answer] == prompt_ids(tokenizer, CONVERSATION[:2])  # what serving feeds
 
 
-def test_a_cut_conversation_keeps_its_start_and_reports_its_full_length(tiny) -> None:
-    tokenizer, _ = tiny
+def test_a_cut_conversation_keeps_its_start_and_reports_its_full_length(tiny_chat_lm) -> None:
+    tokenizer, _ = tiny_chat_lm
     full = encode(tokenizer, CONVERSATION, 256)
     cut = encode(tokenizer, CONVERSATION, 20)
     assert len(cut.input_ids) == 20 and cut.input_ids == full.input_ids[:20] and cut.full_length == full.full_length
 
 
-def test_loss_on_kept_logits_equals_the_full_logits_loss(tiny) -> None:
+def test_loss_on_kept_logits_equals_the_full_logits_loss(tiny_chat_lm) -> None:
     import torch
 
     from llm_trainer.ml.tasks.generation.training import ChatCollator, causal_loss
 
-    tokenizer, model = tiny
+    tokenizer, model = tiny_chat_lm
     items = [encode(tokenizer, CONVERSATION, 256), encode(tokenizer, CONVERSATION[:3], 256)]
     features = [{"input_ids": e.input_ids, "labels": e.labels} for e in items]
     kept = ChatCollator(tokenizer.pad_token_id)(features)
@@ -67,12 +57,12 @@ def test_loss_on_kept_logits_equals_the_full_logits_loss(tiny) -> None:
     assert causal_loss(big, full["labels"]).item() == pytest.approx(reference.item(), rel=1e-5)
 
 
-def test_labelled_positions_loss_equals_the_full_logits_loss(tiny) -> None:
+def test_labelled_positions_loss_equals_the_full_logits_loss(tiny_chat_lm) -> None:
     import torch
 
     from llm_trainer.ml.tasks.generation.training import ChatCollator, labelled_loss
 
-    tokenizer, model = tiny
+    tokenizer, model = tiny_chat_lm
     items = [encode(tokenizer, CONVERSATION, 256), encode(tokenizer, CONVERSATION[:3], 256)]
     batch = ChatCollator(tokenizer.pad_token_id, keep_logits=False)(
         [{"input_ids": e.input_ids, "labels": e.labels} for e in items]

@@ -5,30 +5,14 @@ the served model keeps bf16 weights only where the CPU computes in bf16."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-import pytest
-
-from llm_trainer.ml.tasks.generation.chat import ensure_chat_template
 from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest, _PieceStreamer, serving_dtype
-from tests.helpers.chat_data import chat_texts
-from tests.helpers.tiny_model import build_tiny_causal_lm
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder: Path = build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"), chat_texts(12))
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    ensure_chat_template(tokenizer)
-    return tokenizer, AutoModelForCausalLM.from_pretrained(folder)
-
-
-def test_streamed_pieces_add_up_to_the_text_and_never_split_a_character(tiny) -> None:
+def test_streamed_pieces_add_up_to_the_text_and_never_split_a_character(tiny_chat_lm) -> None:
     import torch
 
-    tokenizer, _ = tiny
+    tokenizer, _ = tiny_chat_lm
     text = "西瓜是绿色的。Watermelon 🍉 is green, 葡萄是紫色的！" * 3
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert len(ids) > len(text) / 2  # byte-level pieces: many characters span several tokens
@@ -44,8 +28,8 @@ def test_streamed_pieces_add_up_to_the_text_and_never_split_a_character(tiny) ->
     assert len(pieces) > 10 and not any("\ufffd" in p for p in pieces)
 
 
-def test_four_concurrent_streams_answer_like_one_stream(tiny) -> None:
-    tokenizer, model = tiny
+def test_four_concurrent_streams_answer_like_one_stream(tiny_chat_lm) -> None:
+    tokenizer, model = tiny_chat_lm
     generator = ChatGenerator(tokenizer, model, 256, serving=True)
     requests = [ChatRequest([{"role": "user", "content": f"{fruit}是什么颜色？"}], max_new_tokens=24, temperature=0)
                 for fruit in ("苹果", "香蕉", "葡萄", "西瓜")]  # fmt: skip
@@ -78,8 +62,8 @@ def test_bf16_weights_are_served_in_bf16_only_where_the_cpu_has_bf16(monkeypatch
     assert serving_dtype(torch.bfloat16) == torch.bfloat16 and serving_dtype(torch.float32) == torch.float32
 
 
-def test_a_short_prompt_is_not_cut_when_max_tokens_exceeds_the_context(tiny) -> None:
-    tokenizer, model = tiny  # context 256 tokens
+def test_a_short_prompt_is_not_cut_when_max_tokens_exceeds_the_context(tiny_chat_lm) -> None:
+    tokenizer, model = tiny_chat_lm  # context 256 tokens
     generator = ChatGenerator(tokenizer, model, 256)
     short = ChatRequest([{"role": "user", "content": "苹果是什么颜色？"}], max_new_tokens=512, temperature=0)
     answer = generator.predict([short])[0]
@@ -89,8 +73,8 @@ def test_a_short_prompt_is_not_cut_when_max_tokens_exceeds_the_context(tiny) -> 
     assert cut.truncated and cut.prompt_tokens == 256 - 16
 
 
-def test_batched_greedy_answers_equal_one_by_one_answers(tiny) -> None:
-    tokenizer, model = tiny
+def test_batched_greedy_answers_equal_one_by_one_answers(tiny_chat_lm) -> None:
+    tokenizer, model = tiny_chat_lm
     generator = ChatGenerator(tokenizer, model, 256)
     questions = ["苹果是什么颜色？", "香蕉是什么颜色？（编号3）", "葡萄", "西瓜是什么颜色？请回答。"]
     requests = [ChatRequest([{"role": "user", "content": q}], max_new_tokens=16, temperature=0) for q in questions]
