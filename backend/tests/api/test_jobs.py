@@ -41,9 +41,11 @@ def test_train_and_batch_jobs_stream_one_shape_and_the_stream_ends_at_the_termin
     live_server, settings, tiny_model_dir
 ):
     engine = make_engine(settings.database)  # the live server's database, migrated when it started
-    dataset = insert_dataset(make_session_factory(engine), review_rows(40))
+    # 200 steps: a run of a few steps could end between two of the stream's one-second ticks on a fast machine.
+    dataset = insert_dataset(make_session_factory(engine), review_rows(200))
     engine.dispose()
-    body = {"dataset_id": dataset, "base_model": str(tiny_model_dir), "config": {"epochs": 2, "batch_size": 8}}
+    config = {"epochs": 2, "batch_size": 2, "time_budget_minutes": 0}
+    body = {"dataset_id": dataset, "base_model": str(tiny_model_dir), "config": config}
     run_id = httpx.post(f"{live_server}/train", json=body, timeout=30).json()["id"]
     train_job = _job_of(live_server, "train", "run_id", run_id)
 

@@ -87,6 +87,7 @@ def test_sigstop_of_a_worker_times_out_as_interrupted_and_the_next_run_starts(da
         assert nxt["status"] == "succeeded", nxt["error_message"] + nxt["log_tail"]
         answer = http.post("/predict", json={"text": "好吃", "model_id": nxt["model_version_ids"][0]})
         assert answer.status_code == 200  # the finished version loads and answers
+        _wait_copy(http, nxt["model_version_ids"][0])  # its fast-serving export job ends too
         jobs = _assert_healthy(factory)
         assert _train_job(jobs, hung["id"]).status == "interrupted"
         assert "No heartbeat" in _train_job(jobs, hung["id"]).error_message
@@ -121,6 +122,7 @@ def test_kill_9_of_a_worker_interrupts_it_and_resume_continues_from_its_checkpoi
         version = http.get(f"/api/models/{done['model_version_ids'][0]}").json()
         assert version["metrics"]["resumed_from_step"] >= saved  # it continued from the checkpoint, not from 0
         assert http.post("/predict", json={"text": "好吃", "model_id": version["id"]}).status_code == 200
+        _wait_copy(http, version["id"])  # its fast-serving export job ends too
         jobs = _assert_healthy(factory)
         job = _train_job(jobs, run["id"])
         assert (job.status, job.attempts, job.result["version_id"]) == ("succeeded", 2, version["id"])
@@ -291,6 +293,8 @@ def test_two_clients_posting_train_at_the_same_instant_never_run_beyond_the_limi
         assert [r["status"] for r in runs] == ["succeeded", "succeeded"], [r["log_tail"] for r in runs]
         first, second = sorted(runs, key=lambda r: r["started_at"])
         assert first["finished_at"] <= second["started_at"], "one run at a time (LLM_TRAINER_MAX_CONCURRENT_RUNS=1)"
+        for r in runs:
+            _wait_copy(http, r["model_version_ids"][0])  # their fast-serving export jobs end too
         jobs = _assert_healthy(factory)
         assert all(_train_job(jobs, r["id"]).attempts == 1 for r in runs), "no job was started twice"
 
