@@ -111,6 +111,7 @@ def delete_model(serving: Serving, session: Session, model_id: int) -> None:
     versions_query.delete_version(session, version)
     session.commit()  # the row goes first: a half-deleted folder must never look like a usable version
     shutil.rmtree(folder, ignore_errors=True)
+    serving.cache.evict(model_id)  # a request that read the row before the delete may have loaded it again
 
 
 def zip_model(serving: Serving, session: Session, model_id: int) -> tuple[Iterator[bytes], str]:

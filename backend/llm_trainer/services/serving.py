@@ -57,10 +57,19 @@ def find_version(session: Session, model_id: int | None) -> ModelVersion:
         return version
     version = versions_query.get_version(session, model_id)
     if version is None:
-        raise NotFound(
-            f"Model version {model_id} does not exist. List versions with GET /api/models.", code="model_not_found"
-        )
+        raise _not_found(model_id)
     return version
+
+
+def _not_found(model_id: int) -> NotFound:
+    return NotFound(
+        f"Model version {model_id} does not exist. List versions with GET /api/models.", code="model_not_found"
+    )
+
+
+def _still_exists(serving: Serving, model_id: int) -> bool:
+    with serving.session_factory() as session:
+        return versions_query.get_version(session, model_id) is not None
 
 
 def serving_variant(version: ModelVersion) -> str:
@@ -135,6 +144,8 @@ def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple
         try:
             return get_spec(version.task).load_predictor(folder, version.kind, variant)
         except (FileNotFoundError, OSError) as exc:
+            if not _still_exists(serving, version.id):  # deleted after this request read its row
+                raise _not_found(version.id) from exc
             raise Unavailable(
                 f"The files of model version {version.id} are missing or unreadable in the data dir. "
                 "Delete this version and train it again.",

@@ -48,7 +48,9 @@ def _save_seeded(model_class, config, tokenizer, out_dir: Path) -> Path:  # noqa
 CHAT_SPECIAL = ["<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"]
 
 
-def build_tiny_causal_lm(out_dir: Path, texts: Iterable[str], chat_template: str | None = None) -> Path:
+def build_tiny_causal_lm(
+    out_dir: Path, texts: Iterable[str], chat_template: str | None = None, context: int = 256
+) -> Path:
     """Save a 2-layer, hidden-32 Llama + a byte-level BPE tokenizer trained on `texts` (Gemma's turn markers as
     special tokens, no chat template unless given: the product's default then applies) into `out_dir`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -75,7 +77,7 @@ def build_tiny_causal_lm(out_dir: Path, texts: Iterable[str], chat_template: str
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        max_position_embeddings=256,
+        max_position_embeddings=context,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -13,15 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from llm_trainer.api.schemas.chat import ChatCompletionRequest, GenerateRequest, GenerateResponse
 from llm_trainer.api.serving_dep import ServingDep
+from llm_trainer.api.streaming import sse_response
 from llm_trainer.services import generation
 
 router = APIRouter(tags=["chat"])
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _sse(payload: Any) -> str:
@@ -89,7 +88,7 @@ async def chat_completions(body: ChatCompletionRequest, serving: ServingDep) -> 
                         "choices": [], "usage": _usage(pieces.answer)})  # fmt: skip
         yield _sse("[DONE]")
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return sse_response(events())
 
 
 @router.post(
@@ -120,4 +119,4 @@ async def generate(body: GenerateRequest, serving: ServingDep) -> Any:
             yield _sse({"delta": piece})
         yield _sse({"done": True, **public(pieces.answer)})
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return sse_response(events())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from llm_trainer.api.deps import SessionDep
@@ -16,6 +15,7 @@ from llm_trainer.api.schemas.models import (
     VersionSettingsUpdate,
 )
 from llm_trainer.api.serving_dep import ServingDep
+from llm_trainer.api.streaming import ClosingStreamingResponse
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.services import generation as generation_service
 from llm_trainer.services import models as models_service
@@ -111,11 +111,11 @@ def download_model(
         description="Generation versions: a standalone model (LoRA merged into the base weights, safetensors, "
         "tokenizer, chat template) that AutoModelForCausalLM.from_pretrained loads without peft.",
     ),
-) -> StreamingResponse:
+) -> ClosingStreamingResponse:
     zip_version = generation_service.merged_zip if merged else models_service.zip_model
     chunks, name = zip_version(serving, session, model_id)
     headers = {"content-disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(chunks, media_type="application/zip", headers=headers)
+    return ClosingStreamingResponse(chunks, media_type="application/zip", headers=headers)
 
 
 @router.delete("/api/models/{model_id}", status_code=204, summary="Delete a version (refused while a job uses it)")
