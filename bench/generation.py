@@ -144,7 +144,11 @@ def step_times(
 
 
 def serve_times(
-    cache: Path, streams: int = 4, repeats: int = 5, threads: int | None = None
+    cache: Path,
+    streams: int = 4,
+    repeats: int = 5,
+    threads: int | None = None,
+    decode_threads: int | None = None,
 ) -> dict:
     """Time to first token and tokens/s of one stream (30-character prompt, greedy, 64 tokens) of the embedded Gemma
     as a version serves it (serving dtype, forward passes on the torch thread), `repeats` times (p50), then `streams`
@@ -173,10 +177,13 @@ def serve_times(
     if threads:  # OpenMP threads are per thread: set them on the torch thread
         on_torch_thread(torch.set_num_threads, threads)
     generator = ChatGenerator(tokenizer, model, 4096, serving=True)
-    generator.warm_up()
+    generator.warm_up()  # calibrates the decode steps' thread count
+    if decode_threads:
+        generator.decode_threads = decode_threads
     threads = on_torch_thread(torch.get_num_threads)
     print(
-        f"serving dtype {model.dtype}, {threads} torch threads, attention {model.config._attn_implementation}, "
+        f"serving dtype {model.dtype}, {threads} torch threads, decode steps on {generator.decode_threads}, "
+        f"attention {model.config._attn_implementation}, "
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -379,6 +386,12 @@ def main() -> int:
     )
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument(
+        "--decode-threads",
+        type=int,
+        default=None,
+        help="serve: OpenMP threads for decode steps (default: the server's calibrated choice)",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -409,7 +422,12 @@ def main() -> int:
         flush=True,
     )
     if args.mode == "serve":
-        serve_times(cache, repeats=args.repeats, threads=args.threads)
+        serve_times(
+            cache,
+            repeats=args.repeats,
+            threads=args.threads,
+            decode_threads=args.decode_threads,
+        )
         return 0
     if args.mode == "step":
         step_times(rows, args.max_length, args.batch_size, cache, args.repeats)

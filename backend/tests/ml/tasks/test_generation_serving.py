@@ -1,6 +1,7 @@
 """Serving a generation model: streamed pieces add up to the whole answer (multi-byte characters split across
-byte-level tokens never come out half), concurrent streams on one served model answer as a single stream does, and
-the served model keeps bf16 weights only where the CPU computes in bf16."""
+byte-level tokens never come out half), concurrent streams on one served model answer as a single stream does, the
+decode steps' thread count is calibrated at warm-up without changing answers, and the served model keeps bf16 weights
+only where the CPU computes in bf16."""
 
 from __future__ import annotations
 
@@ -49,6 +50,21 @@ def test_four_concurrent_streams_answer_like_one_stream(tiny_chat_lm) -> None:
     for t in threads:
         t.join(timeout=120)
     assert not errors and [together[i] for i in range(4)] == alone
+
+
+def test_warm_up_picks_the_decode_thread_count_and_answers_do_not_depend_on_it(tiny_chat_lm) -> None:
+    from llm_trainer.ml.inference.runtime import cpu_threads
+
+    tokenizer, model = tiny_chat_lm
+    generator = ChatGenerator(tokenizer, model, 256, serving=True)
+    generator.warm_up()
+    assert generator.decode_threads in (1, cpu_threads())
+    request = ChatRequest([{"role": "user", "content": "苹果是什么颜色？"}], max_new_tokens=24, temperature=0)
+    answers = set()
+    for threads in (1, cpu_threads()):
+        generator.decode_threads = threads
+        answers.add(generator.predict([request])[0].text)
+    assert len(answers) == 1
 
 
 def test_bf16_weights_are_served_in_bf16_only_where_the_cpu_has_bf16(monkeypatch) -> None:

@@ -3,6 +3,7 @@ chat template, answers generated with the KV cache, streamed piece by piece or r
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -11,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llm_trainer.ml.inference.runtime import on_torch_thread
+from llm_trainer.ml.inference.runtime import cpu_threads, on_torch_thread
 from llm_trainer.ml.tasks.generation.chat import prompt_ids, stop_token_ids
 from llm_trainer.ml.version_store import read_manifest
 
 ADAPTER_CONFIG = "adapter_config.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,8 +98,9 @@ class ChatGenerator:
         self.tokenizer, self.model, self.context_length = tokenizer, model.eval(), context_length
         self.stop_ids = stop_token_ids(tokenizer)
         self.serving = serving
+        self.decode_threads = 1  # OpenMP threads for forward passes over few tokens; `calibrate` picks it
         if serving:
-            _forward_on_torch_thread(model)
+            _forward_on_torch_thread(model, self)
 
     def _prompt(self, request: ChatRequest) -> tuple[Any, bool, int]:
         """The prompt ids (cut from the left only when the conversation itself is too long), whether they were cut,
@@ -195,25 +198,42 @@ class ChatGenerator:
 
     def warm_up(self) -> None:
         self.predict([ChatRequest([{"role": "user", "content": "你好"}], max_new_tokens=2, temperature=0)])
+        if self.serving:
+            self.calibrate()
+
+    def calibrate(self, tokens: int = 12) -> None:
+        """Time a short greedy answer with decode steps on one thread and on every core, and keep the faster: a
+        step is memory-bound, and whether a second thread adds bandwidth or only synchronisation depends on the
+        CPU and on what else runs (about a second, once per load)."""
+        request = ChatRequest([{"role": "user", "content": "你好"}], max_new_tokens=tokens, temperature=0)
+        timings: dict[int, float] = {}
+        for threads in dict.fromkeys((1, cpu_threads())):
+            self.decode_threads = threads
+            started = time.perf_counter()
+            answer = self.predict([request])[0]
+            timings[threads] = (time.perf_counter() - started) / max(1, answer.completion_tokens)
+        self.decode_threads = min(timings, key=timings.__getitem__)
+        log.info("decode steps on %d thread(s): %s", self.decode_threads,
+                 ", ".join(f"{t} thread(s) {s * 1000:.1f} ms/token" for t, s in timings.items()))  # fmt: skip
 
 
-SMALL_PASS_TOKENS = 64  # forward passes over fewer tokens (decode steps, short prompts) run on one thread
+SMALL_PASS_TOKENS = 64  # forward passes over fewer tokens (decode steps, short prompts) use `decode_threads`
 
 
-def _forward_on_torch_thread(model: Any) -> None:
+def _forward_on_torch_thread(model: Any, generator: ChatGenerator) -> None:
     """Route the model's forward passes (generate's per-token calls) through the torch thread. A decode step is a
-    matrix-vector product bound by memory, where a second OpenMP thread costs more in synchronisation than it adds
-    (bench/generation.py --mode serve here: 12.8 vs 8.8 tokens/s); long prompts still use every core."""
+    matrix-vector product bound by memory: it runs on the generator's calibrated `decode_threads`; long prompts use
+    every core."""
     import torch
 
     forward = model.forward
 
     def run(args: tuple, kwargs: dict) -> Any:
         ids = kwargs.get("input_ids")
-        small = ids is not None and ids.numel() < SMALL_PASS_TOKENS
         threads = torch.get_num_threads()
+        small = ids is not None and ids.numel() < SMALL_PASS_TOKENS and generator.decode_threads != threads
         if small:
-            torch.set_num_threads(1)
+            torch.set_num_threads(generator.decode_threads)
         try:
             with torch.inference_mode():  # grad mode is per thread: generate's own no_grad does not reach here
                 return forward(*args, **kwargs)
