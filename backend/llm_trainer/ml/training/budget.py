@@ -1,9 +1,9 @@
 """Fit a CPU training run into a time budget: time a few real steps, then pick max length, epochs or a row share.
 
 The plan is chosen before training from a cost model fitted on this machine (seconds per step = a + b x padded
-tokens, measured on the run's own model, batch size and precision), walking a fixed ladder of cheaper recipes and
-taking the first that fits. Length goes before epochs (bench/budget.py, 2,000 waimai reviews, 3-minute budget: cutting
-epochs first lost 6 points; with head+tail truncation a shorter window costs far less):
+tokens + c x rows x length^2, measured on the run's own model, batch size and precision), walking a fixed ladder of
+cheaper recipes and taking the first that fits. Length goes before epochs (bench/budget.py, 2,000 waimai reviews,
+3-minute budget: cutting epochs first lost 6 points; with head+tail truncation a shorter window costs far less):
 1. the requested recipe; 2. shorter max lengths down to the length floor (`length_floor`: most texts whole, or
 enough head and tail of a long one) at the requested epochs; 3. fewer epochs, down to one, at the floor; 4. shorter
 lengths down to MIN_LENGTH at one epoch; 5. a share of the rows, seen once.
@@ -49,25 +49,44 @@ class BudgetPlan(BaseModel):
 
 @dataclass(frozen=True)
 class StepCost:
-    """Seconds of one training step: per_step + per_token x rows x padded length (fitted on measured steps)."""
+    """Seconds of one training step: per_step + per_token x rows x L + per_pair x rows x L^2 (padded length L),
+    fitted on measured steps. The L^2 term is attention: on e5-small (batch 32, bf16) a step at 312 tokens took 10.2 s
+    against 0.9 s at 78, so a straight line through those two overestimated 128 tokens (1.75 s) threefold."""
 
     per_step: float
     per_token: float
+    per_pair: float = 0.0
 
     def step(self, rows: int, length: int) -> float:
-        return self.per_step + self.per_token * rows * length
+        return self.per_step + self.per_token * rows * length + self.per_pair * rows * length * length
 
     @classmethod
     def fit(cls, samples: Sequence[tuple[int, int, float]]) -> StepCost:
-        """Least squares through (rows, length, seconds) samples; one sample gives a pure per-token cost."""
+        """Non-negative least squares through (rows, length, seconds) samples: the length term needs three distinct
+        lengths, the constant two; one sample gives a pure per-token cost."""
+        import numpy as np
+        from scipy.optimize import nnls
+
         tokens = [r * n for r, n, _ in samples]
-        secs = [s for _, _, s in samples]
+        secs = np.array([s for _, _, s in samples])
         if len(set(tokens)) < 2:
-            return cls(0.0, sum(secs) / max(1, sum(tokens)))
-        mt, ms = sum(tokens) / len(tokens), sum(secs) / len(secs)
-        slope = sum((t - mt) * (s - ms) for t, s in zip(tokens, secs, strict=True)) / sum((t - mt) ** 2 for t in tokens)
-        slope = max(slope, 1e-9)
-        return cls(max(0.0, ms - slope * mt), slope)
+            return cls(0.0, float(secs.sum()) / max(1, sum(tokens)))
+        columns = [np.ones(len(samples)), np.array(tokens, dtype=float)]
+        if len({n for _, n, _ in samples}) >= 3:
+            columns.append(np.array([r * n * n for r, n, _ in samples], dtype=float))
+        design = np.stack(columns, axis=1)
+        scale = design.max(axis=0)  # the columns differ by orders of magnitude: fit on a comparable scale
+        weights = nnls(design / scale, secs)[0] / scale
+        per_pair = float(weights[2]) if len(weights) > 2 else 0.0
+        return cls(float(weights[0]), max(float(weights[1]), 1e-12 if not per_pair else 0.0), per_pair)
+
+
+def budget_shapes(max_length: int) -> list[int]:
+    """Shorter lengths timed beside the max length: three points fit the length's square term (attention), which
+    matters from 64 tokens up; below that two suffice."""
+    if max_length >= 64:
+        return [max_length // 2, max_length // 4]
+    return [max(8, max_length // 4)] if max_length >= 32 else []
 
 
 def epoch_seconds(

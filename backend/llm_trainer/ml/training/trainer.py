@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from llm_trainer.ml.training.budget import BudgetPlan, StepCost, choose_plan, describe, measure_steps
+from llm_trainer.ml.training.budget import (
+    BudgetPlan,
+    StepCost,
+    budget_shapes,
+    choose_plan,
+    describe,
+    measure_steps,
+)
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import (
     EncodedDataset,
@@ -484,7 +491,7 @@ def time_budget(
         )
     )  # fmt: skip
     batch["labels"] = torch.tensor([target(job.split.train_labels[i]) for i in longest])
-    shapes = [max_length] + ([max(8, max_length // 4)] if max_length >= 32 else [])
+    shapes = [max_length] + budget_shapes(max_length)
     return plan_budget(job, model, batch, shapes, lengths, max_length, ctx, reporter, job.config.max_length is not None)
 
 
