@@ -12,11 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
+import pytest
 from sqlalchemy import create_engine, text
 
 from llm_trainer.core.config import Settings
@@ -228,15 +231,22 @@ def test_disk_full_while_saving_leaves_no_half_version_and_the_run_resumes(facto
         assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
 
 
-def test_a_locked_database_delays_progress_writes_without_failing_the_run(factory, settings, caplog):
+@pytest.fixture
+def locked(factory, settings) -> Iterator[tuple[int, DbReporter, Any]]:
+    """(run id, its reporter, a connection holding the write lock as a long upload would)."""
     dataset_id = insert_dataset(factory, review_rows(10))
     with session_scope(factory) as session:
         run_id = runs_repo.create_run(session, dataset_id=dataset_id, base_model="tfidf").id
     # The worker's real SQLite file, with a short lock wait so the test need not sit out the 30 s busy timeout.
     impatient = create_engine(f"sqlite:///{settings.db_path}", connect_args={"timeout": 0.5})
-    reporter = DbReporter(make_session_factory(impatient), run_id)
-    blocker = make_engine(settings.db_path).raw_connection()  # a long upload holding the write lock
+    blocker = make_engine(settings.db_path).raw_connection()
     blocker.execute("BEGIN IMMEDIATE")
+    yield run_id, DbReporter(make_session_factory(impatient), run_id), blocker
+    impatient.dispose()
+
+
+def test_a_locked_database_delays_progress_writes_without_failing_the_run(factory, locked, caplog):
+    run_id, reporter, blocker = locked
     reporter.progress({"phase": "training", "step": 1})
     reporter.metric("train", 1, 0.1, {"loss": 0.9})
     with caplog.at_level("WARNING", logger="llm_trainer.worker"):
@@ -251,17 +261,10 @@ def test_a_locked_database_delays_progress_writes_without_failing_the_run(factor
         assert run.progress["step"] == 2
         assert [m.values["loss"] for m in runs_repo.list_metrics(session, run_id)] == [0.9], "no point lost"
         assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
-    impatient.dispose()
 
 
-def test_a_runs_last_progress_lost_to_a_locked_database_is_written_with_its_final_status(factory, settings, caplog):
-    dataset_id = insert_dataset(factory, review_rows(10))
-    with session_scope(factory) as session:
-        run_id = runs_repo.create_run(session, dataset_id=dataset_id, base_model="tfidf").id
-    impatient = create_engine(f"sqlite:///{settings.db_path}", connect_args={"timeout": 0.5})
-    reporter = DbReporter(make_session_factory(impatient), run_id)
-    blocker = make_engine(settings.db_path).raw_connection()
-    blocker.execute("BEGIN IMMEDIATE")
+def test_a_runs_last_progress_lost_to_a_locked_database_is_written_with_its_final_status(factory, locked, caplog):
+    run_id, reporter, blocker = locked
     reporter.progress({"phase": "done", "model_version_id": 7})  # the version id the run page links to
     with caplog.at_level("WARNING", logger="llm_trainer.worker"):
         reporter.flush(force=True)
@@ -272,7 +275,6 @@ def test_a_runs_last_progress_lost_to_a_locked_database_is_written_with_its_fina
         reporter.write_pending(session)
     with session_scope(factory) as session:
         assert session.get(Run, run_id).progress["model_version_id"] == 7
-    impatient.dispose()
 
 
 def test_two_clients_posting_train_at_the_same_instant_never_run_beyond_the_limit(data_dir, tiny_model_dir, tmp_path):
