@@ -10,6 +10,7 @@ seconds of training + evaluation, accuracy, macro-F1 and wall time. Shared cores
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def main() -> int:
     ap.add_argument("--budget-minutes", type=float, default=3)
     ap.add_argument("--no-compare", action="store_true")
     ap.add_argument("--base-model", default="embedded:multilingual-e5-small")
+    ap.add_argument("--config", type=json.loads, default={}, help="TrainingConfig fields over the defaults (JSON)")
     add_e5_cache(ap)
     args = ap.parse_args()
     from llm_trainer.ml.training.config import TrainingConfig
@@ -46,7 +48,7 @@ def main() -> int:
     rows = []
     for minutes in [args.budget_minutes] + ([] if args.no_compare else [0]):
         config = TrainingConfig(
-            epochs=args.epochs, time_budget_minutes=minutes, fast_serving=False
+            **{"epochs": args.epochs, "time_budget_minutes": minutes, "fast_serving": False, **args.config}
         )
         m, wall = train_once(settings, factory, dataset_id, args.base_model, config)
         rows.append((minutes, m, wall))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import statistics
@@ -77,7 +78,6 @@ def afqmc_file(scratch: Path, max_rows: int | None) -> Path:
 
 def cluener_file(scratch: Path, max_rows: int | None) -> Path:
     """CLUENER2020 train (capped) + dev as one JSONL with a split field (dev = validation, as the paper reports)."""
-    import json
 
     folder = DATASETS / "ner"
     train = (
@@ -158,6 +158,12 @@ def main() -> int:
         "--data-dir", type=Path, default=None, help="Default: a fresh temp dir."
     )
     ap.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help='TrainingConfig fields over the defaults, as JSON (e.g. \'{"head_learning_rate": null}\').',
+    )
+    ap.add_argument(
         "--e5-cache",
         type=Path,
         default=None,
@@ -189,7 +195,7 @@ def main() -> int:
         staged = incoming_dir(settings) / f"bench-{time.time_ns()}{path.suffix}"
         staged.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, staged)
-        config = {"validation_source": bench.validation_source}
+        config = {"validation_source": bench.validation_source, **args.config}
         if args.epochs:
             config["epochs"] = args.epochs
         with session_scope(factory) as session:
@@ -229,6 +235,7 @@ def main() -> int:
         if code:
             print(f"run {run_id} ended with code {code}", file=sys.stderr)
     print(f"\nbase model {args.base_model}, epochs {args.epochs or 'default'}, train rows cap {args.max_train_rows}, "
+          f"config {json.dumps(args.config)}, "
           f"cores {os.cpu_count()}, data {data_dir}")  # fmt: skip
     head = ("task", "data", "rows", "status", "wall_min", "metric", "value", "baseline", "gap_pt", "ensemble",
             "ensemble_gap_pt", "served_by", "p50_ms", "published")  # fmt: skip

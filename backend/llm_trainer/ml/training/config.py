@@ -16,6 +16,14 @@ class TrainingConfig(BaseModel):
     learning_rate: float = Field(
         1e-4, gt=0, le=1e-2, description="Peak learning rate of AdamW. 2e-5..1e-4 suits most fine-tuning."
     )
+    head_learning_rate: float | None = Field(
+        1e-2,
+        gt=0,
+        le=1,
+        description="Encoder tasks: learning rate of the new task head (classifier). It starts from random weights on "
+        "the pre-trained encoder and needs a much higher rate (SetFit uses 1e-2 for its head). Empty = the learning "
+        "rate above for the whole model.",
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per step on each device.")
     epochs: float = Field(3, gt=0, le=100, description="Passes over the training split (fractions allowed).")
     max_length: int | None = Field(

@@ -28,6 +28,7 @@ from llm_trainer.ml.training.data import (
     token_lengths,
     truncation_share,
 )
+from llm_trainer.ml.training.encoder_trainer import encoder_trainer_class
 from llm_trainer.ml.training.evaluation import sigmoid, softmax
 from llm_trainer.ml.training.tracking import trainer_callbacks
 
@@ -554,7 +555,7 @@ def plan_budget(
 
 def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     """Train `job.base_model` on `job.split` and return the (best) model with validation probabilities."""
-    from transformers import DataCollatorWithPadding, Trainer, set_seed
+    from transformers import DataCollatorWithPadding, set_seed
 
     cfg = job.config
     ctx = start_process(cfg)
@@ -605,7 +606,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     weighted = cfg.class_weighting == "auto" and not job.multi_label
     weights = class_weights(train_ds.label_ids, len(label2id)) if weighted else None
     loss_func = _bce_loss if job.multi_label else (_weighted_loss(weights) if weights else None)
-    trainer = Trainer(
+    trainer = encoder_trainer_class(cfg.head_learning_rate)(
         model=model,
         args=args,
         train_dataset=train_ds,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.ml.tasks.ner.data import open_ner_file
-from llm_trainer.ml.tasks.ner.tags import spans_to_bio, tags_to_spans
+from llm_trainer.ml.tasks.ner.tags import best_tag_path, bio_labels, spans_to_bio, tags_to_spans
 
 
 def ingest(path: Path) -> tuple[list[tuple], dict]:
@@ -157,3 +158,17 @@ def test_bio_round_trip_keeps_spans() -> None:
     spans = [(0, 2, "LOC"), (3, 5, "PER")]
     assert tags_to_spans(spans_to_bio(6, spans)) == spans
     assert tags_to_spans(["O", "I-PER", "I-PER", "B-LOC"]) == [(1, 3, "PER"), (3, 4, "LOC")]  # stray I- opens one
+
+
+def test_decoding_keeps_an_entity_whole_where_token_by_token_tags_would_split_it() -> None:
+    # Token by token: O, I-name, I-company, O reads as two one-character entities (name, then company). The best
+    # valid BIO sequence makes one name of the two tokens, since I-company cannot follow a name.
+    labels = bio_labels(["company", "name"])
+    probs = np.full((4, len(labels)), 0.01)
+    for i, tag in {0: "O", 1: "I-name", 2: "I-company", 3: "O"}.items():
+        probs[i, labels.index(tag)] = 0.5
+    probs[1, labels.index("B-name")] = 0.45
+    probs[2, labels.index("I-name")] = 0.45
+    assert tags_to_spans([labels[int(i)] for i in probs.argmax(axis=1)]) == [(1, 2, "name"), (2, 3, "company")]
+    path = [labels[i] for i in best_tag_path(probs, labels)]
+    assert path == ["O", "B-name", "I-name", "O"]

@@ -240,6 +240,7 @@ const en: typeof zhCN = {
     fields: {
       run_name: { label: 'Run name', help: 'Shown in the run list; leave empty for a generated one.' },
       learning_rate: { label: 'Learning rate', help: 'Peak AdamW learning rate. 2e-5 to 1e-4 suits most fine-tuning; too high is unstable, too low learns slowly.' },
+      head_learning_rate: { label: 'Head learning rate', help: 'Encoder tasks: learning rate of the new task head, which starts from random weights and needs a much higher rate than the pre-trained encoder (SetFit uses 1e-2). Empty = the learning rate above for the whole model.' },
       batch_size: { label: 'Batch size', help: 'Texts processed per step. Larger is faster but needs more memory.' },
       epochs: { label: 'Epochs', help: 'Passes over the training split. Small data: a few more; large data: 2–3 is usually enough.' },
       time_budget_minutes: { label: 'Time budget (min)', help: 'Classification, multi-label, pair and NER runs on CPU: fit training and evaluation into about this many minutes: a few steps are timed first, then max length, epochs or the share of rows are lowered until the estimate fits; the run page says what was chosen and the actual time. 0 = off. Empty = the server default (15 min). GPU runs are not limited.' },

@@ -6,7 +6,7 @@ characters, so an entity boundary can fall inside a token: those entities are co
 follows the entity it starts in. Predicted token tags go back to character spans through the same offsets, trimmed of
 surrounding whitespace, so spans always land on characters of the original text (full-width forms and spaces too).
 Texts longer than one window are cut into windows of `max_length` tokens overlapping by `stride`; a token seen in
-several windows gets the mean of its probabilities.
+several windows gets the mean of its probabilities. Tags are read as the most probable valid BIO sequence.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from llm_trainer.ml.tasks.ner.tags import OUTSIDE, tags_to_spans
+from llm_trainer.ml.tasks.ner.tags import OUTSIDE, best_tag_path, tags_to_spans
 
 IGNORE = -100
 Span = tuple[int, int, str]
@@ -121,7 +121,7 @@ def decode(
             out.append(([], []))
             continue
         mean = [np.mean(rows, axis=0) for _, rows in ordered]
-        best = [int(np.argmax(m)) for m in mean]
+        best = best_tag_path(np.stack(mean), id2label)
         tags = [id2label[b] for b in best]
         offsets = [off for off, _ in ordered]
         # Token positions -> spans; scores averaged over the entity's tokens.

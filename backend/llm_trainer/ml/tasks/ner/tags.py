@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 Span = tuple[int, int, str]
 OUTSIDE = "O"
 _TAG = re.compile(r"^([BIMESL])[-_](.+)$")
@@ -99,3 +101,33 @@ def summary(spans: Sequence[Span]) -> str:
 def bio_labels(types: Sequence[str]) -> list[str]:
     """The token-classification label set: O, then B-/I- per type (in `types` order)."""
     return [OUTSIDE, *(f"{p}-{t}" for t in types for p in ("B", "I"))]
+
+
+def allowed_transitions(id2label: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(may follow [previous, next], may start [next]) for a B-/I- label set: I-X only continues B-X or I-X."""
+    parsed = [parse_tag(t) for t in id2label]
+    follows = np.ones((len(parsed), len(parsed)), dtype=bool)
+    for j, tag in enumerate(parsed):
+        if tag is not None and tag[0] == "inside":
+            follows[:, j] = [p is not None and p[1] == tag[1] and p[0] in ("begin", "inside") for p in parsed]
+    starts = np.array([p is None or p[0] != "inside" for p in parsed])
+    return follows, starts
+
+
+def best_tag_path(probs: np.ndarray, id2label: Sequence[str]) -> list[int]:
+    """The most probable tag sequence with no I-X that does not continue an X (Viterbi over per-token
+    probabilities [tokens, labels]): a tagger without a CRF layer otherwise cuts entities into pieces."""
+    follows, starts = allowed_transitions(id2label)
+    moves = np.where(follows, 0.0, -np.inf)
+    scores = np.log(np.clip(probs, 1e-12, None))
+    best = scores[0] + np.where(starts, 0.0, -np.inf)
+    back = []
+    for row in scores[1:]:
+        candidates = best[:, None] + moves
+        came_from = candidates.argmax(axis=0)
+        best = candidates[came_from, np.arange(len(row))] + row
+        back.append(came_from)
+    path = [int(best.argmax())]
+    for came_from in reversed(back):
+        path.append(int(came_from[path[-1]]))
+    return path[::-1]

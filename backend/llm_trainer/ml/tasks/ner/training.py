@@ -19,37 +19,10 @@ from llm_trainer.ml.tasks.ner.alignment import encode_windows, label_windows
 from llm_trainer.ml.tasks.ner.spec import NerSplit
 from llm_trainer.ml.tasks.ner.tags import bio_labels
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
+from llm_trainer.ml.training.encoder_trainer import encoder_trainer_class
 
 log = logging.getLogger("llm_trainer.worker")
 DEFAULT_MAX_TOKENS = 128  # a window; longer texts get several (CLUENER texts are < 50 characters)
-# The token head starts from random weights while the encoder is pre-trained: at the encoder's learning rate a short
-# CPU run spent its steps learning the tag prior (e5, 75 steps at 1e-4: entity F1 0.0); the head learns faster.
-HEAD_LR_FACTOR = 10
-
-
-def _head_lr_trainer():
-    from transformers import Trainer
-
-    class HeadLrTrainer(Trainer):
-        """The Trainer whose optimizer gives the classifier head HEAD_LR_FACTOR x the learning rate."""
-
-        def create_optimizer(self, model=None):  # noqa: ANN001, ANN202 - the Trainer's own signature
-            optimizer = super().create_optimizer(model)
-            head = {id(p) for p in (model or self.model).classifier.parameters()}
-            for group in list(optimizer.param_groups):
-                moved = [p for p in group["params"] if id(p) in head]
-                if moved:
-                    group["params"] = [p for p in group["params"] if id(p) not in head]
-                    optimizer.add_param_group(
-                        {
-                            **{k: v for k, v in group.items() if k != "params"},
-                            "params": moved,
-                            "lr": group["lr"] * HEAD_LR_FACTOR,
-                        }
-                    )
-            return optimizer
-
-    return HeadLrTrainer
 
 
 def load_base_for_tokens(
@@ -203,7 +176,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     args = _training_args(job, device, precision, world, total_steps)  # type: ignore[arg-type]
     args.metric_for_best_model = "micro_f1"
     callbacks = run_callbacks(job, reporter, effective_batch, is_main)
-    trainer = _head_lr_trainer()(
+    trainer = encoder_trainer_class(cfg.head_learning_rate)(
         model=model,
         args=args,
         train_dataset=train_ds,
