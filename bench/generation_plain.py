@@ -106,7 +106,8 @@ def plain_lora_sft(
     started = time.monotonic()
     trainer.train()
     seconds = time.monotonic() - started
-    tokens = collator.tokens
+    # The collator also batches the end-of-epoch evaluation: a whole epoch counts the training rows' tokens instead.
+    tokens = collator.tokens if max_steps else sum(len(r["input_ids"]) for r in train)
     val_loss = trainer.evaluate()["eval_loss"]
     return {
         "train_seconds": round(seconds, 1),
