@@ -37,7 +37,12 @@ def main() -> int:
     ap.add_argument("--budget-minutes", type=float, default=3)
     ap.add_argument("--no-compare", action="store_true")
     ap.add_argument("--base-model", default="embedded:multilingual-e5-small")
-    ap.add_argument("--config", type=json.loads, default={}, help="TrainingConfig fields over the defaults (JSON)")
+    ap.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help="TrainingConfig fields over the defaults (JSON)",
+    )
     add_e5_cache(ap)
     args = ap.parse_args()
     from llm_trainer.ml.training.config import TrainingConfig
@@ -48,7 +53,12 @@ def main() -> int:
     rows = []
     for minutes in [args.budget_minutes] + ([] if args.no_compare else [0]):
         config = TrainingConfig(
-            **{"epochs": args.epochs, "time_budget_minutes": minutes, "fast_serving": False, **args.config}
+            **{
+                "epochs": args.epochs,
+                "time_budget_minutes": minutes,
+                "fast_serving": False,
+                **args.config,
+            }
         )
         m, wall = train_once(settings, factory, dataset_id, args.base_model, config)
         rows.append((minutes, m, wall))

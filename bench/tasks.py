@@ -161,7 +161,7 @@ def main() -> int:
         "--config",
         type=json.loads,
         default={},
-        help='TrainingConfig fields over the defaults, as JSON (e.g. \'{"head_learning_rate": null}\').',
+        help="TrainingConfig fields over the defaults, as JSON (e.g. '{\"head_learning_rate\": null}').",
     )
     ap.add_argument(
         "--e5-cache",
