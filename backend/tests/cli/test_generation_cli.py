@@ -12,7 +12,8 @@ def test_train_generation_from_jsonl_then_chat_answers_each_line(tmp_path, data_
     base = build_tiny_causal_lm(tmp_path / "base", chat_texts(60))
     path = tmp_path / "问答.jsonl"
     path.write_bytes(alpaca_jsonl(60))
-    flags = ["--epochs", "6", "--batch-size", "8", "--learning-rate", "1e-2", "--lora-rank", "16", "--max-length", "64"]
+    flags = ["--epochs", "6", "--batch-size", "8", "--learning-rate", "1e-2", "--lora-rank", "16", "--max-length", "64",
+             "--lora-dropout", "0.05"]  # fmt: skip
     trained = _cli(data_dir, "train", "--task", "generation", "--file", str(path), "--base-model", str(base), "--wait",
                    *flags)  # fmt: skip
     assert trained.returncode == 0, trained.stdout + trained.stderr
