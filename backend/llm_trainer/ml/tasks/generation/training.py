@@ -140,9 +140,8 @@ def labelled_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = 
     import torch
 
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft: LoRA layers inside
-    hidden = causal.base_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)[
-        0
-    ]
+    body = causal.base_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
+    hidden = body[0]
     targets = inputs["labels"][:, 1:]
     mask = targets != IGNORE
     picked, wanted = hidden[:, :-1][mask], targets[mask]
