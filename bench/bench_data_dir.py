@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -58,6 +59,16 @@ def add_e5_cache(parser) -> None:
         type=Path,
         default=None,
         help="A data dir already holding the converted e5 model.",
+    )
+
+
+def add_config_override(parser) -> None:
+    """The --config option of the benchmarks that sweep settings: TrainingConfig fields over the defaults."""
+    parser.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help="TrainingConfig fields over the defaults, as JSON (e.g. '{\"head_learning_rate\": null}').",
     )
 
 

@@ -10,7 +10,6 @@ seconds of training + evaluation, accuracy, macro-F1 and wall time. Shared cores
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
 from bench_data_dir import (
+    add_config_override,
     add_e5_cache,
     finish_long_text_bench,
     long_text_sample,
@@ -37,12 +37,7 @@ def main() -> int:
     ap.add_argument("--budget-minutes", type=float, default=3)
     ap.add_argument("--no-compare", action="store_true")
     ap.add_argument("--base-model", default="embedded:multilingual-e5-small")
-    ap.add_argument(
-        "--config",
-        type=json.loads,
-        default={},
-        help="TrainingConfig fields over the defaults (JSON)",
-    )
+    add_config_override(ap)
     add_e5_cache(ap)
     args = ap.parse_args()
     from llm_trainer.ml.training.config import TrainingConfig

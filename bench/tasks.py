@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from bench_data_dir import prepare_data_dir
+from bench_data_dir import add_config_override, add_e5_cache, prepare_data_dir
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 
@@ -78,7 +78,6 @@ def afqmc_file(scratch: Path, max_rows: int | None) -> Path:
 
 def cluener_file(scratch: Path, max_rows: int | None) -> Path:
     """CLUENER2020 train (capped) + dev as one JSONL with a split field (dev = validation, as the paper reports)."""
-
     folder = DATASETS / "ner"
     train = (
         (folder / "cluener2020_train.jsonl").read_text(encoding="utf-8").splitlines()
@@ -157,18 +156,8 @@ def main() -> int:
     ap.add_argument(
         "--data-dir", type=Path, default=None, help="Default: a fresh temp dir."
     )
-    ap.add_argument(
-        "--config",
-        type=json.loads,
-        default={},
-        help="TrainingConfig fields over the defaults, as JSON (e.g. '{\"head_learning_rate\": null}').",
-    )
-    ap.add_argument(
-        "--e5-cache",
-        type=Path,
-        default=None,
-        help="A data dir already holding the converted e5 model.",
-    )
+    add_config_override(ap)
+    add_e5_cache(ap)
     args = ap.parse_args()
     data_dir = prepare_data_dir(args.data_dir, "bench-tasks-", args.e5_cache)
 
