@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 from report import row
 from suite_data import csldcp_file, length_file, sample_file, title_rows_file
@@ -308,10 +309,14 @@ def tuned_tfidf(ctx: Context, run: dict) -> dict:
         split.train_texts, split.train_labels, test_size=0.2,
         stratify=split.train_labels, random_state=0,
     )  # fmt: skip
+    # The C path as a practitioner runs it: the vectoriser fitted once, each C warm-started from the previous one.
+    tfidf, clf = build_pipeline().named_steps.values()
+    fit_m, dev_m = tfidf.fit_transform(fit_x), tfidf.transform(dev_x)
+    clf.set_params(warm_start=True)
     scores = {}
     for c in (1.0, 3.0, 10.0, 30.0, 100.0):
-        pipe = build_pipeline().set_params(clf__C=c).fit(fit_x, fit_y)
-        scores[c] = evaluate_baseline(pipe, dev_x, dev_y)["accuracy"]
+        predicted = clf.set_params(C=c).fit(fit_m, fit_y).predict(dev_m)
+        scores[c] = float((predicted == np.asarray(dev_y)).mean())
     best = max(scores, key=scores.get)
     pipe = build_pipeline().set_params(clf__C=best)
     pipe.fit(split.train_texts, split.train_labels)

@@ -72,6 +72,43 @@ def test_labelled_positions_loss_equals_the_full_logits_loss(tiny_chat_lm) -> No
         assert labelled_loss(model, batch).item() == pytest.approx(reference.item(), rel=1e-5)
 
 
+def test_lora_training_and_evaluation_through_the_fused_head_get_the_stock_loss_and_gradients(
+    tiny_chat_lm, monkeypatch
+) -> None:
+    import copy
+
+    import torch
+
+    from llm_trainer.ml.tasks.generation import training
+    from llm_trainer.ml.training.config import TrainingConfig
+
+    tokenizer, model = tiny_chat_lm
+    lora = training._with_lora(copy.deepcopy(model), TrainingConfig(lora_dropout=0.0))  # the fixture stays plain
+    for p in lora.parameters():  # peft starts B at zero, which would leave A's gradient zero on both sides
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.1)
+    items = [encode(tokenizer, CONVERSATION, 256), encode(tokenizer, CONVERSATION[:3], 256)]
+    batch = training.ChatCollator(tokenizer.pad_token_id, keep_logits=False)(
+        [{"input_ids": e.input_ids, "labels": e.labels} for e in items]
+    )
+    trained = [p for p in lora.parameters() if p.requires_grad]
+
+    def loss_and_grads(loss_of) -> tuple[float, list]:  # noqa: ANN001
+        lora.zero_grad(set_to_none=True)
+        loss = loss_of()
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in trained]
+
+    monkeypatch.setattr(training, "HEAD_CHUNK", 3)  # several chunks, the last one short
+    fused, fused_grads = loss_and_grads(lambda: training.labelled_loss(lora, batch))
+    stock, stock_grads = loss_and_grads(lambda: lora(**batch).loss)
+    assert fused == pytest.approx(stock, rel=1e-5)
+    for mine, theirs in zip(fused_grads, stock_grads, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():  # evaluation takes the same path, without computing gradients
+        assert training.labelled_loss(lora, batch).item() == pytest.approx(stock, rel=1e-5)
+
+
 def test_a_resumed_lora_run_continues_from_its_checkpoint_and_keeps_the_base_comparison(tmp_path: Path) -> None:
     import json
 

@@ -136,7 +136,8 @@ HEAD_CHUNK = 512  # labelled positions per LM-head call: bounds the [positions, 
 
 def labelled_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
     """The loss of `causal_loss` with the LM head run only on the labelled positions of each row (in chunks):
-    the decoder body once, then vocabulary-wide logits for the answer tokens alone."""
+    the decoder body once, then vocabulary-wide logits for the answer tokens alone. A frozen head (LoRA) takes the
+    fused path (`head_loss`), a trained one (full fine-tuning) or a soft-capped one the stock fp32 cross-entropy."""
     import torch
 
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft: LoRA layers inside
@@ -146,13 +147,17 @@ def labelled_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = 
     mask = targets != IGNORE
     picked, wanted = hidden[:, :-1][mask], targets[mask]
     head, cap = causal.get_output_embeddings(), getattr(causal.config, "final_logit_softcapping", None)
+    count = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
+    if not head.weight.requires_grad and not cap and getattr(head, "bias", None) is None:
+        from llm_trainer.ml.tasks.generation.head_loss import frozen_head_cross_entropy
+
+        return frozen_head_cross_entropy(picked, head.weight, wanted, HEAD_CHUNK) / count
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, picked.shape[0], HEAD_CHUNK):
         logits = head(picked[start : start + HEAD_CHUNK]).float()
         if cap:  # Gemma 2 style soft-capping, as the model's own forward applies it
             logits = torch.tanh(logits / cap) * cap
         total = total + torch.nn.functional.cross_entropy(logits, wanted[start : start + HEAD_CHUNK], reduction="sum")
-    count = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
     return total / count
 
 
@@ -285,7 +290,8 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     train_enc = [Encoded(e.input_ids[:max_length], e.labels[:max_length], e.full_length) for e in probe]
     val_enc = encode_many(tokenizer, data.val, max_length)
     trunc = truncation_share(lengths + [e.full_length for e in val_enc], max_length)
-    train_ds, val_ds = _Encodings(train_enc), _Encodings(val_enc)
+    # Evaluation reads its set in order: sorted by length, its batches carry little padding.
+    train_ds, val_ds = _Encodings(train_enc), _Encodings(sorted(val_enc, key=lambda e: len(e.input_ids)))
     if not len(train_ds) or not len(val_ds):
         raise InvalidInput(
             f"No answer token is left within max_length {max_length} in the training or validation part; raise "
