@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-FLOOR_QUANTILE = 0.75  # the length floor keeps at least three texts in four whole...
-HEAD_TAIL_ENOUGH = 128  # ...or, for long texts, this many tokens: a head and a tail that carry most of the signal
+from llm_trainer.ml.training.data import HEAD_TAIL_ENOUGH
+
+FLOOR_QUANTILE = 0.75  # the length floor keeps at least three texts in four whole, or HEAD_TAIL_ENOUGH tokens
 MIN_LENGTH = 32  # shorter inputs lose too much of a review or a paragraph
 FORWARD_SHARE = 1 / 3  # evaluation runs the forward pass only, about a third of a training step (backward ~2x)
 LENGTH_QUANTILES = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)

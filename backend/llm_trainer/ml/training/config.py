@@ -31,7 +31,8 @@ class TrainingConfig(BaseModel):
         ge=8,
         le=8192,
         description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
-        "percentile, capped at the model's limit (the share of truncated texts is reported).",
+        "percentile, capped at the model's limit and, on CPU with head_tail truncation, at 128 (the share of "
+        "truncated texts is reported).",
     )
     truncation: Literal["head", "head_tail"] = Field(
         "head_tail",

@@ -20,6 +20,7 @@ from llm_trainer.ml.training.budget import (
 )
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import (
+    HEAD_TAIL_ENOUGH,
     EncodedDataset,
     Split,
     choose_max_length,
@@ -580,7 +581,8 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     limit = model_length_limit(tokenizer, model.config)
     train_lengths = token_lengths(tokenizer, job.split.train_texts)
     val_lengths = token_lengths(tokenizer, job.split.val_texts)
-    max_length = choose_max_length(train_lengths, limit, cfg.max_length)
+    auto_cap = HEAD_TAIL_ENOUGH if device == "cpu" and cfg.truncation == "head_tail" else None
+    max_length = choose_max_length(train_lengths, limit, cfg.max_length, auto_cap)
     budget = time_budget(job, model, tokenizer, target, (train_lengths, val_lengths), max_length, ctx, reporter)
     if budget:
         max_length = budget.max_length

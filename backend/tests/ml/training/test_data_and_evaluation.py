@@ -53,6 +53,13 @@ def test_max_length_is_p95_capped_and_truncation_share_reported():
     assert truncation_share(lengths, 96) == pytest.approx(0.04)
 
 
+def test_the_cpu_cap_bounds_only_the_automatic_max_length():
+    long_docs = list(range(100, 600))
+    assert choose_max_length(long_docs, limit=512, requested=None, auto_cap=128) == 128
+    assert choose_max_length(list(range(1, 101)), limit=512, requested=None, auto_cap=128) == 96  # p95 below it
+    assert choose_max_length(long_docs, limit=512, requested=300, auto_cap=128) == 300  # the user's choice stands
+
+
 def test_class_weights_favour_the_rare_class():
     w = class_weights([0] * 90 + [1] * 10, 2)
     assert w[1] > w[0] and sum(w) / 2 == pytest.approx(1.0)
