@@ -26,11 +26,13 @@ class FrozenHeadCrossEntropy(torch.autograd.Function):
         for start in range(0, compute.shape[0], chunk):
             wanted = targets[start : start + chunk]
             rows = torch.arange(wanted.shape[0], device=wanted.device)
-            probs = torch.softmax(torch.nn.functional.linear(compute[start : start + chunk], weight), dim=-1)
+            logits = torch.nn.functional.linear(compute[start : start + chunk], weight)
+            # fp16 (GPU autocast) would flush small probabilities to zero; bf16 keeps fp32's range
+            probs = torch.softmax(logits, dim=-1, dtype=torch.float32 if logits.dtype == torch.float16 else None)
             total -= probs[rows, wanted].float().clamp_min(torch.finfo(torch.float32).tiny).log().sum()
             if needs_grad:
                 probs[rows, wanted] -= 1
-                grads.append(probs @ weight)
+                grads.append(probs.to(weight.dtype) @ weight)
         ctx.hidden_dtype = hidden.dtype
         if needs_grad:
             ctx.save_for_backward(torch.cat(grads) if grads else compute.new_zeros(compute.shape))
