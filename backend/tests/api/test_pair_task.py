@@ -8,7 +8,7 @@ import io
 import json
 import random
 
-from tests.helpers.runs import finished, wait_run
+from tests.helpers.runs import finished, wait_fast_copy, wait_run
 from tests.helpers.training_data import NEGATIVE, POSITIVE
 
 
@@ -87,3 +87,5 @@ def test_pair_tfidf_and_cross_encoder_versions_answer_pairs(client, tiny_model_d
     assert len(many["predictions"]) == 2
     wrong = client.post("/predict", json={"model_id": version, "text": "好吃"})
     assert wrong.status_code == 422 and wrong.json()["code"] == "pair_expected"
+    # The cross-encoder gets its fast copy too; waiting for it keeps the in-process export from outliving the test.
+    assert wait_fast_copy(client.get, version)["variants"]["onnx"]["status"] == "ready"
