@@ -332,6 +332,7 @@ _build = export._export_fp32
 
 
 def _paused_build(version_dir, out):
+    Path(os.environ["EXPORT_PAUSE_MARKER"] + ".pid").write_text(str(os.getpid()), encoding="utf-8")
     Path(os.environ["EXPORT_PAUSE_MARKER"]).write_text(str(out), encoding="utf-8")
     time.sleep(600)  # the test kills the server here, in the middle of the export job
     _build(version_dir, out)
@@ -409,7 +410,7 @@ def test_kill_9_of_the_server_while_a_version_is_saved_leaves_no_half_version_an
     assert "removed orphan" in log.read_text(encoding="utf-8")
 
 
-def test_kill_9_of_the_server_during_an_export_requeues_it_once_and_it_then_succeeds(
+def test_kill_9_of_the_server_during_an_export_ends_its_tracing_process_requeues_it_once_and_it_then_succeeds(
     data_dir, tiny_model_dir, tmp_path
 ):
     factory = _factory(data_dir)
@@ -428,8 +429,11 @@ def test_kill_9_of_the_server_during_an_export_requeues_it_once_and_it_then_succ
             partial = Path(_wait_file(paused, timeout=120)).parent  # the fast-serving export job is building
             assert http.get(f"/api/models/{version_id}").json()["serving_variant"] == "pytorch"
             assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "pytorch"
+        tracer = int(Path(f"{paused}.pid").read_text(encoding="utf-8"))
+        assert tracer != server.pid, "the graph is traced in a process of its own"
         server.kill()
         server.wait()
+        assert _gone(tracer, timeout=10), "the tracing process does not outlive its server"
     finally:
         if server.poll() is None:
             server.kill()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +15,7 @@ import numpy as np
 
 from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, load_predictor
 from llm_trainer.ml.inference.predictor import Predictor
-from llm_trainer.ml.inference.runtime import configure_torch, import_transformers
+from llm_trainer.ml.inference.runtime import import_transformers
 from llm_trainer.ml.version_store import PARTIAL_SUFFIX, export_path, publish
 
 EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
@@ -21,6 +24,7 @@ EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stabl
 LOSSLESS_AGREEMENT = 0.999
 LOSSLESS_MAX_PROBABILITY_DIFF = 1e-3
 
+EXPORT_TIMEOUT_S = 1800  # a base-size encoder traces in about a minute here; a hung exporter must not hold the job
 # Two texts of different lengths: batch and sequence axes must not be specialised to 1 while tracing.
 _TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
 
@@ -29,10 +33,9 @@ def build_export(version_dir: Path, variant: str) -> Path:
     """Write `exports/<variant>/model.onnx` (int8 builds on the fp32 graph, building it first if needed)."""
     if variant not in (ONNX, ONNX_INT8):
         raise ValueError(f"unknown export variant {variant!r}")
-    configure_torch()
     fp32 = export_path(version_dir, ONNX)
     if not fp32.is_file():
-        _publish(version_dir, ONNX, _export_fp32)
+        _publish(version_dir, ONNX, _export_fp32_in_child)
     if variant == ONNX_INT8:
         _publish(version_dir, ONNX_INT8, lambda d, out: _quantize_int8(fp32, out))
     return export_path(version_dir, variant)
@@ -49,6 +52,29 @@ def _publish(version_dir: Path, variant: str, build: Any) -> None:
         publish(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export_fp32_in_child(version_dir: Path, out: Path) -> None:
+    """Trace in a child process (see export_process): the exporter's global state is not safe beside a model load
+    in another thread of a serving process. Raises with the child's last lines when it fails."""
+    cmd = [sys.executable, "-m", "llm_trainer.ml.inference.export_process", str(version_dir), str(out)]
+    with tempfile.TemporaryFile() as output:
+        # stdin stays open and unwritten while we live: the child exits when it reads end of file.
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait(EXPORT_TIMEOUT_S)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()
+        if code != 0:
+            output.seek(0)
+            lines = output.read().decode("utf-8", "replace").strip().splitlines()
+            detail = next((line for line in reversed(lines) if line.strip()), f"exit status {code}")
+            raise RuntimeError(f"The ONNX export stopped: {detail}")
 
 
 def _export_fp32(version_dir: Path, out: Path) -> None:
