@@ -160,6 +160,14 @@ def timed_process(cmd: list[str], log: Path, env: dict) -> tuple[int, float, dic
     return code, wall, rss.stop()
 
 
+# The fast ONNX copy is a serving step queued after the version is saved (the recipe makes no serving artefact);
+# 4a-4f measure it. Building it here only lengthened the suite.
+NO_SERVING_COPY = ["--no-fast-serving"]
+SERVING_COPY_NOTE = (
+    "the fast ONNX serving copy not built here (--no-fast-serving; rows 4 measure it)"
+)
+
+
 def cli_train(ctx: Context, file: Path, flags: list[str], label: str) -> dict:
     """The product's whole CLI run on `file`; its version's metrics and run progress, wall time and peak RSS."""
     from llm_trainer.db.base import session_scope
@@ -251,7 +259,7 @@ def speed_case(ctx: Context, row_id: str, what: str, file: Path, target: float) 
     ours = cli_train(
         ctx,
         file,
-        ["--epochs", "1", "--validation-source", "dataset"],
+        ["--epochs", "1", "--validation-source", "dataset", *NO_SERVING_COPY],
         f"speed-{row_id}",
     )
     m = ours["metrics"]
@@ -260,8 +268,8 @@ def speed_case(ctx: Context, row_id: str, what: str, file: Path, target: float) 
     return row(
         row_id,
         f"Training speed: {what}, 1 epoch. Product: whole CLI run (defaults: {m.get('precision')}, max length "
-        f"{m.get('max_length')}, time budget on). Common recipe: HF Trainer, padding to 128, fp32, all weights "
-        "trainable",
+        f"{m.get('max_length')}, time budget on; {SERVING_COPY_NOTE}). Common recipe: HF Trainer, padding to 128, "
+        "fp32, all weights trainable",
         f"product {ours['wall_s']:.0f} s ({ours['samples_per_s'] or 0:.1f} samples/s, acc {acc:.3f}) vs "
         f"recipe {base['wall_s']:.0f} s ({base['samples_per_s']:.1f} samples/s, acc {base_acc:.3f}): "
         f"**{ratio:.1f}x**",
@@ -288,12 +296,23 @@ def guarded(row_id: str, what: str, fn, *args) -> dict:
         )
 
 
+# C values tried on the training split: 1 and 100 were never chosen on any of the three sets.
+TFIDF_C_PATH = (3.0, 10.0, 30.0)
+TFIDF_FEATURES = 100_000
+
+
+def strong_pipeline():
+    from llm_trainer.ml.baseline import build_pipeline
+
+    return build_pipeline().set_params(tfidf__max_features=TFIDF_FEATURES)
+
+
 def tuned_tfidf(ctx: Context, run: dict) -> dict:
     """The product's TF-IDF pipeline with C chosen on a stratified 20% of the training split (never the
     reported split), refitted on the whole training split, scored on the run's own validation/test split."""
     from llm_trainer.db.base import session_scope
     from llm_trainer.db.repositories.datasets import training_rows
-    from llm_trainer.ml.baseline import build_pipeline, evaluate_baseline
+    from llm_trainer.ml.baseline import evaluate_baseline
     from llm_trainer.ml.training.data import split_rows
     from sklearn.model_selection import train_test_split
 
@@ -310,15 +329,16 @@ def tuned_tfidf(ctx: Context, run: dict) -> dict:
         stratify=split.train_labels, random_state=0,
     )  # fmt: skip
     # The C path as a practitioner runs it: the vectoriser fitted once, each C warm-started from the previous one.
-    tfidf, clf = build_pipeline().named_steps.values()
+    # Twice the product's n-grams: the comparator keeps every fraction of a point (about 0.1 here) they buy.
+    tfidf, clf = strong_pipeline().named_steps.values()
     fit_m, dev_m = tfidf.fit_transform(fit_x), tfidf.transform(dev_x)
     clf.set_params(warm_start=True)
     scores = {}
-    for c in (1.0, 3.0, 10.0, 30.0, 100.0):
+    for c in TFIDF_C_PATH:
         predicted = clf.set_params(C=c).fit(fit_m, fit_y).predict(dev_m)
         scores[c] = float((predicted == np.asarray(dev_y)).mean())
     best = max(scores, key=scores.get)
-    pipe = build_pipeline().set_params(clf__C=best)
+    pipe = strong_pipeline().set_params(clf__C=best)
     pipe.fit(split.train_texts, split.train_labels)
     result = evaluate_baseline(pipe, split.val_texts, split.val_labels)
     return {**result, "C": best, "seconds": round(time.monotonic() - started, 1)}
@@ -346,7 +366,9 @@ def quality(ctx: Context) -> list[dict]:
 def quality_case(
     ctx: Context, row_id: str, what: str, file: Path, flags: list[str]
 ) -> dict:
-    run = cli_train(ctx, file, flags, f"quality-{row_id}")
+    from llm_trainer.ml.baseline import BASELINE_FEATURES
+
+    run = cli_train(ctx, file, [*flags, *NO_SERVING_COPY], f"quality-{row_id}")
     m = run["metrics"]
     tuned = tuned_tfidf(ctx, run)
     builtin = m.get("baseline") or {}
@@ -374,10 +396,13 @@ def quality_case(
     )
     return row(
         row_id,
-        f"Quality: {what}, product defaults ({m.get('precision')}, max length {m.get('max_length')}) vs "
-        f"TF-IDF char 1-3-gram + logistic regression, C tuned on the training split",
+        f"Quality: {what}, product defaults ({m.get('precision')}, max length {m.get('max_length')}; "
+        f"{SERVING_COPY_NOTE}) vs "
+        f"TF-IDF char 1-3-gram ({TFIDF_FEATURES // 1000}k n-grams) + logistic regression, C tuned on the "
+        "training split",
         f"acc **{m.get('accuracy', 0):.3f}** / macro-F1 {m.get('macro_f1', 0):.3f} vs TF-IDF "
-        f"{tuned['accuracy']:.3f} / {tuned['macro_f1']:.3f} (C={tuned['C']:g}; built-in C=10: "
+        f"{tuned['accuracy']:.3f} / {tuned['macro_f1']:.3f} (C={tuned['C']:g}; built-in, C=10 on "
+        f"{BASELINE_FEATURES // 1000}k n-grams: "
         f"{builtin.get('accuracy', 0):.3f}): **{gap:+.1f} pt** acc, {gap_f1:+.1f} pt F1{ens_txt}; "
         f"wall {run['wall_s'] / 60:.1f} min; {budget_txt}",
         ">= +2 pt acc over the stronger TF-IDF, inside the time budget",
