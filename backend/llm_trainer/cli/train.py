@@ -18,6 +18,19 @@ from llm_trainer.ml.training.config import TrainingConfig
 TERMINAL = {"succeeded", "stopped", "failed", "cancelled", "interrupted"}
 
 
+# On the command line a nullable field is emptied with this word (e.g. --head-learning-rate none).
+EMPTY_WORD = "none"
+_EMPTY = object()
+
+
+def _or_empty(kind: Any) -> Any:
+    def parse(text: str) -> Any:
+        return _EMPTY if text.strip().lower() == EMPTY_WORD else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its "invalid value" errors
+    return parse
+
+
 def _flag_kwargs(annotation: Any) -> dict[str, Any]:
     """argparse options for one TrainingConfig field type."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -28,8 +41,9 @@ def _flag_kwargs(annotation: Any) -> dict[str, Any]:
         return {"action": argparse.BooleanOptionalAction}
     if origin is list:
         return {"type": args[0], "nargs": "*"}
-    if args:  # Optional[X]
-        return _flag_kwargs(args[0])
+    if args:  # Optional[X]: a plain value may also be emptied
+        inner = _flag_kwargs(args[0])
+        return {"type": _or_empty(inner["type"]), "metavar": "VALUE|none"} if set(inner) == {"type"} else inner
     return {"type": annotation}
 
 
@@ -45,7 +59,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainingConfig:
     values = {name: getattr(args, f"cfg_{name}") for name in TrainingConfig.model_fields}
-    return TrainingConfig.model_validate({k: v for k, v in values.items() if v is not None})
+    return TrainingConfig.model_validate({k: (None if v is _EMPTY else v) for k, v in values.items() if v is not None})
 
 
 def register(sub: argparse._SubParsersAction) -> None:

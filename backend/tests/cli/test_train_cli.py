@@ -13,6 +13,7 @@ import httpx
 
 from llm_trainer.core.config import Settings
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
+from llm_trainer.db.models import Run
 from llm_trainer.db.repositories import jobs as jobs_repo
 from tests.conftest import run_server
 from tests.helpers.runs import wait_run
@@ -113,3 +114,21 @@ def test_train_wait_beside_a_server_submits_over_http_with_the_token_and_the_lim
         server_owner = json.loads((data_dir / "dispatcher.json").read_text(encoding="utf-8"))["owner"]
     jobs = _jobs(data_dir)
     assert jobs[busy["id"] + 1] == ("succeeded", server_owner), "the server trained it, not a second scheduler"
+
+
+def test_a_nullable_setting_is_emptied_with_none_and_a_bad_number_is_refused(tmp_path, data_dir):
+    path = tmp_path / "评论.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text", "label"], *review_rows(40)])
+    queued = _cli(data_dir, "--file", str(path), "--base-model", "tfidf", "--head-learning-rate", "None",
+                  "--max-length", "64")  # fmt: skip
+    assert queued.returncode == 0, queued.stdout + queued.stderr
+    engine = make_engine(Settings(data_dir=data_dir).db_path)
+    with session_scope(make_session_factory(engine)) as session:
+        [run] = session.query(Run).all()
+        config = dict(run.config)
+    engine.dispose()
+    assert config["head_learning_rate"] is None, "emptied: the whole model trains at the learning rate"
+    assert config["max_length"] == 64
+    refused = _cli(data_dir, "--dataset", "1", "--base-model", "tfidf", "--max-length", "long")
+    assert refused.returncode == 2 and "invalid int value: 'long'" in refused.stderr

@@ -16,7 +16,7 @@ export const RESUMABLE_STATUSES: string[] = ['stopped', 'interrupted']
 
 /** Latest snapshot written by the worker (ml/training/trainer.py, worker/runner.py). */
 export interface RunProgress {
-  phase?: 'loading_model' | 'training' | 'evaluating' | 'saving' | 'exporting' | 'done' | string
+  phase?: 'loading_model' | 'training' | 'evaluating' | 'baseline' | 'saving' | 'exporting' | 'done' | string
   step?: number
   total_steps?: number
   epoch?: number

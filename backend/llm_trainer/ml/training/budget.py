@@ -219,7 +219,7 @@ def _duration(seconds: float) -> str:
 def describe(plan: BudgetPlan) -> str:
     """The plan in plain words for the run log and the CLI (the UI builds its own, translated, from the fields)."""
     parts = []
-    if "max_length" in plan.changed:
+    if "max_length" in plan.changed or plan.truncation_share > 0:  # the automatic length can cut texts too
         parts.append(f"texts cut to {plan.max_length} tokens ({plan.truncation_share:.0%} of them)")
     if plan.epochs < 1:
         parts.append(f"{plan.rows_seen:,} of {plan.train_rows:,} rows ({plan.epochs:.0%}), seen once")

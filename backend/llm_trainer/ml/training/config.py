@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_trainer.ml.training.data import HEAD_TAIL_ENOUGH
+
 
 class TrainingConfig(BaseModel):
     """Hyper-parameters and hardware choices of one training run; every field has help text and bounds."""
@@ -31,8 +33,8 @@ class TrainingConfig(BaseModel):
         ge=8,
         le=8192,
         description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
-        "percentile, capped at the model's limit and, on CPU with head_tail truncation, at 128 (the share of "
-        "truncated texts is reported).",
+        f"percentile, capped at the model's limit and, on CPU with head_tail truncation, at {HEAD_TAIL_ENOUGH} (the "
+        "share of truncated texts is reported).",
     )
     truncation: Literal["head", "head_tail"] = Field(
         "head_tail",

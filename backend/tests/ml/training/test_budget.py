@@ -36,10 +36,13 @@ def plan(budget_s: float, **kw: Any):
     return choose_plan(COST, LENGTHS, VAL, budget_s=budget_s, **args)
 
 
-def test_a_generous_budget_keeps_the_requested_recipe():
+def test_a_generous_budget_keeps_the_requested_recipe_and_still_names_the_cut_texts():
     p = plan(10_000)
     assert (p.max_length, p.epochs, p.changed, p.fits) == (160, 3.0, [], True)
     assert p.estimated_s <= 10_000 and "fits as configured" in describe(p)
+    assert p.truncation_share > 0, "LENGTHS has texts over 160 tokens"
+    # the automatic length cut texts, not the budget: the plan still says so
+    assert f"texts cut to 160 tokens ({p.truncation_share:.0%} of them); 3 epochs" in describe(p)
 
 
 def test_a_tighter_budget_cuts_length_first_and_says_how_many_texts_are_cut():

@@ -39,9 +39,16 @@ describe('BudgetPlanNote', () => {
     expect(text).toContain('时间预算 15:00')
     expect(text).toContain('只用 5,000 行中的 2,000 行（40%），训练一遍')
     expect(text).toContain('即使最省时的方案也会超出预算')
-    const asIs = mountWith(BudgetPlanNote, { props: { plan: { ...PLAN, changed: [], max_length: 272 } } }).text()
+    const asIs = mountWith(BudgetPlanNote, { props: { plan: { ...PLAN, changed: [], max_length: 272, truncation_share: 0 } } }).text()
     expect(asIs).toContain('按设置即可完成')
     expect(asIs).toContain('3 轮')
     expect(asIs).not.toContain('截断')
+  })
+
+  it('names the cut when the automatic length (not the budget) truncates texts', () => {
+    const plan = { ...PLAN, changed: [], max_length: 128, truncation_share: 0.34 }
+    const w = mountWith(BudgetPlanNote, { props: { plan } }, 'en')
+    expect(w.find('[data-test=budget-title]').text()).toBe('Time budget 15:00 · fits as configured')
+    expect(w.find('[data-test=budget-choice]').text()).toBe('texts cut to 128 tokens (34% of them); 3 epochs · planned ≈ 11:00')
   })
 })

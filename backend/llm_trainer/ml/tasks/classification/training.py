@@ -104,6 +104,7 @@ def train_transformer_version(
                               is_main=False)  # fmt: skip
     reporter.progress({"phase": "evaluating"})
     metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
+    reporter.progress({"phase": "baseline"})  # the TF-IDF fit takes a minute on long texts with many labels
     fitted = fitted_baseline(split, fit)
     metrics.update({"baseline": baseline_summary(split, fitted), **outcome.run_facts()})
 

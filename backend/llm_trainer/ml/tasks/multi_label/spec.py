@@ -133,6 +133,7 @@ class MultiLabelSpec(ClassificationSpec):
         reporter.progress({"phase": "evaluating"})
         metrics, thresholds = full_evaluation(data.val_texts, data.val_labels, outcome.val_probs, data.labels)
         fitted = None
+        reporter.progress({"phase": "baseline"})
         try:
             fitted = _fitted(data)
             base_metrics = _scorer(data)(fitted[1])[0]

@@ -207,6 +207,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
         budget.actual_s = round(time.monotonic() - started, 1)
         reporter.progress({"time_budget": budget.model_dump(mode="json")})
     metrics = evaluate(data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels, [sc for _, sc in tagged])
+    reporter.progress({"phase": "baseline"})
     metrics["baseline"] = _crf_summary(data)
     metrics.update(
         {
