@@ -24,6 +24,12 @@ def _accelerators() -> tuple[bool, bool, bool, tuple[tuple[int, str], ...]]:
     return True, cuda, mps, names
 
 
+def has_accelerator() -> bool:
+    """True when torch sees a CUDA or MPS device (training then does not share the CPU's cores with the server)."""
+    _, cuda, mps, _ = _accelerators()
+    return cuda or mps
+
+
 def _gpu(index: int, name: str) -> dict[str, Any]:
     import torch
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Job, Run
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import runs as runs_repo
+from llm_trainer.services.hardware import has_accelerator
 from llm_trainer.services.job_records import job_of_run, move_run, owner_alive, process_owner, run_id_of
 from llm_trainer.worker.launch import JOB_ID_ENV, JOB_OWNER_ENV, log_path, nodes_of, tail, worker_command, worker_env
 
@@ -179,6 +181,10 @@ class TrainSupervisor:
         """Claim queued runs' jobs in the runs' FIFO order, up to max_concurrent_runs across all processes. While the
         limit is full a tick only reads (the claim's compare-and-set would take SQLite's write lock to say no)."""
         if jobs_repo.count_running(session, JobKind.TRAIN) >= self.settings.max_concurrent_runs:
+            return
+        if jobs_repo.count_running_on_host(session, JobKind.EXPORT, socket.gethostname()) and not has_accelerator():
+            # A CPU run times its first steps to plan its budget: an export tracing on the same cores made a step
+            # look four times slower and cut the texts for nothing. The run starts once the export is done.
             return
         for run in runs_repo.queued_runs(session):
             if self.only is not None and run.id not in self.only:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import psutil
 from sqlalchemy import event, text, update
 
-from llm_trainer.core.jobs import BatchPredictParams, ExportParams, JobKind, JobResult
+from llm_trainer.core.jobs import BatchPredictParams, ExportParams, JobKind, JobResult, JobStatus
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import Job
 from llm_trainer.db.repositories import jobs as jobs_repo
@@ -240,6 +240,28 @@ def test_while_the_run_limit_is_full_a_tick_only_reads(factory, settings):
         event.remove(engine, "before_cursor_execute", record)
         assert writes == [], "no write lock is taken to learn that the limit is full"
         assert _statuses(factory)[waiting_job] == "queued"
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_on_a_cpu_a_queued_run_waits_while_an_export_builds_on_this_machine_then_starts(factory, settings):
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+        with session_scope(factory) as session:  # another process of this machine builds a fast copy
+            export_id = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=1, variant="onnx")).id
+            assert jobs_repo.claim(session, export_id, owner)
+            run_job = submit_run(session, runs_repo.create_run(session, base_model="tfidf")).id
+        dispatcher = JobDispatcher(settings, factory)
+        for _ in range(3):
+            dispatcher.tick()
+        assert _statuses(factory)[run_job] == "queued", "its budget timing would share the cores with the export"
+        with session_scope(factory) as session:
+            jobs_repo.transition(session, export_id, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+        dispatcher.tick()
+        assert _statuses(factory)[run_job] != "queued", "the run starts once the export is done"
+        _wait(lambda: _statuses(factory)[run_job] in ("succeeded", "failed"), timeout=60)
     finally:
         alive.kill()
         alive.wait()

@@ -134,6 +134,14 @@ def count_running(session: Session, kind: JobKind) -> int:
     return int(session.scalar(stmt) or 0)
 
 
+def count_running_on_host(session: Session, kind: JobKind, host: str) -> int:
+    """How many jobs of a kind run now in processes of `host` (owners are host:pid:start)."""
+    stmt = select(func.count(Job.id)).where(
+        Job.kind == kind.value, Job.status == JobStatus.RUNNING.value, Job.owner.startswith(f"{host}:")
+    )
+    return int(session.scalar(stmt) or 0)
+
+
 def running(session: Session) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.status == JobStatus.RUNNING.value).order_by(Job.id)))
 
