@@ -182,7 +182,7 @@ class TrainSupervisor:
         limit is full a tick only reads (the claim's compare-and-set would take SQLite's write lock to say no)."""
         if jobs_repo.count_running(session, JobKind.TRAIN) >= self.settings.max_concurrent_runs:
             return
-        if jobs_repo.count_running_on_host(session, JobKind.EXPORT, socket.gethostname()) and not has_accelerator():
+        if jobs_repo.count_running(session, JobKind.EXPORT, socket.gethostname()) and not has_accelerator():
             # A CPU run times its first steps to plan its budget: an export tracing on the same cores made a step
             # look four times slower and cut the texts for nothing. The run starts once the export is done.
             return

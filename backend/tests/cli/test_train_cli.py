@@ -8,8 +8,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
+from sqlalchemy.orm import Session
 
 from llm_trainer.core.config import Settings
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
@@ -52,13 +55,21 @@ def test_out_of_range_flag_is_refused_before_queueing(data_dir, tiny_model_dir):
     assert result.returncode == 2 and "learning_rate" in result.stderr
 
 
+@contextmanager
+def _session(data_dir) -> Iterator[Session]:
+    """A session on the data dir's SQLite file, its engine disposed afterwards."""
+    engine = make_engine(Settings(data_dir=data_dir).db_path)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def _jobs(data_dir) -> dict[int, tuple[str, str]]:
     """run id -> (train job status, owner), read from the SQLite file."""
-    engine = make_engine(Settings(data_dir=data_dir).db_path)
-    with session_scope(make_session_factory(engine)) as session:
-        jobs = {j.params["run_id"]: (j.status, j.owner) for j in jobs_repo.list_jobs(session) if j.kind == "train"}
-    engine.dispose()
-    return jobs
+    with _session(data_dir) as session:
+        return {j.params["run_id"]: (j.status, j.owner) for j in jobs_repo.list_jobs(session) if j.kind == "train"}
 
 
 def test_train_wait_without_a_server_claims_only_its_own_run(tmp_path, data_dir, tiny_model_dir):
@@ -123,11 +134,9 @@ def test_a_nullable_setting_is_emptied_with_none_and_a_bad_number_is_refused(tmp
     queued = _cli(data_dir, "--file", str(path), "--base-model", "tfidf", "--head-learning-rate", "None",
                   "--max-length", "64")  # fmt: skip
     assert queued.returncode == 0, queued.stdout + queued.stderr
-    engine = make_engine(Settings(data_dir=data_dir).db_path)
-    with session_scope(make_session_factory(engine)) as session:
+    with _session(data_dir) as session:
         [run] = session.query(Run).all()
         config = dict(run.config)
-    engine.dispose()
     assert config["head_learning_rate"] is None, "emptied: the whole model trains at the learning rate"
     assert config["max_length"] == 64
     refused = _cli(data_dir, "--dataset", "1", "--base-model", "tfidf", "--max-length", "long")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psutil
@@ -27,6 +29,17 @@ def _dead_owner() -> str:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     return f"{socket.gethostname()}:{dead.pid}:0"
+
+
+@contextmanager
+def _live_owner() -> Iterator[str]:
+    """A job owner string of another live process of this machine, alive for the block."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        yield f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def _statuses(factory) -> dict[int, str]:
@@ -149,9 +162,7 @@ def test_jobs_of_a_dead_owner_follow_their_kinds_restart_policy(factory, setting
 
 def test_a_job_of_a_live_owner_is_left_alone_until_its_heartbeat_stops(factory, settings):
     settings = settings.model_copy(update={"job_heartbeat_timeout_s": 60.0, "job_heartbeat_slow_timeout_s": 600.0})
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+    with _live_owner() as owner:
         with session_scope(factory) as session:
             job_id = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=1, variant="onnx")).id
             assert jobs_repo.claim(session, job_id, owner)
@@ -165,17 +176,12 @@ def test_a_job_of_a_live_owner_is_left_alone_until_its_heartbeat_stops(factory, 
         with session_scope(factory) as session:
             job = jobs_repo.get(session, job_id)
             assert job.status == "interrupted" and "limit 600 s" in job.error_message
-    finally:
-        alive.kill()
-        alive.wait()
     _assert_healthy(factory)
 
 
 def test_a_run_timing_its_budget_steps_gets_the_slow_heartbeat_limit_and_a_training_one_does_not(factory, settings):
     settings = settings.model_copy(update={"job_heartbeat_timeout_s": 60.0, "job_heartbeat_slow_timeout_s": 600.0})
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+    with _live_owner() as owner:
         ids = {}
         with session_scope(factory) as session:
             for phase in ("measuring", "training"):
@@ -190,9 +196,6 @@ def test_a_run_timing_its_budget_steps_gets_the_slow_heartbeat_limit_and_a_train
         statuses = _statuses(factory)
         assert statuses[ids["measuring"]] == "running", "200 s of timing steps is within the slow limit"
         assert statuses[ids["training"]] == "interrupted", "200 s without a training step is not"
-    finally:
-        alive.kill()
-        alive.wait()
 
 
 def test_orphans_of_dead_processes_are_swept_at_start_and_listed(factory, settings, caplog):
@@ -217,9 +220,7 @@ def test_orphans_of_dead_processes_are_swept_at_start_and_listed(factory, settin
 
 
 def test_while_the_run_limit_is_full_a_tick_only_reads(factory, settings):
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+    with _live_owner() as owner:
         with session_scope(factory) as session:  # another live process trains run 1; run 2 waits its turn
             busy = runs_repo.create_run(session, base_model="tfidf")
             busy.status = "running"
@@ -240,15 +241,10 @@ def test_while_the_run_limit_is_full_a_tick_only_reads(factory, settings):
         event.remove(engine, "before_cursor_execute", record)
         assert writes == [], "no write lock is taken to learn that the limit is full"
         assert _statuses(factory)[waiting_job] == "queued"
-    finally:
-        alive.kill()
-        alive.wait()
 
 
 def test_on_a_cpu_a_queued_run_waits_while_an_export_builds_on_this_machine_then_starts(factory, settings):
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        owner = f"{socket.gethostname()}:{alive.pid}:{int(psutil.Process(alive.pid).create_time())}"
+    with _live_owner() as owner:
         with session_scope(factory) as session:  # another process of this machine builds a fast copy
             export_id = jobs_repo.submit(session, JobKind.EXPORT, ExportParams(version_id=1, variant="onnx")).id
             assert jobs_repo.claim(session, export_id, owner)
@@ -262,6 +258,3 @@ def test_on_a_cpu_a_queued_run_waits_while_an_export_builds_on_this_machine_then
         dispatcher.tick()
         assert _statuses(factory)[run_job] != "queued", "the run starts once the export is done"
         _wait(lambda: _statuses(factory)[run_job] in ("succeeded", "failed"), timeout=60)
-    finally:
-        alive.kill()
-        alive.wait()

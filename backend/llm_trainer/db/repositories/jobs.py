@@ -128,17 +128,12 @@ def unfinished(session: Session, kind: JobKind) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.kind == kind.value, Job.status.in_(active)).order_by(Job.id)))
 
 
-def count_running(session: Session, kind: JobKind) -> int:
-    """How many jobs of a kind run now (a read: a full limit is learnt without taking the write lock)."""
+def count_running(session: Session, kind: JobKind, host: str | None = None) -> int:
+    """How many jobs of a kind run now (a read: a full limit is learnt without taking the write lock); with `host`,
+    only those of that machine's processes (owners are host:pid:start)."""
     stmt = select(func.count(Job.id)).where(Job.kind == kind.value, Job.status == JobStatus.RUNNING.value)
-    return int(session.scalar(stmt) or 0)
-
-
-def count_running_on_host(session: Session, kind: JobKind, host: str) -> int:
-    """How many jobs of a kind run now in processes of `host` (owners are host:pid:start)."""
-    stmt = select(func.count(Job.id)).where(
-        Job.kind == kind.value, Job.status == JobStatus.RUNNING.value, Job.owner.startswith(f"{host}:")
-    )
+    if host is not None:
+        stmt = stmt.where(Job.owner.startswith(f"{host}:"))
     return int(session.scalar(stmt) or 0)
 
 
