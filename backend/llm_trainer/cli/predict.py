@@ -15,6 +15,9 @@ from llm_trainer.core.variants import ServingVariant
 UNFINISHED = ("queued", "running")
 
 
+BASELINE_NAMES = {"tfidf": "TF-IDF", "crf": "CRF"}  # how the ensemble line names what it blended
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
@@ -121,7 +124,9 @@ def _predict_texts(serving, args: argparse.Namespace) -> int:  # noqa: ANN001
         return 0
     served = result.variant
     if result.served:
-        served += f" ({result.served['model_variant']} + TF-IDF, weight {result.served['baseline_weight']:g})"
+        parts = result.served
+        baseline = BASELINE_NAMES.get(parts["baseline"], parts["baseline"])
+        served += f" ({parts['model_variant']} + {baseline}, weight {parts['baseline_weight']:g})"
     print(f"model {result.model_id} ({result.model_name}), {served}, {result.latency_ms:.1f} ms")
     for i, (text, a) in enumerate(zip(args.texts, answers, strict=True)):
         shown = f"{text} ‖ {args.text_b[i]}" if args.text_b else text

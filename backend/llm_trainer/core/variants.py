@@ -10,4 +10,5 @@ class ServingVariant(StrEnum):
     ONNX = "onnx"  # ONNX Runtime fp32 copy
     ONNX_INT8 = "onnx_int8"  # ONNX Runtime, dynamic int8 quantisation
     TFIDF = "tfidf"  # a TF-IDF baseline version
-    ENSEMBLE = "ensemble"  # the transformer (ONNX when built, else PyTorch) blended with its TF-IDF baseline
+    CRF = "crf"  # a character CRF baseline version (NER)
+    ENSEMBLE = "ensemble"  # the transformer (ONNX when built, else PyTorch) blended with its TF-IDF (NER: CRF) baseline

@@ -6,7 +6,8 @@ p = (1 - w) x transformer + w x baseline, with the baseline weight w chosen on t
 re-tunes its thresholds on the blended probabilities); the version records the choice under `metrics["ensemble"]`
 and, only when the blend beats the transformer alone, keeps the fitted baseline in `ensemble/` and offers the
 variant. Serving runs the transformer variant in use (ONNX when built, else PyTorch) and the baseline
-(microseconds) on the same inputs.
+(microseconds) on the same inputs. NER blends its token model with its character CRF the same way, per character
+(`ml/tasks/ner/ensemble.py`, through `choose_weight` and `attach_choice`).
 """
 
 from __future__ import annotations
@@ -77,26 +78,49 @@ def choose_weight(
     primary: str,
     higher_is_better: bool = True,
     weights: Sequence[float] = WEIGHTS,
+    model_value: float | None = None,
 ) -> EnsembleChoice:
     """Score the blend at every weight on validation and keep the best (ties go to the smaller baseline weight);
-    `weights` must hold 0, the transformer alone, which the blend has to beat."""
+    `weights` must hold 0, the transformer alone, which the blend has to beat. `model_value` is the transformer's own
+    score where the scorer reads weight 0 differently from how the model is served (NER blends per character)."""
     sign = 1.0 if higher_is_better else -1.0
     tried = []
     for w in weights:
         metrics, settings = score(blend(model_probs, baseline_probs, w))
         tried.append((float(w), metrics, settings))
     values = [float(m[primary]) for _, m, _ in tried]
+    alone = [w for w, _, _ in tried].index(0.0)
+    if model_value is not None:
+        values[alone] = float(model_value)
     best = max(range(len(tried)), key=lambda i: (sign * values[i], -tried[i][0]))
-    model_value = values[[w for w, _, _ in tried].index(0.0)]
     weight, metrics, settings = tried[best]
     return EnsembleChoice(
         weight=weight,
         metrics=metrics,
         settings=settings,
-        model_value=model_value,
+        model_value=values[alone],
         by_weight=list(zip([w for w, _, _ in tried], values, strict=True)),
-        beats_model=sign * values[best] > sign * model_value,
+        beats_model=best != alone and sign * values[best] > sign * values[alone],
     )
+
+
+def attach_choice(
+    trained: TrainedVersion, choice: EnsembleChoice, primary: str, write_baseline: Callable[[Path], Any]
+) -> TrainedVersion:
+    """Record `choice` on `trained` and, only when the blend beats the model, have the version write its baseline into
+    the `ensemble/` folder (`write_baseline(folder)`) and serve the blend at the chosen weight."""
+    trained.metrics["ensemble"] = choice.record(primary)
+    if choice.beats_model:
+        trained.manifest_extra["ensemble"] = {"weight": choice.weight, **choice.settings}
+        write_model = trained.write_files
+
+        def write_files(folder: Path) -> Any:
+            written = write_model(folder)
+            write_baseline(ensemble_dir(folder))
+            return written
+
+        trained.write_files = write_files
+    return trained
 
 
 def attach_ensemble(
@@ -107,26 +131,15 @@ def attach_ensemble(
     primary: str,
     baseline_meta: dict[str, Any] | None = None,
 ) -> TrainedVersion:
-    """Record the best blend of `trained` with `baseline` (fitted pipeline, its validation probabilities in the
-    version's label order) and, when it beats the transformer alone, save the baseline with the version
+    """Record the best blend of `trained` with its TF-IDF `baseline` (fitted pipeline, its validation probabilities
+    in the version's label order) and, when it beats the transformer alone, save the pipeline with the version
     (`baseline_meta["labels"]` names the pipeline's columns when its classes are column numbers: one-vs-rest)."""
     if baseline is None or not trained.is_main:
         trained.metrics["ensemble"] = None
         return trained
     pipeline, baseline_probs = baseline
     choice = choose_weight(model_probs, baseline_probs, score, primary)
-    trained.metrics["ensemble"] = choice.record(primary)
-    if choice.beats_model:
-        trained.manifest_extra["ensemble"] = {"weight": choice.weight, **choice.settings}
-        write_model = trained.write_files
-
-        def write_files(folder: Path) -> Any:
-            written = write_model(folder)
-            save_baseline(pipeline, ensemble_dir(folder), baseline_meta)
-            return written
-
-        trained.write_files = write_files
-    return trained
+    return attach_choice(trained, choice, primary, lambda folder: save_baseline(pipeline, folder, baseline_meta))
 
 
 class EnsemblePredictor(Predictor):
@@ -142,7 +155,11 @@ class EnsemblePredictor(Predictor):
         self.baseline_columns = [str(c) for c in baseline_columns]
         self.weight = float(weight)
         self.labels = list(model.labels)
-        self.served = {"model_variant": model.variant, "baseline_weight": self.weight}
+        self.served = {
+            "model_variant": model.variant,
+            "baseline": ServingVariant.TFIDF.value,
+            "baseline_weight": self.weight,
+        }
 
     def _baseline(self, texts: Sequence[Any]) -> np.ndarray:
         probs = self.pipeline.predict_proba(list(texts))

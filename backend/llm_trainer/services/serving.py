@@ -106,7 +106,8 @@ def check_variant(version: ModelVersion, variant: str | None) -> str:
 
 
 def ensemble_offered(version: ModelVersion) -> bool:
-    """True when training found a blend with the TF-IDF baseline that beats the transformer alone on validation."""
+    """True when training found a blend with the classical baseline (TF-IDF; NER: CRF) that beats the transformer
+    alone on validation."""
     return bool(((version.metrics or {}).get("ensemble") or {}).get("offered"))
 
 
@@ -114,12 +115,12 @@ def ensemble_absent_reason(version: ModelVersion) -> str:
     record = (version.metrics or {}).get("ensemble")
     if not record:
         return (
-            f"Version {version.id} has no ensemble: it was trained before ensembles existed or without its TF-IDF "
+            f"Version {version.id} has no ensemble: it was trained before ensembles existed or without its classical "
             "baseline. Train it again to get one."
         )
     primary = record["primary_metric"]
     return (
-        f"The ensemble of version {version.id} with its TF-IDF baseline does not beat the model alone on validation "
+        f"The ensemble of version {version.id} with its classical baseline does not beat the model alone on validation "
         f"({primary} {record['metrics'].get(primary, 0):.4f} vs {record['model_value']:.4f}), so it is not offered; "
         "serve the model itself."
     )

@@ -27,7 +27,7 @@ def test_an_ensemble_that_beat_the_model_is_offered_and_answers_with_the_blended
     assert patched.status_code == 200 and patched.json()["serving_variant"] == "ensemble"
     blended = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
     assert blended["variant"] == "ensemble"
-    assert blended["ensemble"] == {"model_variant": "pytorch", "baseline_weight": 0.4}
+    assert blended["ensemble"] == {"model_variant": "pytorch", "baseline": "tfidf", "baseline_weight": 0.4}
 
     pipeline = load_baseline(ensemble_dir(settings.models_dir / str(version)))
     baseline = pipeline.predict_proba(TEXTS)
@@ -71,6 +71,7 @@ def test_the_ensemble_switches_to_the_onnx_copy_once_it_is_built(client, setting
         time.sleep(0.5)
     assert onnx["status"] == "ready", onnx
     after = client.post("/api/predict", json=ask).json()
-    assert after["variant"] == "ensemble" and after["ensemble"] == {"model_variant": "onnx", "baseline_weight": 0.4}
+    assert after["variant"] == "ensemble"
+    assert after["ensemble"] == {"model_variant": "onnx", "baseline": "tfidf", "baseline_weight": 0.4}
     same = {p["label"]: p["probability"] for p in before["probabilities"]}
     assert all(p["probability"] == pytest.approx(same[p["label"]], abs=1e-4) for p in after["probabilities"])

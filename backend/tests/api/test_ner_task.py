@@ -69,6 +69,9 @@ def test_crf_and_token_model_versions_tag_entities_with_offsets(client, ner_base
     model = client.get(f"/api/models/{version}").json()
     assert model["task"] == "ner" and model["key_metrics"]["micro_f1"] > 0.8
     assert 0 < model["key_metrics"]["baseline_micro_f1"] <= 1
+    # The blend with the CRF was weighed on validation and is listed beside PyTorch with that record.
+    assert set(model["variants"]) == {"pytorch", "ensemble"}
+    assert model["variants"]["ensemble"]["evaluation"]["model_value"] == model["metrics"]["micro_f1"]
     text = "我叫李四，住在杭州。"
     for model_id in (version, crf_version):
         one = client.post("/predict", json={"model_id": model_id, "text": text}).json()

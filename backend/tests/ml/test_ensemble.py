@@ -148,7 +148,7 @@ def test_a_trained_version_records_its_blend_and_serves_it_with_blended_probabil
     columns = data.labels if task == "multi_label" else [str(c) for c in pipeline.classes_]
     expected = (1 - weight) * model_probs + weight * align_columns(pipeline.predict_proba(inputs), columns, data.labels)
     answers = ensemble.predict(inputs)
-    assert ensemble.served == {"model_variant": "pytorch", "baseline_weight": weight}
+    assert ensemble.served == {"model_variant": "pytorch", "baseline": "tfidf", "baseline_weight": weight}
     for row, answer in zip(expected, answers, strict=True):
         got = {item[0]: item[1] for item in answer.probabilities}
         assert [got[name] for name in data.labels] == pytest.approx(list(row))

@@ -5,7 +5,7 @@ import type { EvalMetrics, TaskKind } from './types'
 
 /** How a version is run: the trained PyTorch model, its ONNX Runtime exports, a TF-IDF baseline, or the model blended
  * with its TF-IDF baseline (ensemble). */
-export type VariantName = 'pytorch' | 'onnx' | 'onnx_int8' | 'tfidf' | 'ensemble'
+export type VariantName = 'pytorch' | 'onnx' | 'onnx_int8' | 'tfidf' | 'crf' | 'ensemble'
 export type ExportVariant = 'onnx' | 'onnx_int8'
 
 /** A built variant scored against the PyTorch model on the version's validation texts. */

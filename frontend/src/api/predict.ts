@@ -44,7 +44,7 @@ export interface PredictResponse {
   latency_ms: number
   load_ms: number | null
   /** Set when the ensemble answered: the transformer variant it blended and the TF-IDF baseline's weight. */
-  ensemble?: { model_variant: VariantName; baseline_weight: number } | null
+  ensemble?: { model_variant: VariantName; baseline: VariantName; baseline_weight: number } | null
   predictions: Prediction[]
 }
 

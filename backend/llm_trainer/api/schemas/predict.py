@@ -71,7 +71,8 @@ class PredictionPublic(BaseModel):
 
 class EnsembleServed(BaseModel):
     model_variant: str = Field(description="The transformer variant blended in: onnx once built, else pytorch.")
-    baseline_weight: float = Field(description="The TF-IDF baseline's share of the averaged probabilities.")
+    baseline: str = Field("tfidf", description="The classical model blended in: tfidf, or crf (NER, per character).")
+    baseline_weight: float = Field(description="The baseline's share of the blend (0 = the model alone).")
 
 
 class PredictResponse(BaseModel):

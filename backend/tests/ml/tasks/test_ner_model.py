@@ -15,32 +15,13 @@ from llm_trainer.ml.tasks.ner.spec import NerSpec, split_ner
 from llm_trainer.ml.tasks.ner.tags import bio_labels
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
-from llm_trainer.ml.version_store import write_manifest
 from tests.helpers.ner_data import build_piece_tokenizer, ner_records
+from tests.helpers.reporters import Recorder
 from tests.helpers.tiny_model import build_tiny_bert
 
 PIECES = ["▁北京", "北京", "大学", "IBM", "▁我", "工作", "京大"]
 LABELS = bio_labels(["org", "loc"])
 L2I = {name: i for i, name in enumerate(LABELS)}
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.evals: list[dict] = []
-        self.lines: list[str] = []
-
-    def progress(self, snapshot: dict) -> None:
-        pass
-
-    def metric(self, kind: str, step: int, epoch: float, values: dict) -> None:
-        if kind == "eval":
-            self.evals.append(values)
-
-    def stop_requested(self) -> bool:
-        return False
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
 
 
 def one_hot(windows, tags_per_window) -> list[np.ndarray]:
@@ -87,31 +68,6 @@ def test_long_texts_are_cut_into_overlapping_windows_and_merged_back() -> None:
     tags = [[LABELS[i] if i >= 0 else "O" for i in w.labels] for w in windows]
     [(decoded, _)] = decode(1, windows, one_hot(windows, tags), LABELS)
     assert decoded == spans, "every entity once, on its characters, overlaps included"
-
-
-@pytest.fixture(scope="module")
-def tiny_ner(tmp_path_factory: pytest.TempPathFactory):
-    records = ner_records(150)
-    rows = [TaskRow(r["text"], "", None, None, r["entities"]) for r in records]
-    config = TrainingConfig(
-        epochs=15,
-        batch_size=16,
-        learning_rate=3e-3,
-        freeze_embeddings=False,
-        max_length=32,
-        seed=1,
-        save_strategy="no",
-        eval_strategy="epoch",
-    )
-    data = split_ner(rows, config)
-    base = build_tiny_bert(tmp_path_factory.mktemp("ner-base"), [r["text"] for r in records])
-    work = tmp_path_factory.mktemp("ner-work")
-    reporter = Recorder()
-    trained = NerSpec().train_model(data, ModelJob(str(base), config, work, work / "cache"), reporter)
-    folder = tmp_path_factory.mktemp("ner-version")
-    write_manifest(folder, {"max_length": trained.max_length})
-    trained.write_files(folder)
-    return data, trained, folder, reporter
 
 
 def test_a_tiny_bert_learns_the_entities_and_reports_entity_f1_per_type(tiny_ner) -> None:

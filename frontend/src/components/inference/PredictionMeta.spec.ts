@@ -26,10 +26,13 @@ describe('PredictionMeta', () => {
 
   it('names the ensemble and what it blended', () => {
     const one = answer(1)
-    const result = response(one, { variant: 'ensemble', ensemble: { model_variant: 'onnx', baseline_weight: 0.3 } })
+    const result = response(one, { variant: 'ensemble', ensemble: { model_variant: 'onnx', baseline: 'tfidf', baseline_weight: 0.3 } })
     const w = mountWith(PredictionMeta, { props: { result, prediction: one } })
-    expect(w.find('[data-test=answered-variant]').text()).toContain('集成（模型 + TF-IDF）')
+    expect(w.find('[data-test=answered-variant]').text()).toContain('集成（模型 + 基线）')
     expect(w.find('[data-test=ensemble-parts]').text()).toContain('ONNX fp32 + TF-IDF，基线权重 0.3')
     expect(w.text()).toContain('12.3')
+    const ner = response(one, { variant: 'ensemble', ensemble: { model_variant: 'pytorch', baseline: 'crf', baseline_weight: 0.4 } })
+    const tagged = mountWith(PredictionMeta, { props: { result: ner, prediction: one } }, 'en')
+    expect(tagged.find('[data-test=ensemble-parts]').text()).toContain('PyTorch fp32 (original) + CRF, baseline weight 0.4')
   })
 })

@@ -34,6 +34,7 @@ describe('EnsembleComparison', () => {
     expect(w.find('[data-test=ensemble-baseline]').text()).toBe('85.0%')
     expect(w.find('[data-test=ensemble-ensemble]').text()).toBe('95.0%')
     expect(w.text()).toContain('集成（基线权重 0.3）')
+    expect(w.text()).toContain('TF-IDF 基线')
     expect(w.find('[data-test=ensemble-verdict]').text()).toBe('集成在验证集上比模型本身高 5.0 个百分点。')
 
     vi.mocked(modelsApi.setServingVariant).mockResolvedValueOnce(version('ensemble'))
@@ -48,6 +49,14 @@ describe('EnsembleComparison', () => {
     await flushPromises()
     expect(w.find('[data-test=ensemble-verdict]').text()).toContain('does not beat the model alone')
     expect(w.find('[data-test=serve-ensemble]').exists()).toBe(false)
+  })
+
+  it("names an NER version's character CRF as the baseline it blends with", async () => {
+    const ner = { ...version(), task: 'ner' } as ModelDetail
+    const w = mountWith(EnsembleComparison, { props: { model: ner, record: record(true) }, global: { stubs: { EChart: true } } }, 'en')
+    await flushPromises()
+    expect(w.text()).toContain('CRF baseline')
+    expect(w.text()).not.toContain('TF-IDF')
   })
 
   it('marks the ensemble as serving once it is chosen', async () => {

@@ -43,6 +43,8 @@ export interface TaskUi {
   answerTitle?: string
   /** Its classical baseline (base model `tfidf`: TF-IDF + LR, one-vs-rest, pair features, CRF) trains as a version. */
   baselineVersion?: boolean
+  /** The serving variant name of that classical model, as the ensemble panel names it (default `tfidf`). */
+  baselineKind?: 'tfidf' | 'crf'
   /** i18n key of the batch card's hint: which columns the file needs and what the result adds (default: one text). */
   batchHint?: string
   /** Metrics (labels `tasks.metric.<key>`) the model overview shows instead of accuracy and macro-F1. */
@@ -56,7 +58,7 @@ export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
   multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, plainMetrics: ['hamming_loss', 'baseline_hamming_loss'], batchHint: 'tasks.batchHints.multi_label', baselineVersion: true },
   pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair', baselineVersion: true },
-  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true },
+  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true, baselineKind: 'crf' },
   generation: {
     input: TextInput,
     emptyInput: textInput,

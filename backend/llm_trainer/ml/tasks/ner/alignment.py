@@ -132,3 +132,61 @@ def decode(
             scores.append(float(np.mean([mean[i][best[i]] for i in range(ps, pe)])))
         out.append((spans, scores))
     return out
+
+
+@dataclass
+class CharProbs:
+    """One text's tag probabilities per character a token covers: `positions` [n] character offsets (ascending),
+    `probs` [n, labels]. Characters no token covers (spaces) are left out, so an entity runs across them as it does
+    at token level."""
+
+    positions: np.ndarray
+    probs: np.ndarray
+
+
+def _continuation(id2label: Sequence[str]) -> np.ndarray:
+    """Label index -> the label a later character of the same token takes: B-X -> I-X, every other label itself."""
+    index = {name: i for i, name in enumerate(id2label)}
+    return np.array([index.get("I-" + name[2:], i) if name.startswith("B-") else i for i, name in enumerate(id2label)])
+
+
+def char_probs(
+    texts: Sequence[str], windows: list[Window], probs: Sequence[np.ndarray], id2label: Sequence[str]
+) -> list[CharProbs]:
+    """Token probabilities -> per-character probabilities: a token's first character gets its distribution, its later
+    characters the same with each B-X's share moved to I-X (they continue what the token starts); a character seen in
+    several windows gets the mean. Other character-level models (the CRF) can then be blended in."""
+    continuation = _continuation(id2label)
+    sums = [np.zeros((len(t), len(id2label))) for t in texts]
+    counts = [np.zeros(len(t)) for t in texts]
+    for w, p in zip(windows, probs, strict=True):
+        acc, seen = sums[w.text_index], counts[w.text_index]
+        for off, row in zip(w.offsets, p, strict=False):
+            if off is None:
+                continue
+            s, e = off
+            acc[s] += row
+            seen[s] += 1
+            if e > s + 1:
+                acc[s + 1 : e] += np.bincount(continuation, weights=row, minlength=len(row))
+                seen[s + 1 : e] += 1
+    out = []
+    for acc, seen in zip(sums, counts, strict=True):
+        positions = np.flatnonzero(seen)
+        out.append(CharProbs(positions, acc[positions] / seen[positions, None]))
+    return out
+
+
+def decode_chars(per_text: Sequence[CharProbs], id2label: Sequence[str]) -> list[tuple[list[Span], list[float]]]:
+    """Per text: (spans, their scores) from per-character probabilities, read as the most probable valid BIO path."""
+    out = []
+    for chars in per_text:
+        if not len(chars.positions):
+            out.append(([], []))
+            continue
+        best = best_tag_path(chars.probs, id2label)
+        pos_spans = tags_to_spans([id2label[b] for b in best])
+        spans = [(int(chars.positions[ps]), int(chars.positions[pe - 1]) + 1, kind) for ps, pe, kind in pos_spans]
+        scores = [float(np.mean([chars.probs[i, best[i]] for i in range(ps, pe)])) for ps, pe, _ in pos_spans]
+        out.append((spans, scores))
+    return out

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from llm_trainer.ml.tasks.ner.tags import spans_to_bio, tags_to_spans
 
 MODEL_FILE = "ner_crf.crfsuite"
@@ -110,6 +112,15 @@ class CrfTagger:
             probs = [self.tagger.marginal(tags[i], i) for i in range(s, e)]
             scores.append(sum(probs) / len(probs))
         return spans, scores
+
+    def marginals(self, text: str, id2label: Sequence[str]) -> np.ndarray:
+        """[characters, labels] marginal probability of each tag at each character (0 for a tag it never saw)."""
+        self.tagger.set(char_features(text))
+        known = set(self.tagger.labels())
+        return np.array(
+            [[self.tagger.marginal(t, i) if t in known else 0.0 for t in id2label] for i in range(len(text))],
+            dtype=np.float64,
+        ).reshape(len(text), len(id2label))
 
 
 def write_meta(folder: Path, types: Sequence[str]) -> None:

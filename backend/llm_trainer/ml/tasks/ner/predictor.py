@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.ml.inference.runtime import import_transformers, on_torch_thread
+from llm_trainer.ml.tasks.ner.alignment import CharProbs, Window, char_probs, decode, encode_windows
 from llm_trainer.ml.version_store import read_manifest
 
 WARM_UP_TEXT = "预热一下模型，warm-up"
@@ -43,7 +44,7 @@ class NerPrediction:
         return min((e.score for e in self.entities), default=1.0)
 
 
-def _answer(text: str, spans: Sequence[tuple[int, int, str]], scores: Sequence[float]) -> NerPrediction:
+def answer(text: str, spans: Sequence[tuple[int, int, str]], scores: Sequence[float]) -> NerPrediction:
     return NerPrediction(
         text, [Entity(s, e, lb, text[s:e], round(float(sc), 6)) for (s, e, lb), sc in zip(spans, scores, strict=True)]
     )
@@ -66,9 +67,8 @@ class TokenTagger:
         self.id2label = [id2label[i] for i in sorted(id2label)]
         self.labels = sorted({t[2:] for t in self.id2label if t != "O"})
 
-    def spans(self, texts: Sequence[str]) -> list[tuple[list, list[float]]]:
-        from llm_trainer.ml.tasks.ner.alignment import decode, encode_windows
-
+    def token_probs(self, texts: Sequence[str]) -> tuple[list[Window], list[np.ndarray]]:
+        """The texts' windows and each window's [tokens, labels] probabilities."""
         windows = encode_windows(self.tokenizer, list(texts), self.max_length)
         probs: list[np.ndarray] = [np.zeros(0)] * len(windows)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
@@ -77,7 +77,14 @@ class TokenTagger:
             logits = on_torch_thread(self._forward, [windows[i] for i in idx])
             for i, row in zip(idx, logits, strict=True):
                 probs[i] = softmax(row[: len(windows[i].input_ids)])
-        return decode(len(texts), windows, probs, self.id2label)
+        return windows, probs
+
+    def spans(self, texts: Sequence[str]) -> list[tuple[list, list[float]]]:
+        return decode(len(texts), *self.token_probs(texts), self.id2label)
+
+    def char_probs(self, texts: Sequence[str]) -> list[CharProbs]:
+        """Per text, tag probabilities per character (what an ensemble blends with a character model)."""
+        return char_probs(texts, *self.token_probs(texts), self.id2label)
 
     def _forward(self, windows: list) -> list[np.ndarray]:
         import torch
@@ -92,7 +99,7 @@ class TokenTagger:
     def predict(self, texts: Sequence[str]) -> list[NerPrediction]:
         if not texts:
             return []
-        return [_answer(t, s, sc) for t, (s, sc) in zip(texts, self.spans(texts), strict=True)]
+        return [answer(t, s, sc) for t, (s, sc) in zip(texts, self.spans(texts), strict=True)]
 
     def warm_up(self) -> None:
         self.predict([WARM_UP_TEXT])
@@ -105,7 +112,7 @@ class CrfPredictor:
         self.tagger, self.labels = tagger, labels
 
     def predict(self, texts: Sequence[str]) -> list[NerPrediction]:
-        return [_answer(t, *self.tagger.tag(t)) for t in texts]
+        return [answer(t, *self.tagger.tag(t)) for t in texts]
 
     def warm_up(self) -> None:
         self.predict([WARM_UP_TEXT])

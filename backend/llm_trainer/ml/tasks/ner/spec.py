@@ -12,14 +12,16 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.core.variants import ServingVariant
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
 
 log = logging.getLogger("llm_trainer.worker")
-CRF = "crf"
-PYTORCH = "pytorch"
+CRF = ServingVariant.CRF.value
+PYTORCH = ServingVariant.PYTORCH.value
+ENSEMBLE = ServingVariant.ENSEMBLE.value  # the token model blended with its character CRF, per character
 Spans = list[tuple[int, int, str]]
 
 
@@ -72,6 +74,7 @@ class NerSpec(TaskSpec):
     column_roles = ("text",)
     primary_metric = "micro_f1"
     headline_metrics = ("micro_f1", "macro_f1", "micro_precision", "micro_recall")
+    ensemble = True
     response_example = {
         "label": "company,name",
         "score": 0.97,
@@ -139,14 +142,18 @@ class NerSpec(TaskSpec):
 
     # --- serving ----------------------------------------------------------------------------------------------
     def variants(self, kind: str) -> tuple[str, ...]:
-        return (CRF,) if kind == CRF else (PYTORCH,)
+        return (CRF,) if kind == CRF else (PYTORCH, ENSEMBLE)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
+        from llm_trainer.ml.tasks.ner.ensemble import load_ner_ensemble
         from llm_trainer.ml.tasks.ner.predictor import load_ner_predictor
 
         if variant not in self.variants(kind):
             raise FileNotFoundError(f"NER versions of kind {kind} have no variant {variant}")
-        predictor = load_ner_predictor(version_dir, kind)
+        if variant == ENSEMBLE:
+            predictor = load_ner_ensemble(version_dir, lambda: load_ner_predictor(version_dir, kind))
+        else:
+            predictor = load_ner_predictor(version_dir, kind)
         if warm_up:
             predictor.warm_up()
         return predictor

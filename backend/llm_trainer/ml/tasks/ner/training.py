@@ -8,6 +8,7 @@ measured afterwards in fp32 through the same `TokenTagger` that serves it, so re
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from llm_trainer.ml.tasks.ner.alignment import encode_windows, label_windows
+from llm_trainer.ml.tasks.ner.alignment import char_probs, decode, encode_windows, label_windows
+from llm_trainer.ml.tasks.ner.ensemble import attach_crf_ensemble
 from llm_trainer.ml.tasks.ner.spec import NerSplit
 from llm_trainer.ml.tasks.ner.tags import bio_labels
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
@@ -70,7 +72,6 @@ class _WindowDataset:
 
 def _window_metrics(windows: list, texts: list[str], spans: list, id2label: list[str], types: list[str]):
     """compute_metrics for the Trainer: eval logits (validation windows in order) -> entity micro/macro-F1."""
-    from llm_trainer.ml.tasks.ner.alignment import decode
     from llm_trainer.ml.tasks.ner.metrics import entity_scores
     from llm_trainer.ml.tasks.ner.predictor import softmax
 
@@ -202,13 +203,15 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     reporter.progress({"phase": "evaluating"})
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).float()
     tagger = TokenTagger(tokenizer, model, max_length)
-    tagged = tagger.spans(data.val_texts)
+    windows, probs = tagger.token_probs(data.val_texts)
+    tagged = decode(len(data.val_texts), windows, probs, id2label)
     if budget:
         budget.actual_s = round(time.monotonic() - started, 1)
         reporter.progress({"time_budget": budget.model_dump(mode="json")})
     metrics = evaluate(data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels, [sc for _, sc in tagged])
     reporter.progress({"phase": "baseline"})
-    metrics["baseline"] = _crf_summary(data)
+    crf = _fit_crf(data)
+    metrics["baseline"] = _crf_summary(data, crf)
     metrics.update(
         {
             "max_length": max_length,
@@ -226,7 +229,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     def write_files(folder: Path) -> None:
         save_model_folder(model, tokenizer, folder)
 
-    return TrainedVersion(
+    trained = TrainedVersion(
         kind="transformer",
         labels=data.labels,
         metrics=metrics,
@@ -235,25 +238,35 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
         device=device,
         stopped=stopped,
     )
+    chars = char_probs(data.val_texts, windows, probs, id2label)
+    return attach_crf_ensemble(trained, data.val_texts, data.val_spans, data.labels, chars, id2label, crf)
 
 
-def _crf_summary(data: NerSplit) -> dict[str, Any] | None:
-    """The CRF baseline on the same split (a comparison: its failure never fails the run)."""
-    import shutil
+def _fit_crf(data: NerSplit) -> Path | None:
+    """The CRF baseline fitted on the training part, in a scratch folder its users remove; None when it fails (a
+    comparison: its failure never fails the run)."""
     import tempfile
 
-    from llm_trainer.ml.tasks.ner.crf import CrfTagger, fit_crf
-    from llm_trainer.ml.tasks.ner.metrics import entity_scores
+    from llm_trainer.ml.tasks.ner.crf import fit_crf
 
     scratch = Path(tempfile.mkdtemp(prefix="ner-crf-"))
     try:
-        tagger = CrfTagger.open(fit_crf(data.train_texts, data.train_spans, scratch))
-        pred = [tagger.tag(t)[0] for t in data.val_texts]
-        scores = entity_scores(data.val_texts, data.val_spans, pred, data.labels)
-        keys = ("micro_f1", "macro_f1", "weighted_f1", "micro_precision", "micro_recall", "accuracy")
-        return {k: scores[k] for k in keys}
+        return fit_crf(data.train_texts, data.train_spans, scratch)
     except Exception as exc:  # noqa: BLE001
         log.warning("CRF baseline unavailable: %s", exc)
-        return None
-    finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        return None
+
+
+def _crf_summary(data: NerSplit, crf_file: Path | None) -> dict[str, Any] | None:
+    """The CRF baseline's scores on the validation part."""
+    from llm_trainer.ml.tasks.ner.crf import CrfTagger
+    from llm_trainer.ml.tasks.ner.metrics import entity_scores
+
+    if crf_file is None:
+        return None
+    tagger = CrfTagger.open(crf_file)
+    pred = [tagger.tag(t)[0] for t in data.val_texts]
+    scores = entity_scores(data.val_texts, data.val_spans, pred, data.labels)
+    keys = ("micro_f1", "macro_f1", "weighted_f1", "micro_precision", "micro_recall", "accuracy")
+    return {k: scores[k] for k in keys}
