@@ -6,8 +6,8 @@ p = (1 - w) x transformer + w x baseline, with the baseline weight w chosen on t
 re-tunes its thresholds on the blended probabilities); the version records the choice under `metrics["ensemble"]`
 and, only when the blend beats the transformer alone, keeps the fitted baseline in `ensemble/` and offers the
 variant. Serving runs the transformer variant in use (ONNX when built, else PyTorch) and the baseline
-(microseconds) on the same inputs. NER blends its token model with its character CRF the same way, per character
-(`ml/tasks/ner/ensemble.py`, through `choose_weight` and `attach_choice`).
+(microseconds) on the same inputs. NER combines its token model with its character CRF, per character, and
+chooses the CRF's weight the same way (`ml/tasks/ner/ensemble.py`, through `choose_weight_by` and `attach_choice`).
 """
 
 from __future__ import annotations
@@ -78,15 +78,25 @@ def choose_weight(
     primary: str,
     higher_is_better: bool = True,
     weights: Sequence[float] = WEIGHTS,
+) -> EnsembleChoice:
+    """Score the blend of the two probability arrays at every weight on validation and keep the best."""
+    return choose_weight_by(lambda w: score(blend(model_probs, baseline_probs, w)), primary, higher_is_better, weights)
+
+
+def choose_weight_by(
+    score_at: Callable[[float], tuple[dict[str, Any], dict[str, Any]]],
+    primary: str,
+    higher_is_better: bool = True,
+    weights: Sequence[float] = WEIGHTS,
     model_value: float | None = None,
 ) -> EnsembleChoice:
-    """Score the blend at every weight on validation and keep the best (ties go to the smaller baseline weight);
-    `weights` must hold 0, the transformer alone, which the blend has to beat. `model_value` is the transformer's own
-    score where the scorer reads weight 0 differently from how the model is served (NER blends per character)."""
+    """`score_at(w)` -> (validation metrics, settings) at every weight; the best is kept (ties go to the smaller
+    baseline weight). `weights` must hold 0, the transformer alone, which the blend has to beat; `model_value` is the
+    transformer's own score where `score_at(0)` reads it differently from how the model is served (NER)."""
     sign = 1.0 if higher_is_better else -1.0
     tried = []
     for w in weights:
-        metrics, settings = score(blend(model_probs, baseline_probs, w))
+        metrics, settings = score_at(float(w))
         tried.append((float(w), metrics, settings))
     values = [float(m[primary]) for _, m, _ in tried]
     alone = [w for w, _, _ in tried].index(0.0)

@@ -1,5 +1,5 @@
-"""The NER ensemble: the token model's tag probabilities spread over characters and blended with the character CRF's
-marginals find an entity boundary inside a tokenizer piece; training records the CRF weight chosen on validation,
+"""The NER ensemble: the token model's tag probabilities spread over characters and decoded together with the
+character CRF find an entity boundary inside a tokenizer piece; training records the CRF weight chosen on validation,
 and a version that offers the blend serves it with the score its metrics report."""
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm_trainer.ml.ensemble import blend
-from llm_trainer.ml.tasks.ner.alignment import char_probs, decode, decode_chars, encode_windows
-from llm_trainer.ml.tasks.ner.ensemble import from_log, stacked, to_log, unstack
+from llm_trainer.ml.tasks.ner.alignment import char_probs, decode, encode_windows
+from llm_trainer.ml.tasks.ner.ensemble import CrfView, joint_spans
 from llm_trainer.ml.tasks.ner.metrics import evaluate
 from llm_trainer.ml.tasks.ner.spec import NerSpec, split_ner
 from llm_trainer.ml.tasks.ner.tags import bio_labels
@@ -33,7 +32,7 @@ def _rows(probs_by_tag: list[dict[str, float]]) -> np.ndarray:
     return out / out.sum(axis=1, keepdims=True)
 
 
-def test_the_blend_with_character_marginals_ends_an_entity_inside_a_piece_the_token_model_cannot_split() -> None:
+def test_the_joint_decode_with_the_crf_ends_an_entity_inside_a_piece_the_token_model_cannot_split() -> None:
     # "小明去" is one piece: the name 王小明 ends inside it, so a token tagger can only answer 王 or 王小明去.
     tok = build_piece_tokenizer(["▁王", "小明去", "北京"])
     text = "王小明去北京"
@@ -45,23 +44,24 @@ def test_the_blend_with_character_marginals_ends_an_entity_inside_a_piece_the_to
     [(alone, _)] = decode(1, windows, token_probs, LABELS)
     assert [(text[s:e], lb) for s, e, lb in alone] == [("王小明去", "name"), ("北京", "city")]
 
-    chars = char_probs([text], windows, token_probs, LABELS)
-    assert chars[0].positions.tolist() == [0, 1, 2, 3, 4, 5]
+    [chars] = char_probs([text], windows, token_probs, LABELS)
+    assert chars.positions.tolist() == [0, 1, 2, 3, 4, 5]
+    assert chars.share.tolist() == pytest.approx([1, 1 / 3, 1 / 3, 1 / 3, 1 / 2, 1 / 2]), "a token's evidence once"
     # Later characters of a piece continue what it starts: 京 gets I-city where 北京 said B-city.
     beijing = token_probs[0][3]
     b_city, i_city = LABELS.index("B-city"), LABELS.index("I-city")
-    assert chars[0].probs[4, b_city] == pytest.approx(beijing[b_city])
-    assert (
-        chars[0].probs[5, i_city] == pytest.approx(beijing[b_city] + beijing[i_city]) and chars[0].probs[5, b_city] == 0
-    )
+    assert chars.probs[4, b_city] == pytest.approx(beijing[b_city])
+    assert chars.probs[5, i_city] == pytest.approx(beijing[b_city] + beijing[i_city]) and chars.probs[5, b_city] == 0
     crf = _rows(
         [{"B-name": 0.8, "O": 0.2}, {"I-name": 0.8, "O": 0.2}, {"I-name": 0.8, "O": 0.2}, {"O": 0.8, "I-name": 0.2},
          {"B-city": 0.8, "O": 0.2}, {"I-city": 0.8, "O": 0.2}]
     )  # fmt: skip
-    blended = from_log(blend(to_log(stacked(chars, len(LABELS))), to_log(crf), 0.5))
-    [(spans, scores)] = decode_chars(unstack(chars, blended), LABELS)
+    view = CrfView(unary=np.log(crf), marginals=crf)
+    no_transitions = np.zeros((len(LABELS), len(LABELS)))
+    spans, scores = joint_spans(chars, view, no_transitions, 0.5, LABELS)
     assert [(text[s:e], lb) for s, e, lb in spans] == [("王小明", "name"), ("北京", "city")]
     assert all(0.5 < s <= 1 for s in scores)
+    assert joint_spans(chars, view, no_transitions, 0.0, LABELS)[0] == alone, "weight 0 is the token model"
 
 
 def test_an_entity_spans_a_space_inside_it_at_character_level_as_it_does_per_token() -> None:
@@ -69,9 +69,10 @@ def test_an_entity_spans_a_space_inside_it_at_character_level_as_it_does_per_tok
     text = "IBM 北京"
     windows = encode_windows(tok, [text], 16)
     probs = [_rows([{"O": 1}, {"B-city": 0.9}, {"I-city": 0.9}, {"O": 1}])]
-    chars = char_probs([text], windows, probs, LABELS)
-    assert 3 not in chars[0].positions.tolist(), "the space is no token's character"
-    [(spans, _)] = decode_chars(chars, LABELS)
+    [chars] = char_probs([text], windows, probs, LABELS)
+    assert 3 not in chars.positions.tolist(), "the space is no token's character"
+    view = CrfView(unary=np.zeros((5, len(LABELS))), marginals=np.full((5, len(LABELS)), 1 / len(LABELS)))
+    spans, _ = joint_spans(chars, view, np.zeros((len(LABELS), len(LABELS))), 0.0, LABELS)
     assert spans == decode(1, windows, probs, LABELS)[0][0] == [(0, 6, "city")]
 
 

@@ -137,11 +137,13 @@ def decode(
 @dataclass
 class CharProbs:
     """One text's tag probabilities per character a token covers: `positions` [n] character offsets (ascending),
-    `probs` [n, labels]. Characters no token covers (spaces) are left out, so an entity runs across them as it does
-    at token level."""
+    `probs` [n, labels], `share` [n] one over the characters of the token holding each one (so a token's evidence can
+    be counted once, not once per character). Characters no token covers (spaces) are left out, so an entity runs
+    across them as it does at token level."""
 
     positions: np.ndarray
     probs: np.ndarray
+    share: np.ndarray
 
 
 def _continuation(id2label: Sequence[str]) -> np.ndarray:
@@ -155,38 +157,36 @@ def char_probs(
 ) -> list[CharProbs]:
     """Token probabilities -> per-character probabilities: a token's first character gets its distribution, its later
     characters the same with each B-X's share moved to I-X (they continue what the token starts); a character seen in
-    several windows gets the mean. Other character-level models (the CRF) can then be blended in."""
+    several windows gets the mean. Other character-level models (the CRF) can then be combined with it."""
     continuation = _continuation(id2label)
     sums = [np.zeros((len(t), len(id2label))) for t in texts]
+    shares = [np.zeros(len(t)) for t in texts]
     counts = [np.zeros(len(t)) for t in texts]
     for w, p in zip(windows, probs, strict=True):
-        acc, seen = sums[w.text_index], counts[w.text_index]
+        acc, share, seen = sums[w.text_index], shares[w.text_index], counts[w.text_index]
         for off, row in zip(w.offsets, p, strict=False):
             if off is None:
                 continue
             s, e = off
             acc[s] += row
-            seen[s] += 1
             if e > s + 1:
                 acc[s + 1 : e] += np.bincount(continuation, weights=row, minlength=len(row))
-                seen[s + 1 : e] += 1
+            share[s:e] += 1.0 / (e - s)
+            seen[s:e] += 1
     out = []
-    for acc, seen in zip(sums, counts, strict=True):
-        positions = np.flatnonzero(seen)
-        out.append(CharProbs(positions, acc[positions] / seen[positions, None]))
+    for acc, share, seen in zip(sums, shares, counts, strict=True):
+        at = np.flatnonzero(seen)
+        out.append(CharProbs(at, acc[at] / seen[at, None], share[at] / seen[at]))
     return out
 
 
-def decode_chars(per_text: Sequence[CharProbs], id2label: Sequence[str]) -> list[tuple[list[Span], list[float]]]:
-    """Per text: (spans, their scores) from per-character probabilities, read as the most probable valid BIO path."""
-    out = []
-    for chars in per_text:
-        if not len(chars.positions):
-            out.append(([], []))
-            continue
-        best = best_tag_path(chars.probs, id2label)
-        pos_spans = tags_to_spans([id2label[b] for b in best])
-        spans = [(int(chars.positions[ps]), int(chars.positions[pe - 1]) + 1, kind) for ps, pe, kind in pos_spans]
-        scores = [float(np.mean([chars.probs[i, best[i]] for i in range(ps, pe)])) for ps, pe, _ in pos_spans]
-        out.append((spans, scores))
-    return out
+def char_spans(
+    chars: CharProbs, path: Sequence[int], confidence: np.ndarray, id2label: Sequence[str]
+) -> tuple[list[Span], list[float]]:
+    """Spans on the original characters from a tag path over `chars.positions`, each scored by the mean `confidence`
+    ([positions, labels]) of its tags."""
+    spans, scores = [], []
+    for ps, pe, kind in tags_to_spans([id2label[b] for b in path]):
+        spans.append((int(chars.positions[ps]), int(chars.positions[pe - 1]) + 1, kind))
+        scores.append(float(np.mean([confidence[i, path[i]] for i in range(ps, pe)])))
+    return spans, scores

@@ -8,9 +8,10 @@ and served with `pycrfsuite.Tagger`; an entity's score is the mean marginal prob
 from __future__ import annotations
 
 import json
+import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,11 @@ def fit_crf(
 
 @dataclass
 class CrfTagger:
-    """A loaded CRF model: texts -> (spans, per-span scores)."""
+    """A loaded CRF model: texts -> (spans, per-span scores). crfsuite's tagger holds the sequence it last read
+    (`set`, then `marginal`), so one text at a time: the lock keeps a batch job and a request from mixing theirs."""
 
     tagger: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, path: Path) -> CrfTagger:
@@ -105,22 +108,56 @@ class CrfTagger:
     def tag(self, text: str) -> tuple[list[tuple[int, int, str]], list[float]]:
         if not text:
             return [], []
-        tags = self.tagger.tag(char_features(text))
-        spans = tags_to_spans(tags)
-        scores = []
-        for s, e, _ in spans:
-            probs = [self.tagger.marginal(tags[i], i) for i in range(s, e)]
-            scores.append(sum(probs) / len(probs))
+        with self.lock:
+            tags = self.tagger.tag(char_features(text))
+            spans = tags_to_spans(tags)
+            scores = []
+            for s, e, _ in spans:
+                probs = [self.tagger.marginal(tags[i], i) for i in range(s, e)]
+                scores.append(sum(probs) / len(probs))
         return spans, scores
 
     def marginals(self, text: str, id2label: Sequence[str]) -> np.ndarray:
         """[characters, labels] marginal probability of each tag at each character (0 for a tag it never saw)."""
-        self.tagger.set(char_features(text))
-        known = set(self.tagger.labels())
-        return np.array(
-            [[self.tagger.marginal(t, i) if t in known else 0.0 for t in id2label] for i in range(len(text))],
-            dtype=np.float64,
-        ).reshape(len(text), len(id2label))
+        with self.lock:
+            self.tagger.set(char_features(text))
+            known = set(self.tagger.labels())
+            rows = [[self.tagger.marginal(t, i) if t in known else 0.0 for t in id2label] for i in range(len(text))]
+        return np.array(rows, dtype=np.float64).reshape(len(text), len(id2label))
+
+    def scores(self, id2label: Sequence[str]) -> CrfScores:
+        """The model's own weights in `id2label` order (read once from the model file: a second or two)."""
+        with self.lock:
+            info = self.tagger.info()
+        index = {name: i for i, name in enumerate(id2label)}
+        transitions = np.zeros((len(id2label), len(id2label)))
+        for (before, after), weight in info.transitions.items():
+            transitions[index[before], index[after]] = weight
+        state: dict[str, np.ndarray] = {}
+        for (attribute, label), weight in info.state_features.items():
+            state.setdefault(attribute, np.zeros(len(id2label)))[index[label]] += weight
+        return CrfScores(state, transitions)
+
+
+def _attributes(features: dict[str, Any]) -> list[tuple[str, float]]:
+    """crfsuite's names for a feature dict: "key:value" (weight 1) for strings, "key" (weight value) for numbers."""
+    return [(f"{k}:{v}", 1.0) if isinstance(v, str) else (k, float(v)) for k, v in features.items()]
+
+
+@dataclass
+class CrfScores:
+    """A CRF's log-potentials in one label order: per attribute, its weight for each tag at a character; per tag pair,
+    the transition weight. A path's CRF score is the sum of both along it (what crfsuite's Viterbi maximises), so a
+    token model's log-probabilities can be added in and the sum decoded as one model."""
+
+    state: dict[str, np.ndarray]
+    transitions: np.ndarray  # [previous, next]
+
+    def unary(self, text: str) -> np.ndarray:
+        """[characters, labels]: each character's state score for each tag."""
+        zero = np.zeros(len(self.transitions))
+        rows = [sum((self.state.get(a, zero) * v for a, v in _attributes(f)), zero) for f in char_features(text)]
+        return np.array(rows, dtype=np.float64).reshape(len(text), len(self.transitions))
 
 
 def write_meta(folder: Path, types: Sequence[str]) -> None:

@@ -1,10 +1,13 @@
-"""The NER ensemble: the token model's per-character tag probabilities blended with the character CRF's marginals.
+"""The NER ensemble: the token model and the character CRF decoded as one model, per character.
 
 The token model reads the tokenizer's pieces, whose edges are not always an entity's (one piece can hold the end of a
-name and the next word); the CRF reads characters through its own features. Their weighted geometric mean,
-renormalised per character, is decoded at character level, so the blend can also put a boundary inside a piece. The
-CRF's weight is chosen on the validation split by `ml.ensemble.choose_weight` (a linear blend of log-probabilities is
-the geometric mean), and the version keeps the CRF file in its `ensemble/` folder when the blend beats the model.
+name and the next word); the CRF reads characters through its own features and tag transitions. A tag path over the
+characters is scored (1 - w) x the token model's log-probabilities (each token's evidence spread over its characters,
+so it counts once) + w x the CRF's own path score (state weights plus transition weights, what crfsuite's Viterbi
+maximises), and the best valid BIO path is read back as spans, so the blend can also end an entity inside a piece.
+The CRF's weight w is chosen on the validation split (`ml.ensemble.choose_weight_by`); the version keeps the CRF file
+in its `ensemble/` folder when the blend beats the model alone. An entity's score is the mean, over its characters,
+of the two models' probabilities for its tags, weighted the same way.
 """
 
 from __future__ import annotations
@@ -12,59 +15,50 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from llm_trainer.core.variants import ServingVariant
-from llm_trainer.ml.ensemble import Scorer, attach_choice, blend, choose_weight
-from llm_trainer.ml.tasks.ner.alignment import CharProbs, decode_chars
-from llm_trainer.ml.tasks.ner.crf import META_FILE, MODEL_FILE, CrfTagger
+from llm_trainer.ml.ensemble import attach_choice, choose_weight_by
+from llm_trainer.ml.tasks.ner.alignment import CharProbs, Span, char_spans
+from llm_trainer.ml.tasks.ner.crf import META_FILE, MODEL_FILE, CrfScores, CrfTagger
 from llm_trainer.ml.tasks.ner.metrics import entity_scores
 from llm_trainer.ml.tasks.ner.predictor import WARM_UP_TEXT, NerPrediction, answer
+from llm_trainer.ml.tasks.ner.tags import best_path
 from llm_trainer.ml.tasks.spec import TrainedVersion
 from llm_trainer.ml.version_store import ensemble_dir, read_manifest
 
-FLOOR = 1e-9  # a probability of 0 would veto a tag whatever the other model says
+FLOOR = 1e-9  # a probability of 0 would veto a tag whatever the CRF says
 
 
-def to_log(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(probs, FLOOR, None))
+@dataclass
+class CrfView:
+    """The CRF on one text, at the characters the token model covers: state scores and marginals [n, labels]."""
+
+    unary: np.ndarray
+    marginals: np.ndarray
+
+    @classmethod
+    def of(cls, crf: CrfTagger, scores: CrfScores, text: str, chars: CharProbs, id2label: Sequence[str]) -> CrfView:
+        return cls(scores.unary(text)[chars.positions], crf.marginals(text, id2label)[chars.positions])
 
 
-def from_log(log_probs: np.ndarray) -> np.ndarray:
-    """Rows of log-probabilities (up to a constant) -> probabilities that sum to 1."""
-    e = np.exp(log_probs - log_probs.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def joint_path(chars: CharProbs, view: CrfView, transitions: np.ndarray, weight: float, id2label) -> list[int]:
+    """The best valid BIO path under (1 - w) x token model log-probabilities + w x the CRF's path score."""
+    model = np.log(np.clip(chars.probs, FLOOR, None)) * chars.share[:, None]
+    return best_path((1 - weight) * model + weight * view.unary, id2label, weight * transitions)
 
 
-def crf_at(crf: CrfTagger, texts: Sequence[str], chars: Sequence[CharProbs], id2label: Sequence[str]) -> np.ndarray:
-    """The CRF's marginals at the characters the token model covers, all texts stacked [characters, labels]."""
-    rows = [crf.marginals(t, id2label)[c.positions] for t, c in zip(texts, chars, strict=True)]
-    return np.concatenate(rows) if rows else np.zeros((0, len(id2label)))
-
-
-def stacked(chars: Sequence[CharProbs], width: int) -> np.ndarray:
-    return np.concatenate([c.probs for c in chars]) if chars else np.zeros((0, width))
-
-
-def unstack(chars: Sequence[CharProbs], probs: np.ndarray) -> list[CharProbs]:
-    """Stacked [characters, labels] rows back into one `CharProbs` per text (the positions of `chars`)."""
-    cuts = np.cumsum([len(c.positions) for c in chars])[:-1]
-    return [CharProbs(c.positions, p) for c, p in zip(chars, np.split(probs, cuts), strict=True)]
-
-
-def scorer(
-    texts: Sequence[str], gold: Sequence[Any], types: Sequence[str], chars: Sequence[CharProbs], id2label: Sequence[str]
-) -> Scorer:
-    """`choose_weight`'s scorer: stacked blended log-probabilities -> (validation entity scores, no settings)."""
-
-    def score(blended: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        decoded = decode_chars(unstack(chars, from_log(blended)), id2label)
-        return entity_scores(texts, gold, [s for s, _ in decoded], types), {}
-
-    return score
+def joint_spans(
+    chars: CharProbs, view: CrfView, transitions: np.ndarray, weight: float, id2label: Sequence[str]
+) -> tuple[list[Span], list[float]]:
+    if not len(chars.positions):
+        return [], []
+    path = joint_path(chars, view, transitions, weight, id2label)
+    return char_spans(chars, path, (1 - weight) * chars.probs + weight * view.marginals, id2label)
 
 
 def save_crf(crf_file: Path, types: Sequence[str]) -> Callable[[Path], None]:
@@ -93,35 +87,39 @@ def attach_crf_ensemble(
     if crf_file is None or not trained.is_main:
         trained.metrics["ensemble"] = None
         return trained
-    model_log = to_log(stacked(chars, len(id2label)))
-    crf_log = to_log(crf_at(CrfTagger.open(crf_file), texts, chars, id2label))
+    crf = CrfTagger.open(crf_file)
+    scores = crf.scores(id2label)
+    views = [CrfView.of(crf, scores, t, c, id2label) for t, c in zip(texts, chars, strict=True)]
+
+    def score_at(weight: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        pred = [joint_spans(c, v, scores.transitions, weight, id2label)[0] for c, v in zip(chars, views, strict=True)]
+        return entity_scores(texts, gold, pred, types), {}
+
     primary = "micro_f1"
-    score = scorer(texts, gold, types, chars, id2label)
-    choice = choose_weight(model_log, crf_log, score, primary, model_value=trained.metrics[primary])
+    choice = choose_weight_by(score_at, primary, model_value=trained.metrics[primary])
     if not choice.beats_model:
         shutil.rmtree(crf_file.parent, ignore_errors=True)
     return attach_choice(trained, choice, primary, save_crf(crf_file, types))
 
 
 class NerEnsemblePredictor:
-    """The token model and the CRF on the same texts, tag probabilities blended per character."""
+    """The token model and the CRF on the same texts, decoded as one model per character."""
 
     variant = ServingVariant.ENSEMBLE.value
 
     def __init__(self, model: Any, crf: CrfTagger, weight: float):
         self.model, self.crf, self.weight = model, crf, float(weight)
         self.labels = model.labels
-        self.served = {
-            "model_variant": model.variant,
-            "baseline": ServingVariant.CRF.value,
-            "baseline_weight": self.weight,
-        }
+        self.scores = crf.scores(model.id2label)
+        self.served = {"model_variant": model.variant, "baseline": ServingVariant.CRF.value, "baseline_weight": weight}
 
-    def spans(self, texts: Sequence[str]) -> list[tuple[list, list[float]]]:
-        chars = self.model.char_probs(texts)
-        model_log = to_log(stacked(chars, len(self.model.id2label)))
-        crf_log = to_log(crf_at(self.crf, texts, chars, self.model.id2label))
-        return decode_chars(unstack(chars, from_log(blend(model_log, crf_log, self.weight))), self.model.id2label)
+    def spans(self, texts: Sequence[str]) -> list[tuple[list[Span], list[float]]]:
+        id2label = self.model.id2label
+        out = []
+        for text, chars in zip(texts, self.model.char_probs(texts), strict=True):
+            view = CrfView.of(self.crf, self.scores, text, chars, id2label)
+            out.append(joint_spans(chars, view, self.scores.transitions, self.weight, id2label))
+        return out
 
     def predict(self, texts: Sequence[str]) -> list[NerPrediction]:
         return [answer(t, s, sc) for t, (s, sc) in zip(texts, self.spans(texts), strict=True)] if texts else []
@@ -130,7 +128,7 @@ class NerEnsemblePredictor:
         self.predict([WARM_UP_TEXT])
 
 
-def load_ner_ensemble(version_dir: Path, load_model: Any) -> NerEnsemblePredictor:
+def load_ner_ensemble(version_dir: Path, load_model: Callable[[], Any]) -> NerEnsemblePredictor:
     """The version's ensemble around the token model `load_model` returns; FileNotFoundError (before anything is
     loaded) when the version offers none."""
     record = read_manifest(version_dir).get("ensemble")

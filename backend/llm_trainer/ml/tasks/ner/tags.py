@@ -114,12 +114,11 @@ def allowed_transitions(id2label: Sequence[str]) -> tuple[np.ndarray, np.ndarray
     return follows, starts
 
 
-def best_tag_path(probs: np.ndarray, id2label: Sequence[str]) -> list[int]:
-    """The most probable tag sequence with no I-X that does not continue an X (Viterbi over per-token
-    probabilities [tokens, labels]): a tagger without a CRF layer otherwise cuts entities into pieces."""
+def best_path(scores: np.ndarray, id2label: Sequence[str], transitions: np.ndarray | None = None) -> list[int]:
+    """The highest-scoring tag sequence (Viterbi over per-position scores [positions, labels], plus
+    `transitions[previous, next]` when given) with no I-X that does not continue an X."""
     follows, starts = allowed_transitions(id2label)
-    moves = np.where(follows, 0.0, -np.inf)
-    scores = np.log(np.clip(probs, 1e-12, None))
+    moves = np.where(follows, 0.0 if transitions is None else transitions, -np.inf)
     best = scores[0] + np.where(starts, 0.0, -np.inf)
     back = []
     for row in scores[1:]:
@@ -131,3 +130,9 @@ def best_tag_path(probs: np.ndarray, id2label: Sequence[str]) -> list[int]:
     for came_from in reversed(back):
         path.append(int(came_from[path[-1]]))
     return path[::-1]
+
+
+def best_tag_path(probs: np.ndarray, id2label: Sequence[str]) -> list[int]:
+    """The most probable valid BIO sequence from per-token probabilities [tokens, labels]: a tagger without a CRF
+    layer otherwise cuts entities into pieces."""
+    return best_path(np.log(np.clip(probs, 1e-12, None)), id2label)
