@@ -73,11 +73,13 @@ def _still_exists(serving: Serving, model_id: int) -> bool:
 
 
 def serving_variant(version: ModelVersion) -> str:
-    """The variant the user chose to serve for this version (PyTorch unless an export was picked)."""
+    """The variant the user chose to serve for this version, else its task's default (PyTorch, or the fast copy once
+    built; NER: the ensemble where validation found it better)."""
     if version.kind == TFIDF:
         return TFIDF
-    # A task's own classical kind (NER's CRF) serves with the first variant its spec offers.
-    return (version.exports or {}).get("serving_variant") or get_spec(version.task).variants(version.kind)[0]
+    # A task's own classical kind (NER's CRF) serves with its spec's default variant.
+    chosen = (version.exports or {}).get("serving_variant")
+    return chosen or get_spec(version.task).default_variant(version.kind, version.metrics or {})
 
 
 def check_variant(version: ModelVersion, variant: str | None) -> str:

@@ -137,6 +137,9 @@ def test_ner_upload_train_metrics_and_entities_highlighted_at_their_offsets(page
 
     page.goto(f"/versions/{version}")
     expect(page.locator("[data-test=metric-micro_f1]")).to_have_text(re.compile(r"\d+\.\d%"))
+    # The blend with the character CRF was weighed on validation: the model page names the CRF, not TF-IDF.
+    expect(page.get_by_text("与 CRF 基线集成")).to_be_visible()
+    expect(page.locator("[data-test=ensemble]")).to_contain_text("CRF 基线")
 
     text = "我叫李四，住在杭州。"
     page.goto(f"/inference?model={version}")

@@ -15,6 +15,8 @@ export interface JsonSchemaProperty {
   anyOf?: JsonSchemaProperty[]
   items?: JsonSchemaProperty
   const?: unknown
+  /** Numbers the translated help text names (the server's own constants, e.g. the CPU length cap). */
+  'x-help-values'?: Record<string, string | number>
 }
 
 export interface JsonSchema {

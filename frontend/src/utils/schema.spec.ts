@@ -9,7 +9,7 @@ const SCHEMA: JsonSchema = {
   properties: {
     learning_rate: { type: 'number', default: 0.0001, exclusiveMinimum: 0, maximum: 0.01, description: 'LR' },
     batch_size: { type: 'integer', default: 32, minimum: 1, maximum: 1024 },
-    max_length: { anyOf: [{ type: 'integer', minimum: 8, maximum: 8192 }, { type: 'null' }], default: null },
+    max_length: { anyOf: [{ type: 'integer', minimum: 8, maximum: 8192 }, { type: 'null' }], default: null, 'x-help-values': { cap: 160 } },
     eval_strategy: { type: 'string', enum: ['epoch', 'steps'], default: 'epoch' },
     freeze_embeddings: { type: 'boolean', default: true },
     gpu_ids: { type: 'array', items: { type: 'integer' }, maxItems: 16 } as never,
@@ -21,7 +21,7 @@ describe('schemaFields', () => {
     const byName = Object.fromEntries(schemaFields(SCHEMA).map((f) => [f.name, f]))
     expect(byName.learning_rate.widget).toBe('float-text') // tiny floats are typed as text (1e-4)
     expect(byName.batch_size).toMatchObject({ widget: 'integer', min: 1, max: 1024, nullable: false })
-    expect(byName.max_length).toMatchObject({ widget: 'integer', min: 8, nullable: true })
+    expect(byName.max_length).toMatchObject({ widget: 'integer', min: 8, nullable: true, helpValues: { cap: 160 } })
     expect(byName.eval_strategy).toMatchObject({ widget: 'select', options: ['epoch', 'steps'] })
     expect(byName.freeze_embeddings.widget).toBe('switch')
     expect(byName.gpu_ids.widget).toBe('int-list')

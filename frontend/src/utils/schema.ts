@@ -15,6 +15,8 @@ export interface FormField {
   default: unknown
   description: string
   title: string
+  /** Values the translated help interpolates (`{cap}`), from the schema's `x-help-values`. */
+  helpValues: Record<string, string | number>
 }
 
 /** The non-null branch of `anyOf: [{...}, {type: null}]`, and whether null is allowed. */
@@ -48,6 +50,7 @@ export function schemaFields(schema: JsonSchema): FormField[] {
       default: prop.default ?? null,
       description: base.description ?? '',
       title: base.title ?? name,
+      helpValues: prop['x-help-values'] ?? {},
     }
   })
 }

@@ -172,6 +172,10 @@ class TaskSpec(ABC):
     def variants(self, kind: str) -> tuple[str, ...]:
         """Serving variants a version of `kind` offers (first = always available)."""
 
+    def default_variant(self, kind: str, metrics: dict[str, Any]) -> str:
+        """The variant a version serves until the user picks one (or a fast copy is built): the first offered."""
+        return self.variants(kind)[0]
+
     @abstractmethod
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         """A loaded predictor for one variant; FileNotFoundError when that variant was not built."""

@@ -35,6 +35,7 @@ class TrainingConfig(BaseModel):
         description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
         f"percentile, capped at the model's limit and, on CPU with head_tail truncation, at {HEAD_TAIL_ENOUGH} (the "
         "share of truncated texts is reported).",
+        json_schema_extra={"x-help-values": {"cap": HEAD_TAIL_ENOUGH}},  # the UI's translated help names the cap
     )
     truncation: Literal["head", "head_tail"] = Field(
         "head_tail",

@@ -85,9 +85,10 @@ def test_a_blend_that_cannot_beat_a_perfect_tagger_is_recorded_but_not_offered(t
     assert not ensemble_dir(folder).exists()
     with pytest.raises(FileNotFoundError):
         NerSpec().load_predictor(folder, "transformer", "ensemble")
+    assert NerSpec().default_variant("transformer", trained.metrics) == "pytorch"
 
 
-def test_an_undertrained_tagger_blended_with_its_crf_is_offered_and_serves_the_score_training_reported(
+def test_an_undertrained_tagger_blended_with_its_crf_is_served_by_default_with_the_score_training_reported(
     tmp_path: Path,
 ) -> None:
     records = ner_records(150)
@@ -103,6 +104,7 @@ def test_an_undertrained_tagger_blended_with_its_crf_is_offered_and_serves_the_s
     assert record["model_value"] == pytest.approx(trained.metrics["micro_f1"]), "weight 0 is the model as served"
     assert trained.metrics["micro_f1"] < 0.95, "3 epochs leave the tiny tagger room to improve"
     assert record["offered"] and record["weight"] > 0 and record["metrics"]["micro_f1"] > record["model_value"]
+    assert NerSpec().default_variant("transformer", trained.metrics) == "ensemble", "the better answer by default"
     folder = tmp_path / "version"
     folder.mkdir()
     write_manifest(folder, {"max_length": trained.max_length, **trained.manifest_extra})  # as the worker does

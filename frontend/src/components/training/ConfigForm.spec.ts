@@ -12,6 +12,7 @@ const SCHEMA: JsonSchema = {
     epochs: { type: 'number', default: 3, exclusiveMinimum: 0, maximum: 100, description: 'Passes over the data.' },
     learning_rate: { type: 'number', default: 0.0001, exclusiveMinimum: 0, maximum: 0.01 },
     seed: { type: 'integer', default: 42, minimum: 0 },
+    max_length: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }], default: null, 'x-help-values': { cap: 160 } },
     brand_new_field: { type: 'string', default: '', title: 'Brand New Field', description: 'Added by the server.' },
   },
 }
@@ -26,11 +27,16 @@ describe('ConfigForm', () => {
     expect(advanced.find('[data-field=brand_new_field]').text()).toContain('Brand New Field') // unknown to i18n
   })
 
+  it("names the server's CPU length cap in the translated help, not a number of its own", () => {
+    const w = mountWith(ConfigForm, { props: { schema: SCHEMA, modelValue: schemaDefaults(SCHEMA) } })
+    expect(w.find('[data-field=max_length] .help').attributes('aria-label')).toContain('最多 160')
+  })
+
   it('emits the whole config with the edited value', async () => {
     const w = mountWith(ConfigForm, { props: { schema: SCHEMA, modelValue: schemaDefaults(SCHEMA) } })
     await w.find('[data-field=learning_rate] input').setValue('2e-5')
     await flushPromises()
     const updates = w.emitted('update:modelValue') as Record<string, unknown>[][]
-    expect(updates.at(-1)?.[0]).toEqual({ epochs: 3, learning_rate: 2e-5, seed: 42, brand_new_field: '' })
+    expect(updates.at(-1)?.[0]).toEqual({ epochs: 3, learning_rate: 2e-5, seed: 42, max_length: null, brand_new_field: '' })
   })
 })

@@ -246,7 +246,7 @@ const en: typeof zhCN = {
       epochs: { label: 'Epochs', help: 'Passes over the training split. Small data: a few more; large data: 2–3 is usually enough.' },
       time_budget_minutes: { label: 'Time budget (min)', help: 'Classification, multi-label, pair and NER runs on CPU: fit training and evaluation into about this many minutes: a few steps are timed first, then max length, epochs or the share of rows are lowered until the estimate fits; the run page says what was chosen and the actual time. 0 = off. Empty = the server default (15 min). GPU runs are not limited.' },
       truncation: { label: 'Long texts keep', help: 'How a text longer than the max length is cut, in training and prediction: the start only, or the start and the end (first quarter + last three quarters; a review’s verdict or an article’s conclusion is often at the end). Sentence pairs always keep both parts.' },
-      max_length: { label: 'Max length (tokens)', help: 'Longer texts are truncated. Empty: the 95th percentile of the training texts (on CPU with head and tail kept, at most 128), and the truncated share is reported.' },
+      max_length: { label: 'Max length (tokens)', help: 'Longer texts are truncated. Empty: the 95th percentile of the training texts (on CPU with head and tail kept, at most {cap}), and the truncated share is reported.' },
       warmup_ratio: { label: 'Warm-up ratio', help: 'Share of steps during which the learning rate ramps up; steadies the start.' },
       weight_decay: { label: 'Weight decay', help: 'AdamW regularisation strength; guards against over-fitting.' },
       gradient_accumulation_steps: { label: 'Gradient accumulation', help: 'Sum gradients over several steps before an update: a bigger effective batch without more memory.' },
