@@ -142,6 +142,14 @@ describe('ServingVariants', () => {
     expect(modelsApi.setServingVariant).toHaveBeenCalledWith(7, 'onnx')
     expect(w.find('[data-test=variant-onnx]').attributes('data-served')).toBe('true')
   })
+
+  it("states PyTorch's reference score in the task's own key metric", async () => {
+    const ner = { ...version({}), task: 'ner', variants: { pytorch: { ...ABSENT, status: 'ready' } }, metrics: { accuracy: 0.32, micro_f1: 0.623 } } as unknown as ModelDetail
+    const { w } = await mountFor(ner)
+    expect(w.text()).toContain('参照（验证微平均 F1 62.3%）')
+    const { w: classifier } = await mountFor(version({}))
+    expect(classifier.text()).toContain('参照（验证准确率 90.0%）')
+  })
 })
 
 describe('formatPoints', () => {

@@ -43,8 +43,10 @@ export interface TaskUi {
   answerTitle?: string
   /** Its classical baseline (base model `tfidf`: TF-IDF + LR, one-vs-rest, pair features, CRF) trains as a version. */
   baselineVersion?: boolean
-  /** The serving variant name of that classical model, as the ensemble panel names it (default `tfidf`). */
+  /** The serving variant name of that classical model, as the baseline and ensemble panels name it (default `tfidf`). */
   baselineKind?: 'tfidf' | 'crf'
+  /** Metrics (labels `tasks.metric.<key>`) the baseline panel compares (default accuracy, macro-F1, weighted F1). */
+  baselineMetrics?: string[]
   /** i18n key of the batch card's hint: which columns the file needs and what the result adds (default: one text). */
   batchHint?: string
   /** Metrics (labels `tasks.metric.<key>`) the model overview shows instead of accuracy and macro-F1. */
@@ -56,9 +58,9 @@ const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer
 
 export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
-  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, plainMetrics: ['hamming_loss', 'baseline_hamming_loss'], batchHint: 'tasks.batchHints.multi_label', baselineVersion: true },
+  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, plainMetrics: ['hamming_loss', 'baseline_hamming_loss'], batchHint: 'tasks.batchHints.multi_label', baselineVersion: true, overview: ['micro_f1', 'macro_f1'], baselineMetrics: ['micro_f1', 'macro_f1', 'subset_accuracy'] },
   pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair', baselineVersion: true },
-  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true, baselineKind: 'crf' },
+  ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true, baselineKind: 'crf', overview: ['micro_f1', 'macro_f1'], baselineMetrics: ['micro_f1', 'micro_precision', 'micro_recall', 'macro_f1'] },
   generation: {
     input: TextInput,
     emptyInput: textInput,
