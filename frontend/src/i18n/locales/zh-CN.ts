@@ -488,6 +488,8 @@ export default {
     },
     metricsTitle: '{task}指标',
     settingsTitle: '判定设置',
+    // A task's own meaning of a generic key (NER's accuracy counts whole texts).
+    metricIn: { ner: { accuracy: '实体全对的文本比例', baseline_accuracy: '基线实体全对的文本比例' } },
     metric: {
       loss: '验证损失',
       perplexity: '困惑度',
