@@ -13,6 +13,7 @@ of the two models' probabilities for its tags, weighted the same way.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from llm_trainer.ml.tasks.ner.tags import best_path
 from llm_trainer.ml.tasks.spec import TrainedVersion
 from llm_trainer.ml.version_store import ensemble_dir, read_manifest
 
+log = logging.getLogger("llm_trainer.worker")
 FLOOR = 1e-9  # a probability of 0 would veto a tag whatever the CRF says
 
 
@@ -87,9 +89,15 @@ def attach_crf_ensemble(
     if crf_file is None or not trained.is_main:
         trained.metrics["ensemble"] = None
         return trained
-    crf = CrfTagger.open(crf_file)
-    scores = crf.scores(id2label)
-    views = [CrfView.of(crf, scores, t, c, id2label) for t, c in zip(texts, chars, strict=True)]
+    try:
+        crf = CrfTagger.open(crf_file)
+        scores = crf.scores(id2label)
+        views = [CrfView.of(crf, scores, t, c, id2label) for t, c in zip(texts, chars, strict=True)]
+    except Exception as exc:  # noqa: BLE001 - the blend is an offer, never a reason to fail the run
+        log.warning("NER ensemble with the CRF unavailable: %s", exc)
+        shutil.rmtree(crf_file.parent, ignore_errors=True)
+        trained.metrics["ensemble"] = None
+        return trained
 
     def score_at(weight: float) -> tuple[dict[str, Any], dict[str, Any]]:
         pred = [joint_spans(c, v, scores.transitions, weight, id2label)[0] for c, v in zip(chars, views, strict=True)]
