@@ -234,6 +234,10 @@ def _follow(fetch: Any, stop: Any) -> int:
     if progress.get("model_version_id"):
         metric = progress.get("metric", "accuracy")
         print(f"model version {progress['model_version_id']}: {metric} {progress.get(metric) or 0:.4f}")
+    if isinstance(progress.get("ensemble_value"), (int, float)):
+        how = "it answers by default" if progress.get("ensemble_default") else "serve it with --variant ensemble"
+        print(f"blended with its baseline (weight {progress.get('ensemble_weight')}): "
+              f"{metric} {progress['ensemble_value']:.4f}; {how}")  # fmt: skip
     return 0 if status in ("succeeded", "stopped") else 1
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult
 from llm_trainer.core.run_status import RunStatus
+from llm_trainer.core.variants import ServingVariant
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
 from llm_trainer.db.repositories import jobs as jobs_repo
@@ -150,6 +151,19 @@ def baseline_verdict(spec: Any, metrics: dict[str, Any]) -> dict[str, Any]:
     return {"baseline": base, "beats_baseline": value > base if spec.primary_higher_is_better else value < base}
 
 
+def ensemble_verdict(spec: Any, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Where training found the blend with the baseline better: its primary metric, the baseline's weight, and whether
+    the version answers with it by default (the CLI says so)."""
+    record = metrics.get("ensemble") or {}
+    if not record.get("offered"):
+        return {}
+    return {
+        "ensemble_value": (record.get("metrics") or {}).get(spec.primary_metric),
+        "ensemble_weight": record.get("weight"),
+        "ensemble_default": spec.default_variant(kind, metrics) == ServingVariant.ENSEMBLE,
+    }
+
+
 def _finish_status(
     factory: sessionmaker[Session],
     reporter: DbReporter | NullReporter,
@@ -247,7 +261,7 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     stopped, metrics, primary = trained.stopped, trained.metrics, spec.primary_metric
     reporter.progress(
         {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary),
-         **baseline_verdict(spec, metrics)}
+         **baseline_verdict(spec, metrics), **ensemble_verdict(spec, trained.kind, metrics)}
     )  # fmt: skip
     _finish_status(factory, reporter, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk

@@ -1,9 +1,10 @@
-"""The run page's baseline verdict: does the version beat its baseline on validation, in the metric's direction."""
+"""The run's verdicts: does the version beat its baseline on validation (in the metric's direction), and is its blend
+with the baseline better (and served by default)."""
 
 from __future__ import annotations
 
 from llm_trainer.ml.tasks.registry import get_spec
-from llm_trainer.worker.runner import baseline_verdict
+from llm_trainer.worker.runner import baseline_verdict, ensemble_verdict
 
 
 def test_a_version_below_its_baseline_is_called_out():
@@ -20,3 +21,12 @@ def test_lower_is_better_for_perplexity():
     spec = get_spec("generation")
     assert baseline_verdict(spec, {"perplexity": 8.0, "baseline": {"perplexity": 12.0}})["beats_baseline"] is True
     assert baseline_verdict(spec, {"perplexity": 13.0, "baseline": {"perplexity": 12.0}})["beats_baseline"] is False
+
+
+def test_the_cli_hears_of_a_better_blend_and_whether_it_answers_by_default():
+    record = {"offered": True, "weight": 0.5, "metrics": {"micro_f1": 0.77}}
+    ner = ensemble_verdict(get_spec("ner"), "transformer", {"micro_f1": 0.71, "ensemble": record})
+    assert ner == {"ensemble_value": 0.77, "ensemble_weight": 0.5, "ensemble_default": True}
+    labels = ensemble_verdict(get_spec("multi_label"), "transformer", {"micro_f1": 0.9, "ensemble": record})
+    assert labels["ensemble_default"] is False, "the other tasks keep serving the model itself"
+    assert ensemble_verdict(get_spec("ner"), "transformer", {"ensemble": {**record, "offered": False}}) == {}
