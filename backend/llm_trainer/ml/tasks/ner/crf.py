@@ -126,7 +126,7 @@ class CrfTagger:
         return np.array(rows, dtype=np.float64).reshape(len(text), len(id2label))
 
     def scores(self, id2label: Sequence[str]) -> CrfScores:
-        """The model's own weights in `id2label` order (read once from the model file: a second or two)."""
+        """The model's own weights in `id2label` order (crfsuite parses the whole model: read once per load)."""
         with self.lock:
             info = self.tagger.info()
         index = {name: i for i, name in enumerate(id2label)}

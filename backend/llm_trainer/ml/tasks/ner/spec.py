@@ -146,7 +146,7 @@ class NerSpec(TaskSpec):
 
     def default_variant(self, kind: str, metrics: dict[str, Any]) -> str:
         # The joint decode with the CRF can end an entity inside a tokenizer piece, which the token model cannot: a
-        # structural gain (CLUENER +5.8 pt), so where validation found the blend better it answers by default.
+        # structural gain, so where validation found the blend better it answers by default.
         offered = kind != CRF and bool((metrics.get("ensemble") or {}).get("offered"))
         return ENSEMBLE if offered else super().default_variant(kind, metrics)
 
