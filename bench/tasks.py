@@ -166,6 +166,7 @@ def main() -> int:
     from llm_trainer.db.base import make_engine, make_session_factory, session_scope
     from llm_trainer.db.migrate import upgrade_to_head
     from llm_trainer.db.models import ModelVersion, Run
+    from llm_trainer.ml.ensemble import is_offered
     from llm_trainer.ml.tasks.registry import get_spec
     from llm_trainer.ml.training.config import TrainingConfig
     from llm_trainer.services import training
@@ -215,7 +216,7 @@ def main() -> int:
                 p50 = _p50_ms(
                     spec.load_predictor(folder, version.kind, variant), bench.probe
                 )
-                if blend.get("offered"):
+                if is_offered(metrics):
                     ensemble = spec.load_predictor(folder, version.kind, "ensemble")
                     ens_p50 = _p50_ms(ensemble, bench.probe)
             table.append(

@@ -184,12 +184,23 @@ class EnsemblePredictor(Predictor):
         return blend(probs, self._baseline(texts), self.weight), truncated, windows
 
 
-def load_ensemble(version_dir: Path, load_model: Callable[[], Any]) -> EnsemblePredictor:
-    """The version's ensemble around the transformer predictor `load_model` returns; FileNotFoundError (before
-    anything is loaded) when the version offers none: its blend did not beat the transformer, or it predates them."""
+def is_offered(metrics: dict[str, Any]) -> bool:
+    """True when training recorded a blend that beats the transformer alone (the version's `metrics["ensemble"]`)."""
+    return bool((metrics.get("ensemble") or {}).get("offered"))
+
+
+def offered_ensemble(version_dir: Path, baseline_file: str) -> tuple[float, Path]:
+    """(the blend's weight, the folder holding its baseline) of a version that offers one; FileNotFoundError (before
+    anything is loaded) when it offers none: its blend did not beat the transformer, or it predates them."""
     record = read_manifest(version_dir).get("ensemble")
     folder = ensemble_dir(version_dir)
-    if not record or not (folder / META_FILE).is_file():
+    if not record or not (folder / baseline_file).is_file():
         raise FileNotFoundError(folder)
+    return float(record["weight"]), folder
+
+
+def load_ensemble(version_dir: Path, load_model: Callable[[], Any]) -> EnsemblePredictor:
+    """The version's ensemble around the transformer predictor `load_model` returns (see `offered_ensemble`)."""
+    weight, folder = offered_ensemble(version_dir, META_FILE)
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    return EnsemblePredictor(load_model(), load_baseline(folder), meta["labels"], record["weight"])
+    return EnsemblePredictor(load_model(), load_baseline(folder), meta["labels"], weight)

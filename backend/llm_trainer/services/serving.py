@@ -13,6 +13,7 @@ from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
+from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
@@ -110,7 +111,7 @@ def check_variant(version: ModelVersion, variant: str | None) -> str:
 def ensemble_offered(version: ModelVersion) -> bool:
     """True when training found a blend with the classical baseline (TF-IDF; NER: CRF) that beats the transformer
     alone on validation."""
-    return bool(((version.metrics or {}).get("ensemble") or {}).get("offered"))
+    return is_offered(version.metrics or {})
 
 
 def ensemble_absent_reason(version: ModelVersion) -> str:

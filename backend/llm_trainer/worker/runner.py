@@ -26,6 +26,7 @@ from llm_trainer.db.repositories import model_versions as versions_repo
 from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.db.repositories.datasets import task_rows
 from llm_trainer.ml.base_models.hub import download_limit
+from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.inference.loading import ONNX
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
@@ -154,9 +155,9 @@ def baseline_verdict(spec: Any, metrics: dict[str, Any]) -> dict[str, Any]:
 def ensemble_verdict(spec: Any, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """Where training found the blend with the baseline better: its primary metric, the baseline's weight, and whether
     the version answers with it by default (the CLI says so)."""
-    record = metrics.get("ensemble") or {}
-    if not record.get("offered"):
+    if not is_offered(metrics):
         return {}
+    record = metrics["ensemble"]
     return {
         "ensemble_value": (record.get("metrics") or {}).get(spec.primary_metric),
         "ensemble_weight": record.get("weight"),

@@ -78,6 +78,11 @@ export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
 /** Tasks offered on upload, in menu order. */
 export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair', 'ner', 'generation']
 
+/** The serving-variant name of a task's classical baseline (`tfidf`, NER `crf`): how the panels name it. */
+export function baselineKind(task: TaskKind | string | undefined): 'tfidf' | 'crf' {
+  return taskUi(task).baselineKind ?? 'tfidf'
+}
+
 /** A version's metric as shown: percentages for shares, plain numbers for losses and perplexities. */
 export function formatTaskMetric(task: TaskKind | string | undefined, key: string, value: number | undefined): string {
   return taskUi(task).plainMetrics?.includes(key) ? formatNumber(value, 3) : formatPercent(value)

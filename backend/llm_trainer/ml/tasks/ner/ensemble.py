@@ -23,14 +23,13 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.core.variants import ServingVariant
-from llm_trainer.ml.ensemble import attach_choice, choose_weight_by
+from llm_trainer.ml.ensemble import attach_choice, choose_weight_by, offered_ensemble
 from llm_trainer.ml.tasks.ner.alignment import CharProbs, Span, char_spans
 from llm_trainer.ml.tasks.ner.crf import META_FILE, MODEL_FILE, CrfScores, CrfTagger
 from llm_trainer.ml.tasks.ner.metrics import entity_scores
 from llm_trainer.ml.tasks.ner.predictor import WARM_UP_TEXT, NerPrediction, answer
 from llm_trainer.ml.tasks.ner.tags import best_path
 from llm_trainer.ml.tasks.spec import TrainedVersion
-from llm_trainer.ml.version_store import ensemble_dir, read_manifest
 
 log = logging.getLogger("llm_trainer.worker")
 FLOOR = 1e-9  # a probability of 0 would veto a tag whatever the CRF says
@@ -137,10 +136,6 @@ class NerEnsemblePredictor:
 
 
 def load_ner_ensemble(version_dir: Path, load_model: Callable[[], Any]) -> NerEnsemblePredictor:
-    """The version's ensemble around the token model `load_model` returns; FileNotFoundError (before anything is
-    loaded) when the version offers none."""
-    record = read_manifest(version_dir).get("ensemble")
-    folder = ensemble_dir(version_dir)
-    if not record or not (folder / MODEL_FILE).is_file():
-        raise FileNotFoundError(folder)
-    return NerEnsemblePredictor(load_model(), CrfTagger.open(folder / MODEL_FILE), record["weight"])
+    """The version's ensemble around the token model `load_model` returns (see `ml.ensemble.offered_ensemble`)."""
+    weight, folder = offered_ensemble(version_dir, MODEL_FILE)
+    return NerEnsemblePredictor(load_model(), CrfTagger.open(folder / MODEL_FILE), weight)
