@@ -18,6 +18,7 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import versions_query
+from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, ONNX, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
@@ -37,7 +38,7 @@ KEY_METRICS = ("accuracy", "macro_f1", "weighted_f1", "truncation_share")
 
 
 def key_metrics(version: ModelVersion) -> dict[str, float]:
-    """Headline numbers for the list: the version's scores and the TF-IDF baseline's on the same split."""
+    """Headline numbers for the list: the version's scores, its baseline's on the same split and its blend's key one."""
     metrics = version.metrics or {}
     keys = (*get_spec(version.task).headline_metrics, *KEY_METRICS)
     out = {k: float(metrics[k]) for k in dict.fromkeys(keys) if isinstance(metrics.get(k), int | float)}
@@ -45,6 +46,10 @@ def key_metrics(version: ModelVersion) -> dict[str, float]:
     for k in dict.fromkeys((*get_spec(version.task).headline_metrics, "accuracy", "macro_f1")):
         if isinstance(baseline.get(k), int | float):
             out[f"baseline_{k}"] = float(baseline[k])
+    primary = get_spec(version.task).primary_metric
+    blended = (metrics.get("ensemble") or {}).get("metrics") or {}
+    if is_offered(metrics) and isinstance(blended.get(primary), int | float):
+        out[f"ensemble_{primary}"] = float(blended[primary])  # what the version answers with when it serves the blend
     return out
 
 

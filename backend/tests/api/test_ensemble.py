@@ -20,6 +20,8 @@ def test_an_ensemble_that_beat_the_model_is_offered_and_answers_with_the_blended
     info = detail["variants"]["ensemble"]
     assert info["status"] == "ready" and info["evaluation"]["weight"] == 0.4
     assert detail["metrics"]["ensemble"]["metrics"]["accuracy"] == 0.95 and detail["serving_variant"] == "pytorch"
+    listed = next(m for m in client.get("/api/models").json() if m["id"] == version)
+    assert listed["key_metrics"]["ensemble_accuracy"] == 0.95  # the lists show it once the blend answers
 
     model = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
     assert model["variant"] == "pytorch" and model["ensemble"] is None
@@ -45,6 +47,8 @@ def test_an_ensemble_that_did_not_beat_the_model_is_shown_with_its_number_but_re
     info = client.get(f"/api/models/{version}").json()["variants"]["ensemble"]
     assert info["status"] == "absent" and info["evaluation"]["beats_model"] is False
     assert "does not beat the model alone" in info["error"] and "0.9000 vs 0.9000" in info["error"]
+    listed = next(m for m in client.get("/api/models").json() if m["id"] == version)
+    assert "ensemble_accuracy" not in listed["key_metrics"]
     refused = client.patch(f"/api/models/{version}", json={"serving_variant": "ensemble"})
     assert refused.status_code == 422 and refused.json()["code"] == "variant_not_offered"
     asked = client.post("/api/predict", json={"model_id": version, "text": "好吃", "variant": "ensemble"})

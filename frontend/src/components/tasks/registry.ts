@@ -4,6 +4,7 @@
  */
 import type { Component } from 'vue'
 
+import type { ModelSummary } from '@/api/models'
 import type { PredictInput } from '@/api/predict'
 import type { TaskKind } from '@/api/types'
 import ClassAnswer from '@/components/tasks/classification/ClassAnswer.vue'
@@ -81,6 +82,14 @@ export const UPLOAD_TASKS: TaskKind[] = ['classification', 'multi_label', 'pair'
 /** The serving-variant name of a task's classical baseline (`tfidf`, NER `crf`): how the panels name it. */
 export function baselineKind(task: TaskKind | string | undefined): 'tfidf' | 'crf' {
   return taskUi(task).baselineKind ?? 'tfidf'
+}
+
+/** A version's key metric for what answers its predictions: its blend with the baseline's when it serves that. */
+export function answeringMetric(m: Pick<ModelSummary, 'task' | 'key_metrics' | 'serving_variant'>): { key: string; value: number | undefined; blended: boolean } {
+  const key = taskUi(m.task).metric
+  const blend = m.key_metrics[`ensemble_${key}`]
+  const blended = m.serving_variant === 'ensemble' && blend !== undefined
+  return { key, value: blended ? blend : m.key_metrics[key], blended }
 }
 
 /** A version's metric as shown: percentages for shares, plain numbers for losses and perplexities. */

@@ -292,6 +292,8 @@ const en: typeof zhCN = {
     dataset: 'Dataset',
     accuracy: 'Accuracy',
     macroF1: 'Macro-F1',
+    keyMetric: 'Key metric',
+    viaEnsemble: 'ensemble',
     weightedF1: 'Weighted-F1',
     duration: 'Training time',
     status: 'Status',
@@ -517,6 +519,8 @@ const en: typeof zhCN = {
       micro_recall: 'Micro recall',
       baseline_micro_precision: 'Baseline micro precision',
       baseline_micro_recall: 'Baseline micro recall',
+      ensemble_accuracy: 'Ensemble accuracy',
+      ensemble_micro_f1: 'Ensemble micro-F1',
     },
     vsBase: 'Against the base model',
     generation: {

@@ -290,6 +290,8 @@ export default {
     dataset: '数据集',
     accuracy: '准确率',
     macroF1: 'Macro-F1',
+    keyMetric: '主要指标',
+    viaEnsemble: '集成',
     weightedF1: 'Weighted-F1',
     duration: '训练耗时',
     status: '状态',
@@ -515,6 +517,8 @@ export default {
       micro_recall: '微平均召回率',
       baseline_micro_precision: '基线微平均精确率',
       baseline_micro_recall: '基线微平均召回率',
+      ensemble_accuracy: '集成准确率',
+      ensemble_micro_f1: '集成微平均 F1',
     },
     vsBase: '与基座模型对比',
     generation: {
