@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class Stopping(Exception):  # noqa: N818 - a state, not a failure: the job goes back to the queue
+    """Work given up because its process is shutting down; the job runs again from the queue, it did not fail."""
+
+
 class AppError(Exception):
     """Base of every error a user should see: `code` is stable (the UI translates it), `message` is English."""
 

@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings
-from llm_trainer.core.errors import AppError
+from llm_trainer.core.errors import AppError, Stopping
 from llm_trainer.core.jobs import (
     LIGHT_KINDS,
     RESTART_POLICY,
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 SERVER_FILE = "dispatcher.json"  # the server's dispatcher announces itself here; a CLI then leaves the queue to it
+LIGHT_STOP_S = 5.0  # how long a stopping server waits for its light jobs to give up or end
 LIGHT_BEAT_S = 10.0  # a light job without a loop of its own (an export) is beaten this often while it runs
 MAX_ATTEMPTS_REQUEUED_ONCE = 2
 
@@ -58,8 +60,10 @@ MAX_ATTEMPTS_REQUEUED_ONCE = 2
 class JobContext:
     """What a light job's handler gets: its typed params and a heartbeat that also reports progress."""
 
-    def __init__(self, factory: sessionmaker[Session], job: Job, owner: str):
+    def __init__(self, factory: sessionmaker[Session], job: Job, owner: str, stopping: threading.Event | None = None):
         self.factory = factory
+        # Set when the process shuts down: a long handler gives up with `Stopping` and the job is queued again.
+        self.stopping = stopping or threading.Event()
         self.job_id = job.id
         self.kind = JobKind(job.kind)
         self.params = parse_params(job.kind, job.params)
@@ -225,11 +229,15 @@ class JobDispatcher:
         self.wake.set()
 
     def shutdown(self) -> None:
-        """Stop dispatching; this process's workers end (their runs become interrupted), light jobs get 5 s."""
+        """Stop dispatching; this process's workers end (their runs become interrupted), light jobs get 5 s (an
+        export stops its tracing process and goes back to the queue)."""
         self.stopping.set()
         self.wake.set()
         if self.thread:
             self.thread.join(timeout=5)
+        deadline = time.monotonic() + LIGHT_STOP_S
+        for thread in list(self.in_flight.values()):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.train.shutdown()
         if self.is_server and server_dispatcher(self.settings) == self.owner:
             (self.settings.data_dir / SERVER_FILE).unlink(missing_ok=True)
@@ -332,10 +340,13 @@ class JobDispatcher:
 
     def run_claimed(self, job: Job) -> None:
         """Run a claimed light job to its end; never raises (the outcome is on the job)."""
-        ctx = JobContext(self.factory, job, self.owner)
+        ctx = JobContext(self.factory, job, self.owner, self.stopping)
         handler = self.handlers[ctx.kind]
         try:
             result = handler(ctx)
+        except Stopping:
+            self._requeue(job.id)
+            return
         except Exception as exc:  # noqa: BLE001 - recorded on the job for the user
             log.warning("job %s (%s) failed: %s", job.id, job.kind, exc, exc_info=not isinstance(exc, AppError))
             self._finish(job.id, JobStatus.FAILED, error_message=error_text(exc))
@@ -349,6 +360,13 @@ class JobDispatcher:
             else:
                 log.warning("job %s ended after it was no longer running (timed out?); outcome dropped", job_id)
         self.wake.set()  # a slot is free
+
+    def _requeue(self, job_id: int) -> None:
+        """A job its handler gave up on because this process stops: queued again, for this or the next server."""
+        with session_scope(self.factory) as session:
+            if jobs_repo.transition(session, job_id, JobStatus.RUNNING, JobStatus.QUEUED, owner=self.owner):
+                self._ended(session, job_id)
+                log.warning("job %s: the server is stopping; queued again", job_id)
 
     def run_now(self, job_id: int) -> None:
         """Claim and run one light job in the calling thread (the CLI's file prediction)."""

@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from llm_trainer.core.config import Settings
-from llm_trainer.core.errors import Conflict, InvalidInput
+from llm_trainer.core.errors import Conflict, InvalidInput, Stopping
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult, JobStatus
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
@@ -223,9 +223,11 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
     started = time.monotonic()
     try:
         with ctx.beating("exporting"):
-            reports = export_and_compare(folder, variant, texts, labels, reference)
+            reports = export_and_compare(folder, variant, texts, labels, reference, stop=ctx.stopping)
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
         infos[variant]["build_seconds"] = round(time.monotonic() - started, 1)
+    except Stopping:
+        raise  # not a failure: nothing recorded, the dispatcher queues the job again
     except Exception as exc:  # recorded on the version for the user, and on the job
         log.exception("export of version %s as %s failed", model_id, variant)
         error = exc

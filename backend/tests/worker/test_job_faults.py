@@ -410,15 +410,13 @@ def test_kill_9_of_the_server_while_a_version_is_saved_leaves_no_half_version_an
     assert "removed orphan" in log.read_text(encoding="utf-8")
 
 
-def test_kill_9_of_the_server_during_an_export_ends_its_tracing_process_requeues_it_once_and_it_then_succeeds(
-    data_dir, tiny_model_dir, tmp_path
-):
-    factory = _factory(data_dir)
-    log = tmp_path / "server.log"
+def _server_paused_in_an_export(data_dir, tiny_model_dir, tmp_path) -> tuple[subprocess.Popen, int, Path, int]:
+    """A server whose fast-serving export (queued by a tiny run) is paused inside its tracing process:
+    (the server, the version, the export's .partial folder, the tracer's pid)."""
     env, paused = _hooked_env(tmp_path, EXPORT_PAUSE_HOOK, "EXPORT_PAUSE_MARKER")
-    server, url = start_server(data_dir, log, env)
+    server, url = start_server(data_dir, tmp_path / "server.log", env)
     try:
-        dataset_id = insert_dataset(factory, review_rows(40))
+        dataset_id = insert_dataset(_factory(data_dir), review_rows(40))
         config = {"epochs": 2, "batch_size": 8, "learning_rate": 5e-3}
         with httpx.Client(base_url=url, timeout=60) as http:
             run_id = http.post("/train", json={"dataset_id": dataset_id, "base_model": str(tiny_model_dir),
@@ -431,25 +429,58 @@ def test_kill_9_of_the_server_during_an_export_ends_its_tracing_process_requeues
             assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "pytorch"
         tracer = int(Path(f"{paused}.pid").read_text(encoding="utf-8"))
         assert tracer != server.pid, "the graph is traced in a process of its own"
+        return server, version_id, partial, tracer
+    except BaseException:
         server.kill()
-        server.wait()
-        assert _gone(tracer, timeout=10), "the tracing process does not outlive its server"
-    finally:
-        if server.poll() is None:
-            server.kill()
+        raise
+
+
+def _export_job(factory) -> Job:
     with session_scope(factory) as session:
         [export] = jobs_repo.list_jobs(session, JobKind.EXPORT)
-        assert (export.status, export.attempts) == ("running", 1), "the dead server left its export running"
-    assert partial.is_dir() and partial.name.endswith(".partial")
+        return export
+
+
+def _restart_builds_the_copy(data_dir, log: Path, version_id: int, attempts: int) -> None:
     with run_server(data_dir, log) as url, httpx.Client(base_url=url, timeout=60) as http:
         detail = _wait_copy(http, version_id)
         assert detail["variants"]["onnx"]["status"] == "ready" and detail["serving_variant"] == "onnx", detail
         assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "onnx"
-        assert not partial.exists(), "the cut-short build was swept"
-        jobs = _assert_healthy(factory)
+        jobs = _assert_healthy(_factory(data_dir))
         [export] = [job for job in jobs.values() if job.kind == "export"]
-        assert (export.status, export.attempts) == ("succeeded", 2), "re-queued once, then built"
+        assert (export.status, export.attempts) == ("succeeded", attempts)
+
+
+def test_kill_9_of_the_server_during_an_export_ends_its_tracing_process_requeues_it_once_and_it_then_succeeds(
+    data_dir, tiny_model_dir, tmp_path
+):
+    server, version_id, partial, tracer = _server_paused_in_an_export(data_dir, tiny_model_dir, tmp_path)
+    server.kill()
+    server.wait()
+    assert _gone(tracer, timeout=10), "the tracing process does not outlive its server"
+    export = _export_job(_factory(data_dir))
+    assert (export.status, export.attempts) == ("running", 1), "the dead server left its export running"
+    assert partial.is_dir() and partial.name.endswith(".partial")
+    log = tmp_path / "server.log"
+    _restart_builds_the_copy(data_dir, log, version_id, attempts=2)  # re-queued once, then built
+    assert not partial.exists(), "the cut-short build was swept"
     assert "queued again" in log.read_text(encoding="utf-8")
+
+
+def test_stopping_the_server_during_an_export_ends_its_tracing_process_and_queues_the_export_for_the_next_start(
+    data_dir, tiny_model_dir, tmp_path
+):
+    server, version_id, partial, tracer = _server_paused_in_an_export(data_dir, tiny_model_dir, tmp_path)
+    server.terminate()  # SIGTERM: uvicorn's graceful shutdown, as Ctrl-C on `make run` (it then re-raises the signal)
+    server.wait(timeout=30)
+    log = tmp_path / "server.log"
+    assert "Application shutdown complete" in log.read_text(encoding="utf-8")
+    assert _gone(tracer, timeout=1), "the server stopped its tracing process before it exited"
+    export = _export_job(_factory(data_dir))
+    assert (export.status, export.owner, export.error_message) == ("queued", "", ""), "not failed: queued again"
+    assert not partial.exists(), "the stopped build left nothing half-written"
+    assert "the server is stopping; queued again" in log.read_text(encoding="utf-8")
+    _restart_builds_the_copy(data_dir, log, version_id, attempts=2)
 
 
 def test_deleting_a_model_while_requests_and_a_batch_job_use_it_is_refused_then_clean_and_its_id_never_returns(

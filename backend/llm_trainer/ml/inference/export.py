@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.core.errors import Stopping
 from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, load_predictor
 from llm_trainer.ml.inference.predictor import Predictor
 from llm_trainer.ml.inference.runtime import import_transformers
@@ -25,17 +28,19 @@ LOSSLESS_AGREEMENT = 0.999
 LOSSLESS_MAX_PROBABILITY_DIFF = 1e-3
 
 EXPORT_TIMEOUT_S = 1800  # a base-size encoder traces in about a minute here; a hung exporter must not hold the job
+STOP_POLL_S = 0.5  # how soon a stopping server kills its tracing process
 # Two texts of different lengths: batch and sequence axes must not be specialised to 1 while tracing.
 _TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
 
 
-def build_export(version_dir: Path, variant: str) -> Path:
-    """Write `exports/<variant>/model.onnx` (int8 builds on the fp32 graph, building it first if needed)."""
+def build_export(version_dir: Path, variant: str, stop: threading.Event | None = None) -> Path:
+    """Write `exports/<variant>/model.onnx` (int8 builds on the fp32 graph, building it first if needed); `stop` set
+    (the server shutting down) ends the tracing process and raises `Stopping`, nothing published."""
     if variant not in (ONNX, ONNX_INT8):
         raise ValueError(f"unknown export variant {variant!r}")
     fp32 = export_path(version_dir, ONNX)
     if not fp32.is_file():
-        _publish(version_dir, ONNX, _export_fp32_in_child)
+        _publish(version_dir, ONNX, lambda folder, out: _export_fp32_in_child(folder, out, stop))
     if variant == ONNX_INT8:
         _publish(version_dir, ONNX_INT8, lambda d, out: _quantize_int8(fp32, out))
     return export_path(version_dir, variant)
@@ -54,7 +59,7 @@ def _publish(version_dir: Path, variant: str, build: Any) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _export_fp32_in_child(version_dir: Path, out: Path) -> None:
+def _export_fp32_in_child(version_dir: Path, out: Path, stop: threading.Event | None = None) -> None:
     """Trace in a child process (see export_process): the exporter's global state is not safe beside a model load
     in another thread of a serving process. Raises with the child's last lines when it fails."""
     cmd = [sys.executable, "-m", "llm_trainer.ml.inference.export_process", str(version_dir), str(out)]
@@ -62,7 +67,7 @@ def _export_fp32_in_child(version_dir: Path, out: Path) -> None:
         # stdin stays open and unwritten while we live: the child exits when it reads end of file.
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT)
         try:
-            code = proc.wait(EXPORT_TIMEOUT_S)
+            code = _wait_child(proc, stop)
         except BaseException:
             proc.kill()
             proc.wait()
@@ -75,6 +80,19 @@ def _export_fp32_in_child(version_dir: Path, out: Path) -> None:
             lines = output.read().decode("utf-8", "replace").strip().splitlines()
             detail = next((line for line in reversed(lines) if line.strip()), f"exit status {code}")
             raise RuntimeError(f"The ONNX export stopped: {detail}")
+
+
+def _wait_child(proc: subprocess.Popen[bytes], stop: threading.Event | None) -> int:
+    """The child's exit status; `Stopping` as soon as `stop` is set, TimeoutExpired after EXPORT_TIMEOUT_S."""
+    deadline = time.monotonic() + EXPORT_TIMEOUT_S
+    while True:
+        try:
+            return proc.wait(STOP_POLL_S)
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                raise Stopping("the server is stopping: the export runs again when it starts") from None
+            if time.monotonic() > deadline:
+                raise
 
 
 def _export_fp32(version_dir: Path, out: Path) -> None:
@@ -154,11 +172,12 @@ def export_and_compare(
     texts: Sequence[str],
     labels: Sequence[str] | None,
     reference: tuple[np.ndarray, Sequence[str]] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Build the variant, then score each graph it built against PyTorch: `reference` (probabilities, their classes)
     when the caller has them, as training does, else the version's PyTorch model run on `texts`."""
     import_transformers()  # an export job's thread may start beside a model load
-    build_export(version_dir, variant)
+    build_export(version_dir, variant, stop)
     if reference is None:
         predictor = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)
         reference = predictor.probabilities(texts)[0], predictor.labels
