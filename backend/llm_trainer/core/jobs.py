@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_trainer.core.run_status import RunPhase
+
 
 class JobKind(StrEnum):
     TRAIN = "train"
@@ -79,7 +81,16 @@ RESTART_POLICY: dict[JobKind, RestartPolicy] = {
 
 # Phases (progress.message) that may stay silent long: the slow heartbeat timeout applies while a job is in one
 # ("measuring": the time budget times whole steps of the longest texts, minutes on a busy CPU).
-SLOW_PHASES = frozenset({"starting", "loading_model", "measuring", "evaluating", "baseline", "saving"})
+SLOW_PHASES = frozenset(
+    {
+        RunPhase.STARTING,
+        RunPhase.LOADING_MODEL,
+        RunPhase.MEASURING,
+        RunPhase.EVALUATING,
+        RunPhase.BASELINE,
+        RunPhase.SAVING,
+    }
+)
 # Light jobs run in the server's bounded pool; training runs in its own worker process.
 LIGHT_KINDS = (JobKind.BATCH_PREDICT, JobKind.EXPORT, JobKind.PREPARE_MODEL)
 

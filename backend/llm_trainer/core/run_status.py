@@ -1,8 +1,20 @@
-"""Training-run lifecycle: the status enum and the only transitions allowed between its values."""
+"""Training-run lifecycle: the status enum and the only transitions allowed between its values, and the phases a
+running run reports in its progress (what it is doing now)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class RunPhase(StrEnum):
+    STARTING = "starting"
+    LOADING_MODEL = "loading_model"
+    MEASURING = "measuring"  # the time budget times real steps
+    TRAINING = "training"
+    EVALUATING = "evaluating"
+    BASELINE = "baseline"
+    SAVING = "saving"
+    DONE = "done"
 
 
 class RunStatus(StrEnum):

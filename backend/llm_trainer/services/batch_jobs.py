@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
 from llm_trainer.core.jobs import BatchPredictParams, JobKind, JobResult, JobStatus
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import BatchJob, Job
 from llm_trainer.db.repositories import batch_jobs as batch_repo
@@ -157,7 +158,7 @@ def run_job(serving: Serving, ctx: JobContext) -> JobResult:
     total = sum(1 for _ in table.rows())
     with session_scope(serving.session_factory) as session:
         batch_repo.set_progress(session, job_id, total=total)
-    ctx.beat(0, total, "loading_model")
+    ctx.beat(0, total, RunPhase.LOADING_MODEL)
 
     entry, _ = loaded_model(serving, version, params["variant"])
     labels = list(entry.predictor.labels)

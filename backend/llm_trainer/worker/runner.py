@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult
-from llm_trainer.core.run_status import RunStatus
+from llm_trainer.core.run_status import RunPhase, RunStatus
 from llm_trainer.core.variants import ServingVariant
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
@@ -261,7 +261,7 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     trained, version_id = saved  # the MLflow run has ended before the run is shown finished
     stopped, metrics, primary = trained.stopped, trained.metrics, spec.primary_metric
     reporter.progress(
-        {"phase": "done", "model_version_id": version_id, "metric": primary, primary: metrics.get(primary),
+        {"phase": RunPhase.DONE, "model_version_id": version_id, "metric": primary, primary: metrics.get(primary),
          **baseline_verdict(spec, metrics), **ensemble_verdict(spec, trained.kind, metrics)}
     )  # fmt: skip
     _finish_status(factory, reporter, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
@@ -304,7 +304,7 @@ def _train_and_save(
         if not trained.is_main:
             return None
     stopped, metrics = trained.stopped, trained.metrics
-    reporter.progress({"phase": "saving"})
+    reporter.progress({"phase": RunPhase.SAVING})
     duration = time.monotonic() - started
     status = RunStatus.STOPPED.value if stopped else RunStatus.SUCCEEDED.value
     version_id = _save_version(

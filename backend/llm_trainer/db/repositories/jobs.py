@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from llm_trainer.core.jobs import JobKind, JobStatus, check_transition, parse_params
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.db.models import Job
 
 
@@ -60,7 +61,7 @@ def claim(session: Session, job_id: int, owner: str, *, limit: int | None = None
         stmt = stmt.where(busy.scalar_subquery() < limit)
     stmt = (
         stmt.values(status=JobStatus.RUNNING.value, owner=owner, started_at=now, heartbeat_at=now, finished_at=None)
-        .values(attempts=Job.attempts + 1, progress={"done": 0, "total": 0, "message": "starting"})
+        .values(attempts=Job.attempts + 1, progress={"done": 0, "total": 0, "message": RunPhase.STARTING})
         .execution_options(synchronize_session=False)
     )
     return session.execute(stmt).rowcount == 1

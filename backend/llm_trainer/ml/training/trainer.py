@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.ml.training.budget import (
     BudgetPlan,
     StepCost,
@@ -226,7 +227,7 @@ def plan_training(
     total_steps = max(1, int(max(1, -(-n_items // effective_batch)) * cfg.epochs))
     reporter.progress(
         {
-            "phase": "training",
+            "phase": RunPhase.TRAINING,
             "step": 0,
             "total_steps": total_steps,
             "max_length": max_length,
@@ -273,7 +274,7 @@ def _make_callback(reporter: Reporter, effective_batch: int):
             per_step = elapsed / done if done else 0.0
             reporter.progress(
                 {
-                    "phase": "training",
+                    "phase": RunPhase.TRAINING,
                     "step": state.global_step,
                     "total_steps": state.max_steps,
                     "epoch": round(state.epoch or 0.0, 4),
@@ -285,11 +286,11 @@ def _make_callback(reporter: Reporter, effective_batch: int):
                 }
             )
             if control.should_evaluate or control.should_save:  # silent work follows: the slow heartbeat limit
-                reporter.progress({"phase": "evaluating"})
+                reporter.progress({"phase": RunPhase.EVALUATING})
             if _stop_agreed(reporter.stop_requested()):
                 self.stopped_at = state.global_step
                 # Acknowledged at a step boundary: the scheduler's stop timeout no longer applies (eval + save follow).
-                reporter.progress({"phase": "evaluating", "stop_acknowledged": True})
+                reporter.progress({"phase": RunPhase.EVALUATING, "stop_acknowledged": True})
                 control.should_training_stop = True
                 control.should_evaluate = True
                 control.should_save = True
@@ -402,12 +403,12 @@ def last_checkpoint(work_dir: Path) -> Path | None:
 def _prepare_model(job: TrainJob, reporter: Reporter) -> tuple[Any, Any]:
     from llm_trainer.ml.modeling import load_base_for_training
 
-    reporter.progress({"phase": "loading_model", "base_model": job.base_model})
+    reporter.progress({"phase": RunPhase.LOADING_MODEL, "base_model": job.base_model})
     tokenizer, model = load_base_for_training(
         job.base_model,
         job.split.labels,
         job.cache_dir,
-        progress=lambda info: reporter.progress({"phase": "loading_model", "loading": info}),
+        progress=lambda info: reporter.progress({"phase": RunPhase.LOADING_MODEL, "loading": info}),
         train_texts=job.split.train_texts,  # the embedded model's vocabulary is trimmed to what the data needs
     )
     if job.config.freeze_embeddings:
@@ -530,7 +531,7 @@ def plan_budget(
         plan = BudgetPlan.model_validate_json(saved.read_text(encoding="utf-8"))
         reporter.info("time budget: the resumed run keeps its plan: " + plan.message)
         return plan
-    reporter.progress({"phase": "measuring"})
+    reporter.progress({"phase": RunPhase.MEASURING})
     started = time.monotonic()
     train_lengths, val_lengths = lengths
     dtype = torch.bfloat16 if ctx.precision == "bf16" else None
@@ -624,7 +625,7 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_seconds = time.monotonic() - started
 
-    reporter.progress({"phase": "evaluating"})
+    reporter.progress({"phase": RunPhase.EVALUATING})
     # keep_fp32_wrapper=False drops the autocast that mixed precision wrapped around forward(): without it these
     # "fp32" probabilities were bf16 ones (4e-4 apart from the served model on a tiny run, 1e-8 once removed).
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)

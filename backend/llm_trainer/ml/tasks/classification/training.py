@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.ml.ensemble import Scorer, align_columns, attach_ensemble
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
 from llm_trainer.ml.training.data import Split
@@ -64,12 +65,12 @@ def baseline_summary(split: Split, fitted: tuple[Any, np.ndarray] | None) -> dic
 def train_tfidf(split: Split, reporter: Any, fit: Callable[[Split], Any] = default_fit) -> TrainedVersion:
     from llm_trainer.ml.baseline import save_baseline
 
-    reporter.progress({"phase": "training", "step": 0, "total_steps": 1, "train_size": len(split.train_texts)})
+    reporter.progress({"phase": RunPhase.TRAINING, "step": 0, "total_steps": 1, "train_size": len(split.train_texts)})
     started = time.monotonic()
     pipeline, metrics = baseline(split, fit)
     duration = time.monotonic() - started
     reporter.metric("eval", 1, 1.0, {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]})
-    reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": round(duration, 1)})
+    reporter.progress({"phase": RunPhase.SAVING, "step": 1, "epoch": 1.0, "elapsed_s": round(duration, 1)})
 
     def write_files(folder: Path) -> None:
         save_baseline(pipeline, folder)
@@ -102,9 +103,9 @@ def train_transformer_version(
     if not outcome.is_main:
         return TrainedVersion(kind="transformer", labels=split.labels, metrics={}, write_files=lambda _: None,
                               is_main=False)  # fmt: skip
-    reporter.progress({"phase": "evaluating"})
+    reporter.progress({"phase": RunPhase.EVALUATING})
     metrics = evaluate_probabilities(split.val_texts, split.val_labels, outcome.val_probs, split.labels)
-    reporter.progress({"phase": "baseline"})  # the TF-IDF fit takes a minute on long texts with many labels
+    reporter.progress({"phase": RunPhase.BASELINE})  # the TF-IDF fit takes a minute on long texts with many labels
     fitted = fitted_baseline(split, fit)
     metrics.update({"baseline": baseline_summary(split, fitted), **outcome.run_facts()})
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.ml.tasks.generation.chat import IGNORE, Encoded, encode_many, ensure_chat_template
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
 
@@ -218,7 +219,7 @@ def answer_evaluation(model: Any, tokenizer: Any, conversations: list, lora: boo
     from llm_trainer.ml.tasks.generation.metrics import SCORERS, answer_scores
     from llm_trainer.ml.tasks.generation.predictor import ChatGenerator, ChatRequest
 
-    reporter.progress({"phase": "evaluating", "answers": len(conversations)})
+    reporter.progress({"phase": RunPhase.EVALUATING, "answers": len(conversations)})
     prompts = [c[:-1] for c in conversations]
     references = [c[-1]["content"] for c in conversations]
     generator = ChatGenerator(tokenizer, model, 4096)
@@ -270,9 +271,11 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
 
     cfg = job.config
     ctx = start_process(cfg)
-    reporter.progress({"phase": "loading_model", "base_model": job.base_model})
+    reporter.progress({"phase": RunPhase.LOADING_MODEL, "base_model": job.base_model})
     folder = resolve_source_folder(
-        job.base_model, job.cache_dir, lambda info: reporter.progress({"phase": "loading_model", "loading": info})
+        job.base_model,
+        job.cache_dir,
+        lambda info: reporter.progress({"phase": RunPhase.LOADING_MODEL, "loading": info}),
     )
     tokenizer, model = load_causal_lm(folder, job.base_model)
     if cfg.finetuning == "lora":
@@ -333,7 +336,7 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     )
     baseline = None
     if cfg.finetuning == "lora":  # on resume too: with the adapter off this is the base model
-        reporter.progress({"phase": "evaluating", "baseline": True})
+        reporter.progress({"phase": RunPhase.EVALUATING, "baseline": True})
         with model.disable_adapter():
             base_loss = trainer.evaluate(metric_key_prefix="base")["base_loss"]
         baseline = {"loss": round(base_loss, 6), "perplexity": _perplexity(base_loss)}
@@ -345,7 +348,7 @@ def train_generation_version(data: ChatSplit, job: ModelJob, reporter: Any) -> T
     if not ctx.is_main:
         return TrainedVersion(kind="lora", labels=[], metrics={}, write_files=lambda _: None, is_main=False)
 
-    reporter.progress({"phase": "evaluating"})
+    reporter.progress({"phase": RunPhase.EVALUATING})
     val_loss = trainer.evaluate()["eval_loss"]
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     tokens = sum(e.trained_tokens for e in train_enc) * cfg.epochs

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.ml.ensemble import attach_ensemble
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, check_validation_marks, invalid
@@ -105,11 +106,15 @@ class MultiLabelSpec(ClassificationSpec):
     def train_baseline(self, data: Any, reporter: Any) -> TrainedVersion:
         from llm_trainer.ml.baseline import save_baseline
 
-        reporter.progress({"phase": "training", "step": 0, "total_steps": 1, "train_size": len(data.train_texts)})
+        reporter.progress(
+            {"phase": RunPhase.TRAINING, "step": 0, "total_steps": 1, "train_size": len(data.train_texts)}
+        )
         started = time.monotonic()
         pipeline, metrics, thresholds = _baseline(data)
         reporter.metric("eval", 1, 1.0, {k: metrics[k] for k in ("micro_f1", "macro_f1", "subset_accuracy")})
-        reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": round(time.monotonic() - started)})
+        reporter.progress(
+            {"phase": RunPhase.SAVING, "step": 1, "epoch": 1.0, "elapsed_s": round(time.monotonic() - started)}
+        )
 
         def write_files(folder: Path) -> None:
             save_baseline(pipeline, folder, {"labels": data.labels, "task": self.kind.value})
@@ -130,10 +135,10 @@ class MultiLabelSpec(ClassificationSpec):
         if not outcome.is_main:
             return TrainedVersion(kind="transformer", labels=data.labels, metrics={}, write_files=lambda _: None,
                                   is_main=False)  # fmt: skip
-        reporter.progress({"phase": "evaluating"})
+        reporter.progress({"phase": RunPhase.EVALUATING})
         metrics, thresholds = full_evaluation(data.val_texts, data.val_labels, outcome.val_probs, data.labels)
         fitted = None
-        reporter.progress({"phase": "baseline"})
+        reporter.progress({"phase": RunPhase.BASELINE})
         try:
             fitted = _fitted(data)
             base_metrics = _scorer(data)(fitted[1])[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.core.variants import ServingVariant
 from llm_trainer.ml.ensemble import is_offered
@@ -116,7 +117,9 @@ class NerSpec(TaskSpec):
         from llm_trainer.ml.tasks.ner.crf import CrfTagger, fit_crf, write_meta
         from llm_trainer.ml.tasks.ner.metrics import evaluate
 
-        reporter.progress({"phase": "training", "step": 0, "total_steps": 1, "train_size": len(data.train_texts)})
+        reporter.progress(
+            {"phase": RunPhase.TRAINING, "step": 0, "total_steps": 1, "train_size": len(data.train_texts)}
+        )
         started = time.monotonic()
         scratch = Path(tempfile.mkdtemp(prefix="ner-crf-"))
         path = fit_crf(data.train_texts, data.train_spans, scratch)
@@ -127,7 +130,7 @@ class NerSpec(TaskSpec):
         )
         metrics["train_seconds"] = round(time.monotonic() - started, 1)
         reporter.metric("eval", 1, 1.0, {k: metrics[k] for k in ("micro_f1", "macro_f1")})
-        reporter.progress({"phase": "saving", "step": 1, "epoch": 1.0, "elapsed_s": metrics["train_seconds"]})
+        reporter.progress({"phase": RunPhase.SAVING, "step": 1, "epoch": 1.0, "elapsed_s": metrics["train_seconds"]})
 
         def write_files(folder: Path) -> None:
             shutil.copyfile(path, folder / path.name)

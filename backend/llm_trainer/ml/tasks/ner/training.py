@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.core.run_status import RunPhase
 from llm_trainer.ml.tasks.ner.alignment import char_probs, decode, encode_windows, label_windows
 from llm_trainer.ml.tasks.ner.ensemble import attach_crf_ensemble
 from llm_trainer.ml.tasks.ner.spec import NerSplit
@@ -119,12 +120,12 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
 
     id2label = bio_labels(data.labels)
     label2id = {name: i for i, name in enumerate(id2label)}
-    reporter.progress({"phase": "loading_model", "base_model": job.base_model})
+    reporter.progress({"phase": RunPhase.LOADING_MODEL, "base_model": job.base_model})
     tokenizer, model = load_base_for_tokens(
         job.base_model,
         id2label,
         job.cache_dir,
-        progress=lambda info: reporter.progress({"phase": "loading_model", "loading": info}),
+        progress=lambda info: reporter.progress({"phase": RunPhase.LOADING_MODEL, "loading": info}),
         train_texts=data.train_texts,
     )
     if cfg.freeze_embeddings:
@@ -160,7 +161,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
     total_steps = max(1, int(max(1, -(-len(train_ds) // effective_batch)) * cfg.epochs))
     reporter.progress(
         {
-            "phase": "training",
+            "phase": RunPhase.TRAINING,
             "step": 0,
             "total_steps": total_steps,
             "max_length": max_length,
@@ -200,7 +201,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
             kind="transformer", labels=data.labels, metrics={}, write_files=lambda _: None, is_main=False
         )
 
-    reporter.progress({"phase": "evaluating"})
+    reporter.progress({"phase": RunPhase.EVALUATING})
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).float()
     tagger = TokenTagger(tokenizer, model, max_length)
     windows, probs = tagger.token_probs(data.val_texts)
@@ -209,7 +210,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
         budget.actual_s = round(time.monotonic() - started, 1)
         reporter.progress({"time_budget": budget.model_dump(mode="json")})
     metrics = evaluate(data.val_texts, data.val_spans, [s for s, _ in tagged], data.labels, [sc for _, sc in tagged])
-    reporter.progress({"phase": "baseline"})
+    reporter.progress({"phase": RunPhase.BASELINE})
     crf = _fit_crf(data)
     metrics["baseline"] = _crf_summary(data, crf)
     metrics.update(
