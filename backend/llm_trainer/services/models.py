@@ -46,10 +46,10 @@ def key_metrics(version: ModelVersion) -> dict[str, float]:
     for k in dict.fromkeys((*get_spec(version.task).headline_metrics, "accuracy", "macro_f1")):
         if isinstance(baseline.get(k), int | float):
             out[f"baseline_{k}"] = float(baseline[k])
-    primary = get_spec(version.task).primary_metric
-    blended = (metrics.get("ensemble") or {}).get("metrics") or {}
-    if is_offered(metrics) and isinstance(blended.get(primary), int | float):
-        out[f"ensemble_{primary}"] = float(blended[primary])  # what the version answers with when it serves the blend
+    blended = ((metrics.get("ensemble") or {}).get("metrics") or {}) if is_offered(metrics) else {}
+    for k in dict.fromkeys((get_spec(version.task).primary_metric, "macro_f1")):
+        if isinstance(blended.get(k), int | float):
+            out[f"ensemble_{k}"] = float(blended[k])  # what the version answers with when it serves the blend
     return out
 
 

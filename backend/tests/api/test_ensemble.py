@@ -22,6 +22,7 @@ def test_an_ensemble_that_beat_the_model_is_offered_and_answers_with_the_blended
     assert detail["metrics"]["ensemble"]["metrics"]["accuracy"] == 0.95 and detail["serving_variant"] == "pytorch"
     listed = next(m for m in client.get("/api/models").json() if m["id"] == version)
     assert listed["key_metrics"]["ensemble_accuracy"] == 0.95  # the lists show it once the blend answers
+    assert "ensemble_macro_f1" in listed["key_metrics"]
 
     model = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
     assert model["variant"] == "pytorch" and model["ensemble"] is None

@@ -84,12 +84,19 @@ export function baselineKind(task: TaskKind | string | undefined): 'tfidf' | 'cr
   return taskUi(task).baselineKind ?? 'tfidf'
 }
 
-/** A version's key metric for what answers its predictions: its blend with the baseline's when it serves that. */
-export function answeringMetric(m: Pick<ModelSummary, 'task' | 'key_metrics' | 'serving_variant'>): { key: string; value: number | undefined; blended: boolean } {
-  const key = taskUi(m.task).metric
+type Listed = Pick<ModelSummary, 'task' | 'key_metrics' | 'serving_variant'>
+
+/** A version's `key` metric for what answers its predictions: its blend with the baseline's when it serves that. */
+export function answeringValue(m: Listed, key: string): { value: number | undefined; blended: boolean } {
   const blend = m.key_metrics[`ensemble_${key}`]
   const blended = m.serving_variant === 'ensemble' && blend !== undefined
-  return { key, value: blended ? blend : m.key_metrics[key], blended }
+  return { value: blended ? blend : m.key_metrics[key], blended }
+}
+
+/** The task's key metric of what answers a version's predictions. */
+export function answeringMetric(m: Listed): { key: string; value: number | undefined; blended: boolean } {
+  const key = taskUi(m.task).metric
+  return { key, ...answeringValue(m, key) }
 }
 
 /** A version's metric as shown: percentages for shares, plain numbers for losses and perplexities. */

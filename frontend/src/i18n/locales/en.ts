@@ -521,6 +521,7 @@ const en: typeof zhCN = {
       baseline_micro_recall: 'Baseline micro recall',
       ensemble_accuracy: 'Ensemble accuracy',
       ensemble_micro_f1: 'Ensemble micro-F1',
+      ensemble_macro_f1: 'Ensemble macro-F1',
     },
     vsBase: 'Against the base model',
     generation: {

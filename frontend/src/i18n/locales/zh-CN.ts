@@ -519,6 +519,7 @@ export default {
       baseline_micro_recall: '基线微平均召回率',
       ensemble_accuracy: '集成准确率',
       ensemble_micro_f1: '集成微平均 F1',
+      ensemble_macro_f1: '集成宏平均 F1',
     },
     vsBase: '与基座模型对比',
     generation: {
