@@ -143,6 +143,14 @@ def test_ner_upload_train_metrics_and_entities_highlighted_at_their_offsets(page
     expect(page.locator("[data-test=baseline]")).to_contain_text("逐字 CRF")
     expect(page.get_by_text("与 CRF 基线集成")).to_be_visible()
     expect(page.locator("[data-test=ensemble]")).to_contain_text("CRF 基线")
+    # The versions list names NER's key metric (entity micro-F1, not accuracy), of whichever variant answers.
+    listed = httpx.get(f"{server}/api/models/{version}", timeout=10).json()
+    blended = listed["serving_variant"] == "ensemble"
+    value = listed["key_metrics"]["ensemble_micro_f1" if blended else "micro_f1"]
+    page.goto("/versions")
+    cell = page.locator("[data-test=models-table] [data-test=key-metric]").first
+    expect(cell).to_contain_text(f"{value * 100:.1f}%")
+    expect(cell).to_contain_text("微平均 F1 · 集成" if blended else "微平均 F1")
 
     text = "我叫李四，住在杭州。"
     page.goto(f"/inference?model={version}")
