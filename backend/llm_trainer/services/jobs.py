@@ -364,7 +364,7 @@ class JobDispatcher:
     def _requeue(self, job_id: int) -> None:
         """A job its handler gave up on because this process stops: queued again, for this or the next server."""
         with session_scope(self.factory) as session:
-            if jobs_repo.transition(session, job_id, JobStatus.RUNNING, JobStatus.QUEUED, owner=self.owner):
+            if jobs_repo.give_back(session, job_id, self.owner):
                 self._ended(session, job_id)
                 log.warning("job %s: the server is stopping; queued again", job_id)
 

@@ -67,6 +67,19 @@ def claim(session: Session, job_id: int, owner: str, *, limit: int | None = None
     return session.execute(stmt).rowcount == 1
 
 
+def give_back(session: Session, job_id: int, owner: str) -> bool:
+    """Running -> queued for a job its owner stops on purpose (server shutdown): the claim is undone, attempts too,
+    so the restart policy's count of deaths stays what it was."""
+    check_transition(JobStatus.RUNNING, JobStatus.QUEUED)
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value, Job.owner == owner)
+        .values(status=JobStatus.QUEUED.value, owner="", started_at=None, heartbeat_at=None, attempts=Job.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
 def heartbeat(session: Session, job_id: int, owner: str, progress: dict[str, object] | None = None) -> bool:
     """Record that the owner is alive; False when the job is no longer this owner's running job."""
     values: dict[str, object] = {"heartbeat_at": _now()}
