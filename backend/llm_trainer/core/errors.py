@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class Stopping(Exception):  # noqa: N818 - a state, not a failure: the job goes back to the queue
+class Stopping(Exception):
     """Work given up because its process is shutting down; the job runs again from the queue, it did not fail."""
 
 
