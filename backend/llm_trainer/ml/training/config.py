@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llm_trainer.ml.training.data import HEAD_TAIL_ENOUGH
+from llm_trainer.ml.training.data import HEAD_TAIL_ENOUGH, WHOLE_TEXT_CPU_CAP
 
 
 class TrainingConfig(BaseModel):
@@ -33,9 +33,11 @@ class TrainingConfig(BaseModel):
         ge=8,
         le=8192,
         description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
-        f"percentile, capped at the model's limit and, on CPU with head_tail truncation, at {HEAD_TAIL_ENOUGH} (the "
-        "share of truncated texts is reported).",
-        json_schema_extra={"x-help-values": {"cap": HEAD_TAIL_ENOUGH}},  # the UI's translated help names the cap
+        f"percentile (multi-label: the longest text, on CPU at most {WHOLE_TEXT_CPU_CAP}), capped at the model's "
+        f"limit and, on CPU with head_tail truncation, at {HEAD_TAIL_ENOUGH} (the share of truncated texts is "
+        "reported).",
+        # the UI's translated help names the caps
+        json_schema_extra={"x-help-values": {"cap": HEAD_TAIL_ENOUGH, "whole": WHOLE_TEXT_CPU_CAP}},
     )
     truncation: Literal["head", "head_tail"] = Field(
         "head_tail",

@@ -99,17 +99,23 @@ def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
 HEAD_TAIL_ENOUGH = 128
 
 
-def choose_max_length(lengths: Sequence[int], limit: int, requested: int | None, auto_cap: int | None = None) -> int:
-    """`requested` capped at `limit`, or the 95th percentile of `lengths` rounded up to a multiple of 8 (at most
-    `auto_cap`)."""
+# Multi-label runs read every training text whole (a label can rest on any sentence); on a CPU up to this many tokens.
+WHOLE_TEXT_CPU_CAP = 256
+
+
+def choose_max_length(
+    lengths: Sequence[int], limit: int, requested: int | None, auto_cap: int | None = None, coverage: float = 0.95
+) -> int:
+    """`requested` capped at `limit`, or the length that reads `coverage` of the texts whole (the 95th percentile by
+    default, 1.0 = the longest), rounded up to a multiple of 8 (at most `auto_cap`)."""
     if requested:
         return min(requested, limit)
     limit = min(limit, auto_cap) if auto_cap else limit
     if not lengths:
         return min(128, limit)
     ordered = sorted(lengths)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return max(8, min(limit, -(-p95 // 8) * 8))
+    covered = ordered[min(len(ordered) - 1, int(coverage * len(ordered)))]
+    return max(8, min(limit, -(-covered // 8) * 8))
 
 
 def truncation_share(lengths: Sequence[int], max_length: int) -> float:

@@ -22,6 +22,7 @@ from llm_trainer.ml.training.budget import (
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import (
     HEAD_TAIL_ENOUGH,
+    WHOLE_TEXT_CPU_CAP,
     EncodedDataset,
     Split,
     choose_max_length,
@@ -583,7 +584,11 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     train_lengths = token_lengths(tokenizer, job.split.train_texts)
     val_lengths = token_lengths(tokenizer, job.split.val_texts)
     auto_cap = HEAD_TAIL_ENOUGH if device == "cpu" and cfg.truncation == "head_tail" else None
-    max_length = choose_max_length(train_lengths, limit, cfg.max_length, auto_cap)
+    coverage = 0.95
+    if job.multi_label:  # a label can rest on any sentence: read whole texts (the TF-IDF baseline reads them too)
+        coverage = 1.0
+        auto_cap = WHOLE_TEXT_CPU_CAP if device == "cpu" else None  # above head_tail's cap: the middle counts too
+    max_length = choose_max_length(train_lengths, limit, cfg.max_length, auto_cap, coverage)
     budget = time_budget(job, model, tokenizer, target, (train_lengths, val_lengths), max_length, ctx, reporter)
     if budget:
         max_length = budget.max_length

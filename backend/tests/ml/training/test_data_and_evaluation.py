@@ -111,3 +111,9 @@ def test_counting_long_texts_does_not_log_the_indexing_errors_warning(tiny_model
         lengths = token_lengths(tokenizer, ["好吃" * 40])
     assert lengths[0] > 16  # really counted past the limit
     assert "Token indices sequence length" not in caplog.text
+
+
+def test_whole_text_coverage_reads_the_longest_text_up_to_the_cap():
+    lengths = list(range(1, 101))
+    assert choose_max_length(lengths, limit=512, requested=None, coverage=1.0) == 104  # 100, rounded up to 8
+    assert choose_max_length(list(range(100, 600)), limit=512, requested=None, auto_cap=256, coverage=1.0) == 256

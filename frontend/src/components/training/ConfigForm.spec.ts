@@ -12,7 +12,7 @@ const SCHEMA: JsonSchema = {
     epochs: { type: 'number', default: 3, exclusiveMinimum: 0, maximum: 100, description: 'Passes over the data.' },
     learning_rate: { type: 'number', default: 0.0001, exclusiveMinimum: 0, maximum: 0.01 },
     seed: { type: 'integer', default: 42, minimum: 0 },
-    max_length: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }], default: null, 'x-help-values': { cap: 160 } },
+    max_length: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }], default: null, 'x-help-values': { cap: 160, whole: 320 } },
     brand_new_field: { type: 'string', default: '', title: 'Brand New Field', description: 'Added by the server.' },
   },
 }
@@ -30,6 +30,7 @@ describe('ConfigForm', () => {
   it("names the server's CPU length cap in the translated help, not a number of its own", () => {
     const w = mountWith(ConfigForm, { props: { schema: SCHEMA, modelValue: schemaDefaults(SCHEMA) } })
     expect(w.find('[data-field=max_length] .help').attributes('aria-label')).toContain('最多 160')
+    expect(w.find('[data-field=max_length] .help').attributes('aria-label')).toContain('多标签任务读完整文本，CPU 上最多 320')
   })
 
   it('emits the whole config with the edited value', async () => {
