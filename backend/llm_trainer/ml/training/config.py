@@ -34,8 +34,8 @@ class TrainingConfig(BaseModel):
         le=8192,
         description="Longest input in tokens; longer texts are truncated. Empty = the training texts' 95th "
         f"percentile (multi-label: the longest text, on CPU at most {WHOLE_TEXT_CPU_CAP}), capped at the model's "
-        f"limit and, on CPU with head_tail truncation, at {HEAD_TAIL_ENOUGH} (the share of truncated texts is "
-        "reported).",
+        f"limit and, on CPU with head_tail truncation (other tasks), at {HEAD_TAIL_ENOUGH} (the share of truncated "
+        "texts is reported).",
         # the UI's translated help names the caps
         json_schema_extra={"x-help-values": {"cap": HEAD_TAIL_ENOUGH, "whole": WHOLE_TEXT_CPU_CAP}},
     )
