@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 VALIDATION_SPLIT_NAMES = frozenset({"validation", "valid", "val", "dev", "test", "eval"})
 
@@ -39,6 +41,29 @@ def _is_int(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def hold_out(items: Sequence[tuple[T, str | None]], config: Any, what: str) -> tuple[list[T], list[T]]:
+    """(training, validation) parts of (item, split mark) pairs: the marks (validation_source=dataset) or a seeded
+    random `validation_ratio` of the items (at least one; not stratified); ValueError naming `what` if one is empty."""
+    if config.validation_source == "dataset":
+        train = [x for x, s in items if (s or "").lower() not in VALIDATION_SPLIT_NAMES]
+        val = [x for x, s in items if (s or "").lower() in VALIDATION_SPLIT_NAMES]
+        fix = f"mark some {what} as validation or use validation_source=split"
+    else:
+        from sklearn.model_selection import train_test_split
+
+        xs = [x for x, _ in items]
+        n_val = max(1, round(len(xs) * config.validation_ratio))
+        train, val = (
+            train_test_split(xs, test_size=n_val, random_state=config.seed, shuffle=True)
+            if len(xs) > n_val
+            else (xs, [])
+        )
+        fix = f"add {what}"
+    if not train or not val:
+        raise ValueError(f"too few {what} for a training and a validation part; {fix}")
+    return list(train), list(val)
 
 
 def split_rows(rows: Sequence[tuple[str, str, str | None]], *, source: str, ratio: float, seed: int) -> Split:

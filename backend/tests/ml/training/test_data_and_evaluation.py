@@ -11,6 +11,7 @@ from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.training.data import (
     choose_max_length,
     class_weights,
+    hold_out,
     label_order,
     split_rows,
     token_lengths,
@@ -33,6 +34,19 @@ def test_dataset_split_marks_are_used_and_missing_ones_are_explained():
     assert split.val_texts == ["行", "差"] and split.train_texts == ["好", "坏"]
     with pytest.raises(ValueError, match="validation_source=split"):
         split_rows([(t, lbl, None) for t, lbl, _ in rows], source="dataset", ratio=0.2, seed=0)
+
+
+def test_unstratified_hold_out_uses_marks_or_a_seeded_share_and_says_how_to_fix_an_empty_part():
+    marked = [("a", "train"), ("b", "dev"), ("c", None), ("d", "TEST")]
+    assert hold_out(marked, TrainingConfig(validation_source="dataset"), "texts") == (["a", "c"], ["b", "d"])
+    with pytest.raises(ValueError, match="mark some texts as validation"):
+        hold_out([(x, None) for x, _ in marked], TrainingConfig(validation_source="dataset"), "texts")
+    items = [(i, None) for i in range(50)]
+    train, val = hold_out(items, TrainingConfig(validation_ratio=0.2, seed=3), "rows")
+    assert len(val) == 10 and sorted(train + val) == list(range(50))
+    assert hold_out(items, TrainingConfig(validation_ratio=0.2, seed=3), "rows") == (train, val)
+    with pytest.raises(ValueError, match="too few conversations.*add conversations"):
+        hold_out([("only", None)], TrainingConfig(), "conversations")
 
 
 def test_single_row_label_is_refused_with_its_name():

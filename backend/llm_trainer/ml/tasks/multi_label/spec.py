@@ -15,7 +15,7 @@ from llm_trainer.core.tasks import TaskKind
 from llm_trainer.ml.ensemble import attach_ensemble
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, check_validation_marks, invalid
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
-from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES, Split
+from llm_trainer.ml.training.data import Split, hold_out
 
 log = logging.getLogger("llm_trainer.worker")
 MULTI_LABEL = "multi_label_classification"
@@ -29,18 +29,7 @@ def _label_set(row: TaskRow) -> list[str]:
 
 def split_multi_label(rows: Sequence[TaskRow], config: Any) -> Split:
     """Random hold-out of `validation_ratio` (no stratification over label sets), or the rows' own split marks."""
-    items = [(r.text, _label_set(r), r.split) for r in rows]
-    if config.validation_source == "dataset":
-        train = [(t, ls) for t, ls, s in items if (s or "").lower() not in VALIDATION_SPLIT_NAMES]
-        val = [(t, ls) for t, ls, s in items if (s or "").lower() in VALIDATION_SPLIT_NAMES]
-    else:
-        from sklearn.model_selection import train_test_split
-
-        pairs = [(t, ls) for t, ls, _ in items]
-        n_val = max(1, round(len(pairs) * config.validation_ratio))
-        train, val = train_test_split(pairs, test_size=n_val, random_state=config.seed, shuffle=True)
-    if not train or not val:
-        raise ValueError("too few rows for a training and a validation part; add rows or use validation_source=split")
+    train, val = hold_out([((r.text, _label_set(r)), r.split) for r in rows], config, "rows")
     labels = sorted({name for _, ls in train + val for name in ls})
     return Split([t for t, _ in train], [ls for _, ls in train], [t for t, _ in val], [ls for _, ls in val], labels)
 

@@ -18,7 +18,7 @@ from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
-from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
+from llm_trainer.ml.training.data import hold_out
 
 log = logging.getLogger("llm_trainer.worker")
 CRF = ServingVariant.CRF.value
@@ -49,18 +49,7 @@ def row_spans(row: TaskRow) -> Spans:
 
 def split_ner(rows: Sequence[TaskRow], config: Any) -> NerSplit:
     """Random hold-out of `validation_ratio`, or the rows' own split marks (validation_source=dataset)."""
-    items = [(r.text, row_spans(r), r.split) for r in rows]
-    if config.validation_source == "dataset":
-        train = [(t, s) for t, s, sp in items if (sp or "").lower() not in VALIDATION_SPLIT_NAMES]
-        val = [(t, s) for t, s, sp in items if (sp or "").lower() in VALIDATION_SPLIT_NAMES]
-    else:
-        from sklearn.model_selection import train_test_split
-
-        pairs = [(t, s) for t, s, _ in items]
-        n_val = max(1, round(len(pairs) * config.validation_ratio))
-        train, val = train_test_split(pairs, test_size=n_val, random_state=config.seed, shuffle=True)
-    if not train or not val:
-        raise ValueError("too few texts for a training and a validation part; add texts or use validation_source=split")
+    train, val = hold_out([((r.text, row_spans(r)), r.split) for r in rows], config, "texts")
     types = sorted({lb for _, spans in train + val for _, _, lb in spans})
     return NerSplit([t for t, _ in train], [s for _, s in train], [t for t, _ in val], [s for _, s in val], types)
 
