@@ -13,7 +13,7 @@ from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import check_count
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
-from llm_trainer.ml.training.data import hold_out
+from llm_trainer.ml.training.data import VALIDATION_SPLIT_NAMES
 
 PYTORCH = "pytorch"
 BASE = "base"  # the base model without the adapter: the side-by-side comparison
@@ -21,11 +21,24 @@ ROLES = ("system", "user", "assistant")
 
 
 def split_conversations(rows: Sequence[TaskRow], config: Any) -> Any:
-    """Random hold-out of `validation_ratio` (at least one), or the rows' own split marks."""
+    """Random hold-out of `validation_ratio` (at least one), or the rows' own split marks. Its own shuffle, not
+    `hold_out`'s: a changed split would change what existing generation runs and their checks were trained on."""
     from llm_trainer.ml.tasks.generation.training import ChatSplit
 
     items = [(json.loads(r.annotation) if isinstance(r.annotation, str) else r.annotation, r.split) for r in rows]
-    train, val = hold_out(items, config, "conversations")
+    if config.validation_source == "dataset":
+        train = [c for c, s in items if (s or "").lower() not in VALIDATION_SPLIT_NAMES]
+        val = [c for c, s in items if (s or "").lower() in VALIDATION_SPLIT_NAMES]
+    else:
+        import random
+
+        order = list(range(len(items)))
+        random.Random(config.seed).shuffle(order)
+        n_val = max(1, round(len(items) * config.validation_ratio))
+        val = [items[i][0] for i in order[:n_val]]
+        train = [items[i][0] for i in order[n_val:]]
+    if not train or not val:
+        raise ValueError("too few conversations for a training and a validation part; add examples")
     return ChatSplit(train, val, [])
 
 

@@ -5,10 +5,8 @@ The report adds `multi_label`: the form and separator found, labels per text, la
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,14 +15,14 @@ from llm_trainer.core.errors import InvalidInput
 from llm_trainer.datafiles.columns import (
     LABEL_NAMES,
     SPLIT_NAMES,
-    SPLITS,
     TEXT_NAMES,
     ColumnChoice,
     normalize_split,
     resolve_column,
 )
 from llm_trainer.datafiles.reader import open_table
-from llm_trainer.datafiles.validate import issue, length_stats, normalize_label
+from llm_trainer.datafiles.tally import RARE_LABEL_EXAMPLES, AnnotationTally
+from llm_trainer.datafiles.validate import MAX_EXAMPLES, normalize_label
 from llm_trainer.ml.tasks.classification.data import table_source
 from llm_trainer.ml.tasks.spec import Ingest
 
@@ -32,8 +30,6 @@ MULTI_LABEL_NAMES = ("labels", *LABEL_NAMES, "aspects", "tags", "标签们", "�
 SEPARATORS = ("|", "，", "、", ";", "；", ",")  # tried in this order when counts tie: "|" is the least ambiguous
 SAMPLE_ROWS = 500
 BINARY_VALUES = {"0", "1", "0.0", "1.0", "true", "false", ""}
-RARE_LABEL_EXAMPLES = 10
-MAX_EXAMPLES = 20
 TOP_PAIRS = 30
 DISPLAY_JOIN = "|"
 
@@ -56,35 +52,20 @@ def wide_columns(table: Any, exclude: set[str]) -> list[str]:
     return [c for c in columns if values[c] and values[c] <= BINARY_VALUES and values[c] - {""}]
 
 
-class MultiLabelValidator:
+class MultiLabelValidator(AnnotationTally):
     """Cleans (text, label set) rows; duplicates with the same set are dropped, with another set are conflicts."""
 
     def __init__(self, text_index: int, split_index: int | None, parse: Any, label_column: str):
+        super().__init__()
         self._text_index, self._split_index, self._parse = text_index, split_index, parse
         self._label_column = label_column
-        self.rows_read = 0
-        self.rows_kept = 0
-        self.dropped = {"empty_text": 0, "empty_label": 0, "duplicate": 0, "malformed": 0}
-        self._malformed_rows: list[int] = []
-        self._seen: dict[int, tuple[int, frozenset[str]]] = {}
-        self._conflicts: dict[int, dict[str, Any]] = {}
-        self.conflict_rows = 0
-        self._counts: Counter[str] = Counter()
-        self._per_text: Counter[int] = Counter()
         self._pairs: Counter[tuple[str, str]] = Counter()
-        self._split_counts = dict.fromkeys(SPLITS, 0)
-        self._lengths = array("I")
-        self._sha = hashlib.sha256()
-        self._label_changes: dict[str, str] = {}
 
     def add(self, cells: list[str]) -> tuple | None:
         idx = self.rows_read
         self.rows_read += 1
         if len(cells) <= self._text_index:
-            self.dropped["malformed"] += 1
-            if len(self._malformed_rows) < MAX_EXAMPLES:
-                self._malformed_rows.append(idx)
-            return None
+            return self._malformed(idx)
         text = cells[self._text_index].strip()
         if not text:
             self.dropped["empty_text"] += 1
@@ -137,17 +118,6 @@ class MultiLabelValidator:
         self._per_text[len(ordered)] -= 1
         self._pairs.subtract(itertools.combinations(ordered, 2))
 
-    def label_counts(self) -> dict[str, int]:
-        return dict(sorted(((k, v) for k, v in self._counts.items() if v > 0), key=lambda p: (-p[1], p[0])))
-
-    @property
-    def content_hash(self) -> str:
-        return self._sha.hexdigest()
-
-    @property
-    def conflict_first_idxs(self) -> list[int]:
-        return [c["first_idx"] for c in self._conflicts.values()]
-
     def finish(self) -> dict[str, Any]:
         counts = self.label_counts()
         if self.rows_kept == 0:
@@ -166,51 +136,15 @@ class MultiLabelValidator:
             )
         trainable = self.rows_kept - self.conflict_rows
         rare = {k: v for k, v in counts.items() if v < RARE_LABEL_EXAMPLES}
-        warnings = []
-        if rare:
-            warnings.append(
-                issue(
-                    "rare_labels",
-                    f"{len(rare)} label(s) have fewer than {RARE_LABEL_EXAMPLES} texts ({', '.join(rare)}); the model "
-                    "will hardly learn them. Add examples.",
-                    labels=rare,
-                )
-            )
-        if self._conflicts:
-            warnings.append(
-                issue(
-                    "label_conflicts",
-                    f"{len(self._conflicts)} text(s) appear with different label sets; their {self.conflict_rows} "
-                    "rows are kept for review but left out of training. Fix the labels in the file.",
-                    texts=len(self._conflicts),
-                    rows=self.conflict_rows,
-                )
-            )
+        examples = [
+            {"text": c["text"], "labels": [DISPLAY_JOIN.join(ls) for ls in c["labels"]], "first_idx": c["first_idx"]}
+            for c in list(self._conflicts.values())[:MAX_EXAMPLES]
+        ]
+        warnings = self._shared_warnings(counts, "label(s)", "label sets")
         pairs = [{"labels": list(p), "count": n} for p, n in self._pairs.most_common(TOP_PAIRS) if n > 0]
         per_text = {str(k): v for k, v in sorted(self._per_text.items()) if v > 0}
         return {
-            "rows_read": self.rows_read,
-            "rows_kept": self.rows_kept,
-            "trainable_rows": trainable,
-            "dropped": dict(self.dropped),
-            "malformed_rows": self._malformed_rows,
-            "conflicts": {
-                "texts": len(self._conflicts),
-                "rows": self.conflict_rows,
-                "examples": [
-                    {
-                        "text": c["text"],
-                        "labels": [DISPLAY_JOIN.join(ls) for ls in c["labels"]],
-                        "first_idx": c["first_idx"],
-                    }
-                    for c in list(self._conflicts.values())[:MAX_EXAMPLES]
-                ],
-            },  # fmt: skip
-            "labels_normalised": [],
-            "label_counts": counts,
-            "split_counts": {k: v for k, v in self._split_counts.items() if v} if self._split_index is not None else {},
-            "text_length": length_stats(self._lengths),
-            "warnings": warnings,
+            **self._report(counts, examples, self._split_index is not None, warnings),
             "multi_label": {
                 "labels_per_text": per_text,
                 "mean_labels_per_text": round(sum(int(k) * v for k, v in per_text.items()) / max(trainable, 1), 3),

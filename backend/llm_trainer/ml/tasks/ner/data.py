@@ -7,7 +7,6 @@ Texts are stored exactly as read (never trimmed): offsets point into them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from array import array
 from collections import Counter
@@ -18,13 +17,13 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
 from llm_trainer.datafiles import limits
-from llm_trainer.datafiles.columns import SPLITS, normalize_split
+from llm_trainer.datafiles.columns import normalize_split
 from llm_trainer.datafiles.reader import detect_encoding, numbered_objects, open_table
-from llm_trainer.datafiles.validate import issue, length_stats, normalize_label
+from llm_trainer.datafiles.tally import AnnotationTally
+from llm_trainer.datafiles.validate import MAX_EXAMPLES, issue, length_stats, normalize_label
 from llm_trainer.ml.tasks.ner.tags import detect_scheme, is_valid_tag, summary, tags_to_spans
 from llm_trainer.ml.tasks.spec import Ingest
 
-MAX_EXAMPLES = 20
 MAX_LINES = 200  # refused line numbers listed in the report
 CONLL_SAMPLE_LINES = 2000
 JSON_FORMATS = ("jsonl", "json")
@@ -222,28 +221,17 @@ def open_records(path: Path, filename: str) -> tuple[Iterator[NerRecord], dict[s
 # --- validation ------------------------------------------------------------------------------------------------
 
 
-class NerValidator:
+class NerValidator(AnnotationTally):
     """Checks spans (in range, non-overlapping, matching their mention), de-duplicates texts, counts entities."""
 
     def __init__(self) -> None:
-        self.rows_read = 0
-        self.rows_kept = 0
-        self.dropped = {"empty_text": 0, "empty_label": 0, "duplicate": 0, "malformed": 0}
-        self._malformed_rows: list[int] = []
+        super().__init__()
         self.refused: Counter[str] = Counter()
         self._refused_lines: list[int] = []
         self._refused_examples: list[dict[str, Any]] = []
-        self._seen: dict[int, tuple[int, str]] = {}
-        self._conflicts: dict[int, dict[str, Any]] = {}
-        self.conflict_rows = 0
-        self._counts: Counter[str] = Counter()
-        self._per_text: Counter[int] = Counter()
         self._entity_lengths = array("I")
-        self._lengths = array("I")
-        self._split_counts = dict.fromkeys(SPLITS, 0)
         self._has_split = False
         self.without_entities = 0
-        self._sha = hashlib.sha256()
         self.line_of_idx: list[int] = []
 
     def _refuse(self, record: NerRecord, code: str, message: str) -> None:
@@ -301,9 +289,7 @@ class NerValidator:
         idx = self.rows_read
         self.rows_read += 1
         if record.error:
-            self.dropped["malformed"] += 1
-            if len(self._malformed_rows) < MAX_EXAMPLES:
-                self._malformed_rows.append(idx)
+            self._malformed(idx)
             self._refuse(record, "malformed", f"line {record.line}: {record.error}")
             return None
         if not record.text.strip():
@@ -357,17 +343,6 @@ class NerValidator:
         self._per_text[len(spans)] -= 1
         self.without_entities -= not spans
 
-    def label_counts(self) -> dict[str, int]:
-        return dict(sorted(((k, v) for k, v in self._counts.items() if v > 0), key=lambda p: (-p[1], p[0])))
-
-    @property
-    def content_hash(self) -> str:
-        return self._sha.hexdigest()
-
-    @property
-    def conflict_first_idxs(self) -> list[int]:
-        return [c["first_idx"] for c in self._conflicts.values()]
-
     def finish(self) -> dict[str, Any]:
         counts = self.label_counts()
         refused = sum(self.refused.values())
@@ -386,7 +361,6 @@ class NerValidator:
                 code="too_few_labels",
                 details={"labels": counts},
             )
-        trainable = self.rows_kept - self.conflict_rows
         warnings = []
         if refused:
             warnings.append(
@@ -401,42 +375,13 @@ class NerValidator:
                     counts=dict(self.refused),
                 )
             )
-        rare = {k: v for k, v in counts.items() if v < 10}
-        if rare:
-            warnings.append(
-                issue(
-                    "rare_labels",
-                    f"{len(rare)} entity type(s) have fewer than 10 examples ({', '.join(rare)}); the model will "
-                    "hardly learn them. Add examples.",
-                    labels=rare,
-                )
-            )
-        if self._conflicts:
-            warnings.append(
-                issue(
-                    "label_conflicts",
-                    f"{len(self._conflicts)} text(s) appear with different entities; their {self.conflict_rows} rows "
-                    "are kept for review but left out of training. Fix the annotations in the file.",
-                    texts=len(self._conflicts),
-                    rows=self.conflict_rows,
-                )
-            )
+        warnings += self._shared_warnings(counts, "entity type(s)", "entities")
         examples = []
         for c in list(self._conflicts.values())[:MAX_EXAMPLES]:
             labels = [summary([(0, 0, s["label"]) for s in json.loads(a)]) or "—" for a in c["annotations"]]
             examples.append({"text": c["text"], "labels": labels, "first_idx": c["first_idx"]})
         return {
-            "rows_read": self.rows_read,
-            "rows_kept": self.rows_kept,
-            "trainable_rows": trainable,
-            "dropped": dict(self.dropped),
-            "malformed_rows": self._malformed_rows,
-            "conflicts": {"texts": len(self._conflicts), "rows": self.conflict_rows, "examples": examples},
-            "labels_normalised": [],
-            "label_counts": counts,
-            "split_counts": {k: v for k, v in self._split_counts.items() if v} if self._has_split else {},
-            "text_length": length_stats(self._lengths),
-            "warnings": warnings,
+            **self._report(counts, examples, self._has_split, warnings),
             "ner": {
                 "entity_counts": counts,
                 "entities": sum(counts.values()),
