@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from array import array
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -34,31 +35,96 @@ def normalize_label(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).strip()
 
 
-class DatasetValidator:
+RARE_LABEL_EXAMPLES = 10
+
+
+class RowTally:
+    """What every validator of labelled rows keeps: kept and dropped rows, `_seen` (text hash -> its first row),
+    `_conflicts` (texts seen with different annotations: kept for review, left out of training and of `_counts`),
+    label counts, lengths and the content hash. Tasks add their checks and their own report section."""
+
+    def __init__(self) -> None:
+        self.rows_read = 0
+        self.rows_kept = 0
+        self.dropped = {"empty_text": 0, "empty_label": 0, "duplicate": 0, "malformed": 0}
+        self._malformed_rows: list[int] = []
+        self._seen: dict[int, Any] = {}  # hash(text) -> the first row and its annotation, as each task packs them
+        self._conflicts: dict[int, dict[str, Any]] = {}
+        self.conflict_rows = 0
+        self._counts: Counter[str] = Counter()
+        self._per_text: Counter[int] = Counter()
+        self._split_counts = dict.fromkeys(SPLITS, 0)
+        self._lengths = array("I")
+        self._sha = hashlib.sha256()
+
+    def _malformed(self, idx: int) -> None:
+        self.dropped["malformed"] += 1
+        if len(self._malformed_rows) < MAX_EXAMPLES:
+            self._malformed_rows.append(idx)
+
+    def label_counts(self) -> dict[str, int]:
+        return dict(sorted(((k, v) for k, v in self._counts.items() if v > 0), key=lambda p: (-p[1], p[0])))
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the kept, normalised (text, annotation) rows in file order: identifies the data for lineage."""
+        return self._sha.hexdigest()
+
+    @property
+    def conflict_first_idxs(self) -> list[int]:
+        """File idx of the first row of each conflicting text: it was stored before the conflict showed up."""
+        return [c["first_idx"] for c in self._conflicts.values()]
+
+    def _shared_warnings(self, counts: dict[str, int], what: str, annotations: str) -> list[dict[str, Any]]:
+        """Rare labels (`what`: "label(s)", "entity type(s)") and texts seen with different `annotations`."""
+        warnings = []
+        rare = {k: v for k, v in counts.items() if v < RARE_LABEL_EXAMPLES}
+        if rare:
+            warnings.append(few_examples_warning("rare_labels", rare, what, RARE_LABEL_EXAMPLES))
+        if self._conflicts:
+            warnings.append(conflict_warning(len(self._conflicts), self.conflict_rows, annotations))
+        return warnings
+
+    def _report(
+        self,
+        counts: dict[str, int],
+        examples: list[dict[str, Any]],
+        has_split: bool,
+        warnings: list[dict[str, Any]],
+        labels_normalised: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """The keys every validation report has; the caller adds its task's section."""
+        return {
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "trainable_rows": self.rows_kept - self.conflict_rows,
+            "dropped": dict(self.dropped),
+            "malformed_rows": self._malformed_rows,
+            "conflicts": {"texts": len(self._conflicts), "rows": self.conflict_rows, "examples": examples},
+            "labels_normalised": labels_normalised or [],
+            "label_counts": counts,
+            "split_counts": {k: v for k, v in self._split_counts.items() if v} if has_split else {},
+            "text_length": length_stats(self._lengths),
+            "warnings": warnings,
+        }
+
+
+class DatasetValidator(RowTally):
     """Accumulates statistics over rows; `add` returns the cleaned row to store, or None when it is dropped."""
 
     def __init__(self, choice: ColumnChoice):
         if choice.label_index is None:
             raise ValueError("a labelled dataset needs a label column")
         self._choice = choice
+        super().__init__()
         self._ncols_needed = 1 + max(choice.text_index, choice.label_index)
-        self.rows_read = 0
-        self.rows_kept = 0
-        self.dropped = {"empty_text": 0, "empty_label": 0, "duplicate": 0, "malformed": 0}
-        self._malformed_rows: list[int] = []
         self._raw_label_ids: dict[str, int] = {}  # raw cell -> label id (-1: empty)
         self._label_ids: dict[str, int] = {}  # normalised label -> id
         self._labels: list[str] = []
         self._label_counts: list[int] = []  # trainable rows per label id
         self._label_changes: list[dict[str, str]] = []
         self._split_cache: dict[str, str | None] = {}
-        self._split_counts = dict.fromkeys(SPLITS, 0)
         self._unknown_splits: dict[str, int] = {}
-        self._seen: dict[int, int] = {}  # hash(text) -> (first idx << LABEL_BITS) | label id
-        self._conflicts: dict[int, dict[str, Any]] = {}  # hash(text) -> {text, label ids, first idx}
-        self.conflict_rows = 0
-        self._lengths = array("I")
-        self._sha = hashlib.sha256()
 
     def add(self, cells: list[str]) -> CleanRow | None:
         """Clean one row of cells; None when it is dropped (counted in the report)."""
@@ -82,7 +148,7 @@ class DatasetValidator:
         prev = self._seen.get(h)
         conflict = False
         if prev is None:
-            self._seen[h] = (idx << LABEL_BITS) | lid
+            self._seen[h] = (idx << LABEL_BITS) | lid  # one int a row: (first idx, label id)
         elif h in self._conflicts:
             seen_labels = self._conflicts[h]["labels"]
             if lid in seen_labels:
@@ -110,16 +176,6 @@ class DatasetValidator:
         self._sha.update(f"{text}\t{label}\n".encode())
         return (idx, text, label, split, conflict)
 
-    @property
-    def conflict_first_idxs(self) -> list[int]:
-        """File idx of the first row of each conflicting text: it was stored before the conflict showed up."""
-        return [c["first_idx"] for c in self._conflicts.values()]
-
-    @property
-    def content_hash(self) -> str:
-        """sha256 of the kept, normalised (text, label) rows in file order: identifies the data for lineage."""
-        return self._sha.hexdigest()
-
     def label_counts(self) -> dict[str, int]:
         """Trainable rows per label, most frequent first."""
         pairs = [(self._labels[i], n) for i, n in enumerate(self._label_counts) if n > 0]
@@ -143,33 +199,12 @@ class DatasetValidator:
                 code="too_few_labels",
                 details={"labels": counts, "label_column": self._choice.label},
             )
+        examples = [
+            {"text": c["text"], "labels": [self._labels[i] for i in c["labels"]], "first_idx": c["first_idx"]}
+            for c in list(self._conflicts.values())[:MAX_EXAMPLES]
+        ]
         has_split = self._choice.split_index is not None
-        return {
-            "rows_read": self.rows_read,
-            "rows_kept": self.rows_kept,
-            "trainable_rows": self.rows_kept - self.conflict_rows,
-            "dropped": dict(self.dropped),
-            "malformed_rows": self._malformed_rows,
-            "conflicts": {
-                "texts": len(self._conflicts),
-                "rows": self.conflict_rows,
-                "examples": [
-                    {"text": c["text"], "labels": [self._labels[i] for i in c["labels"]], "first_idx": c["first_idx"]}
-                    for c in list(self._conflicts.values())[:MAX_EXAMPLES]
-                ],
-            },
-            "labels_normalised": self._label_changes[:MAX_EXAMPLES],
-            "label_counts": counts,
-            "split_counts": {k: v for k, v in self._split_counts.items() if v} if has_split else {},
-            "text_length": length_stats(self._lengths),
-            "warnings": self._warnings(counts),
-        }
-
-    def _malformed(self, idx: int) -> None:
-        self.dropped["malformed"] += 1
-        if len(self._malformed_rows) < MAX_EXAMPLES:
-            self._malformed_rows.append(idx)
-        return None
+        return self._report(counts, examples, has_split, self._warnings(counts), self._label_changes[:MAX_EXAMPLES])
 
     def _new_raw_label(self, raw: str) -> int:
         label = normalize_label(raw)
@@ -227,24 +262,9 @@ class DatasetValidator:
             )
         small = {k: v for k, v in counts.items() if v < MIN_CLASS_EXAMPLES}
         if small:
-            warnings.append(
-                issue(
-                    "small_classes",
-                    f"{len(small)} class(es) have fewer than {MIN_CLASS_EXAMPLES} examples ({', '.join(small)}); "
-                    "the model will hardly learn them. Add examples.",
-                    labels=small,
-                )
-            )
+            warnings.append(few_examples_warning("small_classes", small, "class(es)", MIN_CLASS_EXAMPLES))
         if self._conflicts:
-            warnings.append(
-                issue(
-                    "label_conflicts",
-                    f"{len(self._conflicts)} text(s) appear with different labels; their {self.conflict_rows} rows "
-                    "are kept for review but left out of training. Fix the labels in the file.",
-                    texts=len(self._conflicts),
-                    rows=self.conflict_rows,
-                )
-            )
+            warnings.append(conflict_warning(len(self._conflicts), self.conflict_rows, "labels"))
         if self.dropped["malformed"]:
             warnings.append(
                 issue(
@@ -269,6 +289,27 @@ class DatasetValidator:
 def issue(code: str, message: str, **details: Any) -> dict[str, Any]:
     """A report warning: stable code for the UI, English message, details."""
     return {"code": code, "message": message, "details": details}
+
+
+def few_examples_warning(code: str, few: dict[str, int], what: str, minimum: int) -> dict[str, Any]:
+    """The labels in `few` (`what`: "class(es)", "entity type(s)"...) have fewer than `minimum` examples."""
+    return issue(
+        code,
+        f"{len(few)} {what} have fewer than {minimum} examples ({', '.join(few)}); the model will hardly learn them. "
+        "Add examples.",
+        labels=few,
+    )
+
+
+def conflict_warning(texts: int, rows: int, annotations: str) -> dict[str, Any]:
+    """`texts` texts were seen with different `annotations` ("labels", "entities"...) in `rows` rows."""
+    return issue(
+        "label_conflicts",
+        f"{texts} text(s) appear with different {annotations}; their {rows} rows are kept for review but left out "
+        f"of training. Fix the {annotations} in the file.",
+        texts=texts,
+        rows=rows,
+    )
 
 
 def length_stats(lengths: array) -> dict[str, Any]:

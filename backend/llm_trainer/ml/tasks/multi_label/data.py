@@ -21,8 +21,7 @@ from llm_trainer.datafiles.columns import (
     resolve_column,
 )
 from llm_trainer.datafiles.reader import open_table
-from llm_trainer.datafiles.tally import RARE_LABEL_EXAMPLES, AnnotationTally
-from llm_trainer.datafiles.validate import MAX_EXAMPLES, normalize_label
+from llm_trainer.datafiles.validate import MAX_EXAMPLES, RARE_LABEL_EXAMPLES, RowTally, normalize_label
 from llm_trainer.ml.tasks.classification.data import table_source
 from llm_trainer.ml.tasks.spec import Ingest
 
@@ -52,7 +51,7 @@ def wide_columns(table: Any, exclude: set[str]) -> list[str]:
     return [c for c in columns if values[c] and values[c] <= BINARY_VALUES and values[c] - {""}]
 
 
-class MultiLabelValidator(AnnotationTally):
+class MultiLabelValidator(RowTally):
     """Cleans (text, label set) rows; duplicates with the same set are dropped, with another set are conflicts."""
 
     def __init__(self, text_index: int, split_index: int | None, parse: Any, label_column: str):

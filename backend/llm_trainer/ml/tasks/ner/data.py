@@ -19,8 +19,7 @@ from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
 from llm_trainer.datafiles import limits
 from llm_trainer.datafiles.columns import normalize_split
 from llm_trainer.datafiles.reader import detect_encoding, numbered_objects, open_table
-from llm_trainer.datafiles.tally import AnnotationTally
-from llm_trainer.datafiles.validate import MAX_EXAMPLES, issue, length_stats, normalize_label
+from llm_trainer.datafiles.validate import MAX_EXAMPLES, RowTally, issue, length_stats, normalize_label
 from llm_trainer.ml.tasks.ner.tags import detect_scheme, is_valid_tag, summary, tags_to_spans
 from llm_trainer.ml.tasks.spec import Ingest
 
@@ -221,7 +220,7 @@ def open_records(path: Path, filename: str) -> tuple[Iterator[NerRecord], dict[s
 # --- validation ------------------------------------------------------------------------------------------------
 
 
-class NerValidator(AnnotationTally):
+class NerValidator(RowTally):
     """Checks spans (in range, non-overlapping, matching their mention), de-duplicates texts, counts entities."""
 
     def __init__(self) -> None:
