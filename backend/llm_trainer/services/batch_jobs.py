@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
+from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Stopping
 from llm_trainer.core.jobs import BatchPredictParams, JobKind, JobResult, JobStatus
 from llm_trainer.core.run_status import RunPhase
 from llm_trainer.db.base import session_scope
@@ -174,6 +174,8 @@ def run_job(serving: Serving, ctx: JobContext) -> JobResult:
             writer.writerow([neutralise(c) for c in [*table.columns, *extra_columns]])
             rows_iter = table.rows()
             while chunk := list(islice(rows_iter, CHUNK_TEXTS)):
+                if ctx.stopping.is_set():  # the server shuts down: the next start predicts the file again
+                    raise Stopping
                 rows = [row + [""] * (len(table.columns) - len(row)) for row in chunk]
                 answers = _predict_chunk(spec, entry, rows, index, max_chars)
                 blank = [""] * len(extra_columns)

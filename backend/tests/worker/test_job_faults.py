@@ -176,6 +176,45 @@ def test_kill_9_of_the_server_during_a_run_and_a_batch_job_is_reconciled_at_star
     assert "re-queued" in log.read_text(encoding="utf-8") or "queued again" in log.read_text(encoding="utf-8")
 
 
+def test_stopping_the_server_during_a_batch_job_queues_it_again_leaving_no_half_file_and_the_next_start_finishes_it(
+    data_dir, tmp_path
+):
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_dirs()
+    log = tmp_path / "server.log"
+    rows = "\n".join(t for t, _ in review_texts(40, seed=3))
+    big = ("评论\n" + "\n".join([rows] * 1500) + "\n").encode("utf-8")  # 60 000 rows: many seconds of work
+    server, url = start_server(data_dir, log)
+    try:
+        version_id = make_version(settings)
+        with httpx.Client(base_url=url, timeout=60) as http:
+            batch_id = http.post("/api/predict/batch", files={"file": ("big.csv", big)}, data={"model_id": version_id})
+            batch_id = batch_id.json()["id"]
+            deadline = time.monotonic() + 120
+            while (job := http.get(f"/api/predict/batch/{batch_id}").json())["done"] == 0:
+                assert time.monotonic() < deadline, "the batch job never started"
+                time.sleep(0.2)
+        server.terminate()  # SIGTERM, as Ctrl-C on `make run`
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    text = log.read_text(encoding="utf-8")
+    assert "Application shutdown complete" in text and "the server is stopping; queued again" in text
+    with session_scope(_factory(data_dir)) as session:
+        [queued] = jobs_repo.list_jobs(session, JobKind.BATCH_PREDICT)
+    assert (queued.status, queued.owner, queued.attempts) == ("queued", "", 0), "given back, not failed"
+    assert not [*data_dir.rglob("predictions.*")], "no half-written predictions file is left"
+    with run_server(data_dir, log) as url, httpx.Client(base_url=url, timeout=60) as http:
+        assert http.get(f"/api/predict/batch/{batch_id}").json()["done"] == 0, "a queued job starts from row 0"
+        deadline = time.monotonic() + 300
+        while (job := http.get(f"/api/predict/batch/{batch_id}").json())["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.5)
+        assert (job["status"], job["done"], job["total"]) == ("succeeded", 60_000, 60_000), job
+        _assert_healthy(_factory(data_dir))
+
+
 DISK_FULL_HOOK = """
 import errno
 
