@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.ml.inference.runtime import on_torch_thread
-from llm_trainer.ml.inference.windows import WindowCombine, windowed_logits
+from llm_trainer.ml.inference.windows import combine_for, windowed_logits
 from llm_trainer.ml.truncation import Truncation, encode, full_encodings, pad
 
 # Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
@@ -106,8 +106,7 @@ class TokenizedPredictor(Predictor):
         self.truncation = truncation
         self.windows = windows
         self.activation = _sigmoid if problem_type == MULTI_LABEL else _softmax
-        # Sentiment or topic is spread over a text (mean); a multi-label tag may sit in one passage (max).
-        self.combine = WindowCombine.MAX if problem_type == MULTI_LABEL else WindowCombine.MEAN
+        self.combine = combine_for(problem_type == MULTI_LABEL)
         self.tokenizer = tokenizer
         self.labels = labels
         self.max_length = max_length

@@ -24,6 +24,11 @@ class WindowCombine(StrEnum):
     MAX = "max"  # one strong passage decides (a keyword anywhere, multi-label tags)
 
 
+def combine_for(multi_label: bool) -> WindowCombine:
+    """Sentiment or topic is spread over a text (mean); a multi-label tag may sit in one passage (max)."""
+    return WindowCombine.MAX if multi_label else WindowCombine.MEAN
+
+
 @dataclass(frozen=True)
 class WindowedLogits:
     """[texts, outputs] combined logits and how many windows each text used (1 = it fitted)."""

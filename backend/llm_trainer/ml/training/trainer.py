@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from llm_trainer.core.run_status import RunPhase
+from llm_trainer.ml.inference.windows import combine_for, windowed_logits
 from llm_trainer.ml.training.budget import (
     BudgetPlan,
     StepCost,
@@ -34,6 +36,7 @@ from llm_trainer.ml.training.data import (
 from llm_trainer.ml.training.encoder_trainer import encoder_trainer_class
 from llm_trainer.ml.training.evaluation import sigmoid, softmax
 from llm_trainer.ml.training.tracking import trainer_callbacks
+from llm_trainer.ml.truncation import pad
 
 CHECKPOINTS = "checkpoints"
 BUDGET_PLAN = "time_budget.json"  # in the run folder: a resumed run keeps the plan its checkpoints were trained under
@@ -635,7 +638,10 @@ def train_transformer(job: TrainJob, reporter: Reporter) -> TrainOutcome:
     # "fp32" probabilities were bf16 ones (4e-4 apart from the served model on a tiny run, 1e-8 once removed).
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     # The version's metrics are measured in fp32, as it is served; the per-epoch curve used the training precision.
-    probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, "fp32") if is_main else np.zeros((0, 0))
+    probs = np.zeros((0, 0))
+    if is_main:
+        probs = predict_probs(model, tokenizer, val_ds, cfg.batch_size * 2, "fp32")
+        probs = rescore_long_as_served(model, tokenizer, job.split.val_texts, val_lengths, max_length, probs)
     if budget:
         budget.actual_s = round(time.monotonic() - started, 1)
         reporter.progress({"time_budget": budget.model_dump(mode="json")})
@@ -674,6 +680,34 @@ def predict_probs(model: Any, tokenizer: Any, ds: EncodedDataset, batch_size: in
             batch = tokenizer.pad(feats, return_tensors="pt").to(device)
             logits = model(**batch).logits.float().cpu().numpy()
             out[idx] = sigmoid(logits) if multi_label else softmax(logits)
+    return out
+
+
+def rescore_long_as_served(
+    model: Any, tokenizer: Any, texts: Sequence[Any], lengths: Sequence[int], max_length: int, probs: np.ndarray
+) -> np.ndarray:
+    """Validation texts longer than `max_length` scored as the version will answer them (`TokenizedPredictor.scored`:
+    overlapping windows, logits combined) instead of cut: its metrics, thresholds and blend weight then describe what
+    it serves. Pairs are never windowed."""
+    import torch
+
+    long = [i for i, (t, n) in enumerate(zip(texts, lengths, strict=True)) if isinstance(t, str) and n > max_length]
+    if not long:
+        return probs
+    multi_label = getattr(model.config, "problem_type", None) == "multi_label_classification"
+    device = next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id or 0
+
+    def run_batch(features: list[dict[str, list[int]]]) -> np.ndarray:
+        merged = {k: [f[k] for f in features] for k in features[0]}
+        batch = pad(merged, range(len(features)), pad_id, "pt")
+        with torch.inference_mode():
+            return model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
+
+    model.eval()
+    combined = windowed_logits(tokenizer, [texts[i] for i in long], max_length, run_batch, combine_for(multi_label))
+    out = probs.copy()
+    out[long] = sigmoid(combined.logits) if multi_label else softmax(combined.logits)
     return out
 
 
