@@ -161,6 +161,10 @@ def test_home_shows_hardware_and_latest_versions(page, server, dataset_id, tiny_
     page.goto("/")
     expect(page.locator("[data-test=hardware]")).to_contain_text("核")
     expect(page.locator("[data-test=latest-models]")).to_be_visible()
+    # The latest versions show their key metric (classification: accuracy) as a percentage, named.
+    key_metric = page.locator("[data-test=latest-models] [data-test=key-metric]").first
+    expect(key_metric).to_contain_text(re.compile(r"\d+\.\d%"))
+    expect(key_metric).to_contain_text("准确率")
     shot(page, "00-home-idle")
     page.locator("[data-test=start-training]").click()
     page.wait_for_url(re.compile(r"/data$"))
