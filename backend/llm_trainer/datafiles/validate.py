@@ -75,6 +75,16 @@ class RowTally:
         """File idx of the first row of each conflicting text: it was stored before the conflict showed up."""
         return [c["first_idx"] for c in self._conflicts.values()]
 
+    def _require_rows(self, columns: str) -> None:
+        """Refuse a file of which no row was kept, naming the `columns` to fill."""
+        if self.rows_kept == 0:
+            raise InvalidInput(
+                f"No usable rows: {self.rows_read} rows read, all empty, unlabelled or malformed. Check that the "
+                f"{columns} are filled.",
+                code="empty_dataset",
+                details={"rows_read": self.rows_read, "dropped": self.dropped},
+            )
+
     def _shared_warnings(self, counts: dict[str, int], what: str, annotations: str) -> list[dict[str, Any]]:
         """Rare labels (`what`: "label(s)", "entity type(s)") and texts seen with different `annotations`."""
         warnings = []
@@ -183,14 +193,8 @@ class DatasetValidator(RowTally):
 
     def finish(self) -> dict[str, Any]:
         """The validation report; raises `empty_dataset` or `too_few_labels` when the data cannot train a model."""
+        self._require_rows("text and label columns")
         counts = self.label_counts()
-        if self.rows_kept == 0:
-            raise InvalidInput(
-                f"No usable rows: {self.rows_read} rows read, all empty, unlabelled or malformed. Check that the "
-                "text and label columns are filled.",
-                code="empty_dataset",
-                details={"rows_read": self.rows_read, "dropped": self.dropped},
-            )
         if len(counts) < 2:
             raise InvalidInput(
                 f"Found {len(counts)} label(s) ({', '.join(counts) or 'none'}); a classifier needs at least 2 "

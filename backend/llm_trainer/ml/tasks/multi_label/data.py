@@ -118,14 +118,8 @@ class MultiLabelValidator(RowTally):
         self._pairs.subtract(itertools.combinations(ordered, 2))
 
     def finish(self) -> dict[str, Any]:
+        self._require_rows("text and labels columns")
         counts = self.label_counts()
-        if self.rows_kept == 0:
-            raise InvalidInput(
-                f"No usable rows: {self.rows_read} rows read, all empty, unlabelled or malformed. Check that the "
-                "text and labels columns are filled.",
-                code="empty_dataset",
-                details={"rows_read": self.rows_read, "dropped": self.dropped},
-            )
         if len(counts) < 2:
             raise InvalidInput(
                 f"Found {len(counts)} label(s) ({', '.join(counts) or 'none'}); multi-label training needs at least 2 "
