@@ -67,6 +67,11 @@ class ValidationReference(BaseModel):
     labels: list[str] | None = Field(description="True labels; None where labels are sets (multi-label).")
     classes: list[str] = Field(description="Column order of `probs`.")
     probs: list[list[float]] = Field(description="PyTorch's probabilities per text, one column per class.")
+    windowed: bool = Field(
+        False,
+        description="Texts past the max length were read in overlapping windows, as the version serves them; "
+        "references saved before this field read them cut.",
+    )
 
 
 def write_reference(version_dir: Path, reference: ValidationReference) -> None:

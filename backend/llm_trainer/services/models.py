@@ -214,16 +214,18 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
         folder = version_dir(serving.settings, version)
         ready = {n for n, info in variant_infos(session, version).items() if info["status"] == "ready"}
         saved = read_reference(folder)
+        windowed = True  # the reference run below reads long texts as served
         if saved is None:
             texts, labels = validation_sample(session, version)
             reference = None
         else:
             texts, labels, reference = saved.texts, saved.labels, (np.asarray(saved.probs), saved.classes)
+            windowed = saved.windowed
     error: Exception | None = None
     started = time.monotonic()
     try:
         with ctx.beating("exporting"):
-            reports = export_and_compare(folder, variant, texts, labels, reference, stop=ctx.stopping)
+            reports = export_and_compare(folder, variant, texts, labels, reference, ctx.stopping, windowed)
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
         infos[variant]["build_seconds"] = round(time.monotonic() - started, 1)
     except Stopping:

@@ -141,10 +141,12 @@ def compare_to_reference(
     candidate: Predictor,
     texts: Sequence[str],
     labels: Sequence[str] | None,
+    windowed: bool = True,
 ) -> dict[str, Any]:
     """Score a variant against reference probabilities (columns in `ref_classes` order) on the same texts: accuracy
-    of both on labelled texts (delta = candidate - reference), agreement and the largest probability gap."""
-    cand_probs, _ = candidate.probabilities(texts)
+    of both on labelled texts (delta = candidate - reference), agreement and the largest probability gap. The
+    candidate reads long texts as the reference did: in windows as served (`windowed`), or cut (older references)."""
+    cand_probs = candidate.scored(texts)[0] if windowed else candidate.probabilities(texts)[0]
     if list(ref_classes) != list(candidate.labels):  # same classes, maybe another column order
         ref_probs = ref_probs[:, [list(ref_classes).index(c) for c in candidate.labels]]
     ref_pred = [candidate.labels[i] for i in ref_probs.argmax(axis=1)] if texts else []
@@ -173,19 +175,26 @@ def export_and_compare(
     labels: Sequence[str] | None,
     reference: tuple[np.ndarray, Sequence[str]] | None = None,
     stop: threading.Event | None = None,
+    windowed: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Build the variant, then score each graph it built against PyTorch: `reference` (probabilities, their classes)
-    when the caller has them, as training does, else the version's PyTorch model run on `texts`."""
+    """Build the variant, then score each graph it built against PyTorch: `reference` (probabilities, their classes;
+    long texts read in windows unless `windowed` is False) when the caller has them, as training does, else the
+    version's PyTorch model run on `texts` as it serves them."""
     import_transformers()  # an export job's thread may start beside a model load
     build_export(version_dir, variant, stop)
     if reference is None:
         predictor = load_predictor(version_dir, "transformer", "pytorch", warm_up=False)
-        reference = predictor.probabilities(texts)[0], predictor.labels
+        reference, windowed = (predictor.scored(texts)[0], predictor.labels), True
     ref_probs, ref_classes = reference
     return {
         name: compare_to_reference(
-            ref_probs, ref_classes, load_predictor(version_dir, "transformer", name, warm_up=False), texts, labels
-        )
+            ref_probs,
+            ref_classes,
+            load_predictor(version_dir, "transformer", name, warm_up=False),
+            texts,
+            labels,
+            windowed,
+        )  # fmt: skip
         for name in built_by(variant)
     }
 

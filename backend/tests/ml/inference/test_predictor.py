@@ -81,6 +81,20 @@ def test_onnx_and_int8_exports_agree_with_pytorch(model_dir, torch_predictor):
         assert windowed.score == pytest.approx(reference_long.score, abs=tolerance)
 
 
+def test_an_exported_copy_is_checked_against_its_reference_read_as_the_reference_was(model_dir, torch_predictor):
+    build_export(model_dir, ONNX)
+    rows = review_texts(40, seed=3)
+    good, bad = [t for t, lbl in rows if lbl == "好评"], [t for t, lbl in rows if lbl == "差评"]
+    texts = [good[0], bad[0], "，".join(bad * 20 + good * 60)]  # the last: long, complaints past the cut, then praise
+    served, cut = torch_predictor.scored(texts)[0], torch_predictor.probabilities(texts)[0]
+    assert np.abs(served[-1] - cut[-1]).max() > 1e-3, "windows and the cut read the long text differently"
+    candidate = load_predictor(model_dir, "transformer", ONNX)
+    classes = torch_predictor.labels
+    assert compare_to_reference(served, classes, candidate, texts, None)["max_probability_diff"] < 1e-4
+    older = compare_to_reference(cut, classes, candidate, texts, None, windowed=False)  # saved before windows
+    assert older["max_probability_diff"] < 1e-4
+
+
 def test_tfidf_version_is_a_predictor_too(settings):
     from tests.helpers.versions import make_tfidf_version
 

@@ -87,7 +87,8 @@ def keep_reference(folder: Path, split: Split, val_probs: Any) -> None:
     labels = list(split.val_labels[:n]) if split.val_labels is not None else None
     probs = np.asarray(val_probs)[:n].tolist()
     texts = list(split.val_texts[:n])
-    write_reference(folder, ValidationReference(texts=texts, labels=labels, classes=list(split.labels), probs=probs))
+    reference = ValidationReference(texts=texts, labels=labels, classes=list(split.labels), probs=probs, windowed=True)
+    write_reference(folder, reference)
 
 
 def train_transformer_version(
