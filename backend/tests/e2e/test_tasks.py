@@ -74,6 +74,10 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_multi_label_upload_train_metrics_thresholds_and_predict(page, server, tiny_base, tmp_path):
     dataset_id = _upload_in_browser(page, _csv(tmp_path / "aspects.csv", ("text", "labels"), multi_label_rows(120)),
                                     "multi_label")  # fmt: skip
+    # The report's multi-label part: how labels were written, labels per text, the pairs seen together.
+    expect(page.locator("[data-test=label-form]")).to_contain_text("标签用「|」分隔")
+    expect(page.locator("[data-test=labels-per-text]")).to_contain_text("2 个标签")
+    expect(page.locator("[data-test=co-occurrence] li").first).to_contain_text(" + ")
     run = start_run(server, dataset_id, str(tiny_base), **FAST)
     assert run["task"] == "multi_label"
     version = wait_run(server, run["id"], {"succeeded"})["model_version_ids"][0]
@@ -103,6 +107,8 @@ def test_multi_label_upload_train_metrics_thresholds_and_predict(page, server, t
 def test_pair_upload_train_metrics_and_predict_two_texts(page, server, tiny_base, tmp_path):
     path = _csv(tmp_path / "pairs.csv", ("句子1", "句子2", "标签"), pair_rows(120))
     dataset_id = _upload_in_browser(page, path, "pair")
+    expect(page.locator("[data-test=pair-length-a]")).to_contain_text("平均")  # the report's pair part
+    expect(page.locator("[data-test=identical-pairs]")).to_have_text(re.compile(r"^\d+$"))
     run = start_run(server, dataset_id, str(tiny_base), **FAST)
     version = wait_run(server, run["id"], {"succeeded"})["model_version_ids"][0]
 

@@ -53,12 +53,34 @@ export interface ValidationReport {
     split_column: string | null
     guessed_columns: Record<string, string>
     size_bytes: number
+    /** Multi-label files: how the labels were written (joined by a separator, a JSON list, one 0/1 column each). */
+    multi_label_form?: { format: 'separated' | 'json_list' | 'wide'; separator: string | null; label_columns?: string[] }
   }
   ingest_seconds?: number
   /** NER datasets: entities per type, texts without any, entity lengths, texts refused because of their entities. */
   ner?: NerReport
   /** Generation datasets: conversations, turns, lengths, refused examples. */
   generation?: GenerationReport
+  /** Multi-label datasets: labels per text, the most frequent label pairs, rare labels. */
+  multi_label?: MultiLabelReport
+  /** Sentence-pair datasets: lengths of each side, identical pairs. */
+  pairs?: PairReport
+}
+
+export interface MultiLabelReport {
+  labels_per_text: Record<string, number>
+  mean_labels_per_text: number
+  texts_with_several_labels: number
+  co_occurrence: { labels: string[]; count: number }[]
+  rare_labels: Record<string, number>
+}
+
+export interface PairReport {
+  text_a_length: LengthStats
+  text_b_length: LengthStats
+  identical_pairs: number
+  identical_pair_rows: number[]
+  pairs_with_an_empty_side: number
 }
 
 export interface GenerationReport {

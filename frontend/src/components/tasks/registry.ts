@@ -14,7 +14,9 @@ import GenerationAnswer from '@/components/tasks/generation/GenerationAnswer.vue
 import GenerationMetrics from '@/components/tasks/generation/GenerationMetrics.vue'
 import GenerationReport from '@/components/tasks/generation/GenerationReport.vue'
 import EntityHighlight from '@/components/tasks/ner/EntityHighlight.vue'
+import MultiLabelReport from '@/components/tasks/multi_label/MultiLabelReport.vue'
 import NerReport from '@/components/tasks/ner/NerReport.vue'
+import PairReport from '@/components/tasks/pair/PairReport.vue'
 import PairInput from '@/components/tasks/pair/PairInput.vue'
 import TextInput from '@/components/tasks/TextInput.vue'
 import { formatNumber, formatPercent } from '@/utils/format'
@@ -59,8 +61,8 @@ const classification: TaskUi = { input: TextInput, emptyInput: textInput, answer
 
 export const TASKS: Partial<Record<TaskKind, TaskUi>> = {
   classification,
-  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, metric: 'micro_f1', metricsCard: true, plainMetrics: ['hamming_loss', 'baseline_hamming_loss'], batchHint: 'tasks.batchHints.multi_label', baselineVersion: true, overview: ['micro_f1', 'macro_f1'], baselineMetrics: ['micro_f1', 'macro_f1', 'subset_accuracy'] },
-  pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair', baselineVersion: true },
+  multi_label: { input: TextInput, emptyInput: textInput, answer: MultiLabelBars, settings: ThresholdEditor, report: MultiLabelReport, metric: 'micro_f1', metricsCard: true, plainMetrics: ['hamming_loss', 'baseline_hamming_loss'], batchHint: 'tasks.batchHints.multi_label', baselineVersion: true, overview: ['micro_f1', 'macro_f1'], baselineMetrics: ['micro_f1', 'macro_f1', 'subset_accuracy'] },
+  pair: { input: PairInput, emptyInput: () => ({ text_a: '', text_b: '' }), answer: ClassAnswer, report: PairReport, metric: 'accuracy', metricsCard: true, batchHint: 'tasks.batchHints.pair', baselineVersion: true },
   ner: { input: TextInput, emptyInput: textInput, answer: EntityHighlight, metric: 'micro_f1', metricsCard: true, answerTitle: 'tasks.ner.found', batchHint: 'tasks.batchHints.ner', report: NerReport, baselineVersion: true, baselineKind: 'crf', overview: ['micro_f1', 'macro_f1'], baselineMetrics: ['micro_f1', 'micro_precision', 'micro_recall', 'macro_f1'] },
   generation: {
     input: TextInput,

@@ -558,7 +558,30 @@ const en: typeof zhCN = {
         reason: 'Reason',
       },
     },
-    pair: { textA: 'First text (text_a)', textB: 'Second text (text_b)' },
+    multi_label: {
+      report: {
+        separated: 'Labels joined by "{sep}"',
+        jsonList: 'Labels written as JSON lists',
+        wide: 'One 0/1 column per label ({n} columns)',
+        single: 'One label per row',
+        perText: '{mean} labels per text on average; {several} texts have 2 or more',
+        labelsCount: '{k} label(s)',
+        pairs: 'Labels seen together most often',
+        texts: '{n} texts',
+        rare: 'Labels with fewer than 10 texts: {labels}. The model will hardly learn them; add examples.',
+      },
+    },
+    pair: {
+      textA: 'First text (text_a)',
+      textB: 'Second text (text_b)',
+      report: {
+        length_a: 'First text length (chars)',
+        length_b: 'Second text length (chars)',
+        stats: 'mean {mean} · median {median} · p95 {p95} · max {max}',
+        identical: 'Pairs whose two texts are identical',
+        emptySide: 'Pairs with an empty side (dropped)',
+      },
+    },
     ner: {
       found: 'Entities found',
       none: 'No entity found',

@@ -556,7 +556,30 @@ export default {
         reason: '原因',
       },
     },
-    pair: { textA: '第一句（text_a）', textB: '第二句（text_b）' },
+    multi_label: {
+      report: {
+        separated: '标签用「{sep}」分隔',
+        jsonList: '标签写成 JSON 列表',
+        wide: '每个标签一列 0/1（共 {n} 列）',
+        single: '每行一个标签',
+        perText: '每条文本平均 {mean} 个标签，{several} 条有 2 个以上',
+        labelsCount: '{k} 个标签',
+        pairs: '最常一起出现的标签',
+        texts: '{n} 条',
+        rare: '样本少于 10 条的标签：{labels}。模型很难学会，建议补充样本。',
+      },
+    },
+    pair: {
+      textA: '第一句（text_a）',
+      textB: '第二句（text_b）',
+      report: {
+        length_a: '第一句长度（字）',
+        length_b: '第二句长度（字）',
+        stats: '平均 {mean} · 中位数 {median} · P95 {p95} · 最长 {max}',
+        identical: '两句完全相同的句对',
+        emptySide: '有一句为空的句对（已去掉）',
+      },
+    },
     ner: {
       found: '识别出的实体',
       none: '没有识别出实体',
