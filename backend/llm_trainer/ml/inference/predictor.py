@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.ml.inference.runtime import on_torch_thread
-from llm_trainer.ml.inference.windows import combine_for, windowed_logits
+from llm_trainer.ml.inference.windows import combine_for, pad_windows, windowed_logits
 from llm_trainer.ml.truncation import Truncation, encode, full_encodings, pad
 
 # Batches hold at most this many texts and padded tokens (texts x longest text): short texts share a batch that
@@ -160,8 +160,7 @@ class TokenizedPredictor(Predictor):
         pad_id = self.tokenizer.pad_token_id or 0
 
         def run_batch(features: list[dict[str, list[int]]]) -> np.ndarray:
-            merged = {k: [f[k] for f in features] for k in features[0]}
-            return self._logits(pad(merged, range(len(features)), pad_id, self.tensor_type))
+            return self._logits(pad_windows(features, pad_id, self.tensor_type))
 
         combined = windowed_logits(
             self.tokenizer, [texts[i] for i in long], self.max_length, run_batch, self.combine,

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.ml.truncation import pad
+
 # A quarter of the window overlaps the next one, so a sentence cut at a border is whole in one of them.
 DEFAULT_STRIDE_SHARE = 0.25
 
@@ -53,6 +55,12 @@ def encode_windows(tokenizer: Any, texts: Sequence[str], max_length: int, stride
         return_overflowing_tokens=True,
         padding=False,
     )
+
+
+def pad_windows(features: list[dict[str, list[int]]], pad_id: int, tensor_type: str) -> dict[str, Any]:
+    """One batch of `windowed_logits`' window features, right-padded (as arrays or torch tensors) for the model."""
+    merged = {k: [f[k] for f in features] for k in features[0]}
+    return pad(merged, range(len(features)), pad_id, tensor_type)
 
 
 def combine_window_logits(

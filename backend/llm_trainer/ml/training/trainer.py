@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from llm_trainer.core.run_status import RunPhase
-from llm_trainer.ml.inference.windows import combine_for, windowed_logits
+from llm_trainer.ml.inference.windows import combine_for, pad_windows, windowed_logits
 from llm_trainer.ml.training.budget import (
     BudgetPlan,
     StepCost,
@@ -36,7 +36,6 @@ from llm_trainer.ml.training.data import (
 from llm_trainer.ml.training.encoder_trainer import encoder_trainer_class
 from llm_trainer.ml.training.evaluation import sigmoid, softmax
 from llm_trainer.ml.training.tracking import trainer_callbacks
-from llm_trainer.ml.truncation import pad
 
 CHECKPOINTS = "checkpoints"
 BUDGET_PLAN = "time_budget.json"  # in the run folder: a resumed run keeps the plan its checkpoints were trained under
@@ -699,8 +698,7 @@ def rescore_long_as_served(
     pad_id = tokenizer.pad_token_id or 0
 
     def run_batch(features: list[dict[str, list[int]]]) -> np.ndarray:
-        merged = {k: [f[k] for f in features] for k in features[0]}
-        batch = pad(merged, range(len(features)), pad_id, "pt")
+        batch = pad_windows(features, pad_id, "pt")
         with torch.inference_mode():
             return model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
 
