@@ -163,10 +163,10 @@ def main() -> int:
 
     from llm_trainer.cli.train import _train_here
     from llm_trainer.core.config import get_settings
+    from llm_trainer.core.variants import is_offered
     from llm_trainer.db.base import make_engine, make_session_factory, session_scope
     from llm_trainer.db.migrate import upgrade_to_head
     from llm_trainer.db.models import ModelVersion, Run
-    from llm_trainer.ml.ensemble import is_offered
     from llm_trainer.ml.tasks.registry import get_spec
     from llm_trainer.ml.training.config import TrainingConfig
     from llm_trainer.services import training

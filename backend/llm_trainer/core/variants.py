@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ServingVariant(StrEnum):
@@ -12,3 +13,9 @@ class ServingVariant(StrEnum):
     TFIDF = "tfidf"  # a TF-IDF baseline version
     CRF = "crf"  # a character CRF baseline version (NER)
     ENSEMBLE = "ensemble"  # the transformer (ONNX when built, else PyTorch) blended with its TF-IDF (NER: CRF) baseline
+
+
+def is_offered(metrics: dict[str, Any]) -> bool:
+    """True when training recorded a blend that beats the transformer alone (the version's `metrics["ensemble"]`):
+    such a version offers the ensemble variant and answers with it by default."""
+    return bool((metrics.get("ensemble") or {}).get("offered"))

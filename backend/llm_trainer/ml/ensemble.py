@@ -5,9 +5,10 @@ p = (1 - w) x transformer + w x baseline, with the baseline weight w chosen on t
 (classification, pairs, multi-label) call `attach_ensemble` after training with their own scorer (multi-label
 re-tunes its thresholds on the blended probabilities); the version records the choice under `metrics["ensemble"]`
 and, only when the blend beats the transformer alone, keeps the fitted baseline in `ensemble/` and offers the
-variant. Serving runs the transformer variant in use (ONNX when built, else PyTorch) and the baseline
-(microseconds) on the same inputs. NER combines its token model with its character CRF, per character, and
-chooses the CRF's weight the same way (`ml/tasks/ner/ensemble.py`, through `choose_weight_by` and `attach_choice`).
+variant, which then answers by default (`TaskSpec.default_variant`). Serving runs the transformer variant in use (ONNX
+when built, else PyTorch) and the baseline (microseconds) on the same inputs. NER combines its token model with its
+character CRF, per character, and chooses the CRF's weight the same way (`ml/tasks/ner/ensemble.py`, through
+`choose_weight_by` and `attach_choice`).
 """
 
 from __future__ import annotations
@@ -182,11 +183,6 @@ class EnsemblePredictor(Predictor):
     def scored(self, texts: Sequence[Any]) -> tuple[np.ndarray, list[bool], list[int]]:
         probs, truncated, windows = self.model.scored(texts)
         return blend(probs, self._baseline(texts), self.weight), truncated, windows
-
-
-def is_offered(metrics: dict[str, Any]) -> bool:
-    """True when training recorded a blend that beats the transformer alone (the version's `metrics["ensemble"]`)."""
-    return bool((metrics.get("ensemble") or {}).get("offered"))
 
 
 def offered_ensemble(version_dir: Path, baseline_file: str) -> tuple[float, Path]:

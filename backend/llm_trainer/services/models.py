@@ -14,18 +14,25 @@ from sqlalchemy.orm import Session
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, Stopping
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult, JobStatus
+from llm_trainer.core.variants import is_offered
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import versions_query
-from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, ONNX, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.version_store import read_reference
 from llm_trainer.services.archive import stream_zip
 from llm_trainer.services.jobs import JobContext
-from llm_trainer.services.serving import Serving, check_variant, find_version, fixed_variant_info, version_dir
+from llm_trainer.services.serving import (
+    Serving,
+    check_variant,
+    find_version,
+    fixed_variant_info,
+    serving_variant,
+    version_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +250,9 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
                 serving.cache.evict(model_id, ENSEMBLE)  # the ensemble switches to the ONNX copy
                 _set_variant(version, name, info)
             chosen = (version.exports or {}).get("serving_variant")  # the user's own choice wins
-            if params.fast_serving and error is None and not chosen and is_lossless(reports[variant]):
+            # A version answering with its ensemble by default keeps it: the blend reads the fast copy from now on.
+            blended = is_offered(version.metrics or {})
+            if params.fast_serving and error is None and not chosen and not blended and is_lossless(reports[variant]):
                 version.exports = {**(version.exports or {}), "serving_variant": variant}
                 serving.cache.evict(model_id)  # the PyTorch copy loaded meanwhile is no longer served
     if error is not None:
@@ -301,15 +310,18 @@ def validation_sample(session: Session, version: ModelVersion) -> tuple[list[str
 
 
 def version_settings(serving: Serving, version: ModelVersion) -> dict[str, Any]:
-    """The task's editable settings of a version (multi-label thresholds), {} for tasks without any."""
-    return get_spec(version.task).version_settings(version_dir(serving.settings, version))
+    """The task's editable settings of the variant that answers by default (multi-label thresholds: the ensemble keeps
+    its own), {} for tasks without any."""
+    return get_spec(version.task).version_settings(version_dir(serving.settings, version), serving_variant(version))
 
 
 def update_version_settings(
     serving: Serving, session: Session, model_id: int, settings: dict[str, Any]
 ) -> ModelVersion:
-    """Store new task settings in the version folder; loaded copies are dropped so the next request uses them."""
+    """Store new task settings of the variant that answers by default in the version folder; loaded copies are dropped
+    so the next request uses them."""
     version = find_version(session, model_id)
-    get_spec(version.task).update_version_settings(version_dir(serving.settings, version), settings)
+    folder = version_dir(serving.settings, version)
+    get_spec(version.task).update_version_settings(folder, serving_variant(version), settings)
     serving.cache.evict(model_id)
     return version

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+from llm_trainer.core.variants import is_offered
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
-from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
@@ -74,8 +74,8 @@ def _still_exists(serving: Serving, model_id: int) -> bool:
 
 
 def serving_variant(version: ModelVersion) -> str:
-    """The variant the user chose to serve for this version, else its task's default (PyTorch, or the fast copy once
-    built; NER: the ensemble where validation found it better)."""
+    """The variant the user chose to serve for this version, else its task's default (the ensemble with its classical
+    baseline where training found it better on validation; else PyTorch, or the fast copy once built)."""
     if version.kind == TFIDF:
         return TFIDF
     # A task's own classical kind (NER's CRF) serves with its spec's default variant.

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult
 from llm_trainer.core.run_status import RunPhase, RunStatus
-from llm_trainer.core.variants import ServingVariant
+from llm_trainer.core.variants import ServingVariant, is_offered
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
 from llm_trainer.db.repositories import jobs as jobs_repo
@@ -26,7 +26,6 @@ from llm_trainer.db.repositories import model_versions as versions_repo
 from llm_trainer.db.repositories import runs as runs_repo
 from llm_trainer.db.repositories.datasets import task_rows
 from llm_trainer.ml.base_models.hub import download_limit
-from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.inference.loading import ONNX
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow

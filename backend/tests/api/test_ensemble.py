@@ -14,23 +14,25 @@ from tests.helpers.versions import make_ensemble_version, make_version
 TEXTS = ["这家店，好吃，不错", "外卖，太慢，凉了", "味道一般"]
 
 
-def test_an_ensemble_that_beat_the_model_is_offered_and_answers_with_the_blended_probabilities(client, settings):
+def test_an_ensemble_that_beat_the_model_answers_by_default_with_the_blended_probabilities_until_the_model_is_chosen(
+    client, settings
+):
     version = make_ensemble_version(settings, weight=0.4)
     detail = client.get(f"/api/models/{version}").json()
     info = detail["variants"]["ensemble"]
     assert info["status"] == "ready" and info["evaluation"]["weight"] == 0.4
-    assert detail["metrics"]["ensemble"]["metrics"]["accuracy"] == 0.95 and detail["serving_variant"] == "pytorch"
+    assert detail["metrics"]["ensemble"]["metrics"]["accuracy"] == 0.95 and detail["serving_variant"] == "ensemble"
     listed = next(m for m in client.get("/api/models").json() if m["id"] == version)
     assert listed["key_metrics"]["ensemble_accuracy"] == 0.95  # the lists show it once the blend answers
     assert "ensemble_macro_f1" in listed["key_metrics"]
 
-    model = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
-    assert model["variant"] == "pytorch" and model["ensemble"] is None
-    patched = client.patch(f"/api/models/{version}", json={"serving_variant": "ensemble"})
-    assert patched.status_code == 200 and patched.json()["serving_variant"] == "ensemble"
     blended = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
     assert blended["variant"] == "ensemble"
     assert blended["ensemble"] == {"model_variant": "pytorch", "baseline": "tfidf", "baseline_weight": 0.4}
+    patched = client.patch(f"/api/models/{version}", json={"serving_variant": "pytorch"})
+    assert patched.status_code == 200 and patched.json()["serving_variant"] == "pytorch"
+    model = client.post("/api/predict", json={"model_id": version, "texts": TEXTS}).json()
+    assert model["variant"] == "pytorch" and model["ensemble"] is None
 
     pipeline = load_baseline(ensemble_dir(settings.models_dir / str(version)))
     baseline = pipeline.predict_proba(TEXTS)

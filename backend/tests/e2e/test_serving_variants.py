@@ -64,3 +64,32 @@ def test_served_by_onnx_after_training_then_build_int8_and_predict_with_it(page,
     pick(page, "[data-test=variant-select]", "PyTorch fp32（原始）")  # a one-off test with another variant
     page.locator("[data-test=predict]").click()
     expect(answered).to_have_attribute("data-variant", "pytorch", timeout=60_000)
+
+
+def test_a_version_whose_blend_with_tfidf_beat_it_answers_with_the_blend_from_training_on(page, server, tmp_path):
+    # One epoch at a tiny learning rate leaves the tiny model near chance: the TF-IDF baseline and the blend win.
+    rows = review_rows(80)
+    base = build_tiny_bert(tmp_path / "base", all_texts(rows))
+    dataset = upload(server, write_csv(tmp_path / "reviews.csv", rows), "集成版本")
+    config = {"epochs": 1, "batch_size": 16, "learning_rate": 1e-5, "max_length": 32}
+    run = start_run(server, dataset["id"], str(base), **config)
+    version_id = wait_run(server, run["id"], {"succeeded"})["model_version_ids"][-1]
+    detail = wait_fast_copy(lambda path: httpx.get(server + path), version_id)
+    assert detail["metrics"]["ensemble"]["offered"] and detail["serving_variant"] == "ensemble"
+
+    page.goto(f"/training/runs/{run['id']}")
+    expect(page.locator("[data-test=ensemble-answers]")).to_contain_text("此版本默认由模型与基线的集成回答")
+    expect(page.locator("[data-test=below-baseline]")).to_have_count(0)  # the blend that answers beats the baseline
+
+    page.goto(f"/versions/{version_id}")
+    expect(page.locator("[data-test=variant-ensemble]")).to_have_attribute("data-served", "true")
+    expect(page.locator("[data-test=variant-onnx]")).to_have_attribute("data-served", "false")
+    expect(page.locator("[data-test=ensemble-served]")).to_be_visible()
+
+    page.goto(f"/inference?model={version_id}")
+    page.locator("[data-test=predict-text]").fill("牛肉面味道很好，送餐很快")
+    page.locator("[data-test=predict]").click()
+    answered = page.locator("[data-test=answered-variant]")
+    expect(answered).to_have_attribute("data-variant", "ensemble", timeout=60_000)
+    expect(page.locator("[data-test=ensemble-parts]")).to_contain_text("ONNX")  # the blend reads the fast copy
+    shot(page, "13c-ensemble-answers")

@@ -158,3 +158,32 @@ def test_a_trained_version_records_its_blend_and_serves_it_with_blended_probabil
         assert all(answer.labels == [n for n, p, t in answer.probabilities if p >= t] for answer in answers)
     else:
         assert [a.label for a in answers] == [data.labels[int(np.argmax(r))] for r in expected]
+
+
+def test_threshold_edits_change_the_answers_of_the_variant_that_answers_and_leave_the_others_alone(
+    tmp_path: Path,
+) -> None:
+    spec = get_spec("multi_label")
+    data_rows = _aspects(120, 3)
+    base = build_tiny_bert(tmp_path / "base", [r.text for r in data_rows])
+    config = TrainingConfig(epochs=1, batch_size=16, learning_rate=1e-3, max_length=32, seed=1, save_strategy="no",
+                            fast_serving=False, time_budget_minutes=0)  # fmt: skip
+    data = spec.prepare(data_rows, config)
+    trained = spec.train_model(data, ModelJob(str(base), config, tmp_path / "run", tmp_path / "cache"), Quiet())
+    assert trained.metrics["ensemble"]["offered"]
+    folder = tmp_path / "version"
+    folder.mkdir()
+    write_manifest(folder, {"task": "multi_label", "labels": data.labels, "max_length": trained.max_length,
+                            **trained.manifest_extra})  # fmt: skip
+    trained.write_files(folder)
+    model_thresholds = spec.version_settings(folder, "pytorch")["thresholds"]
+    shown = spec.version_settings(folder, ENSEMBLE)
+    assert shown["variant"] == ENSEMBLE and shown["thresholds"] == read_manifest(folder)["ensemble"]["thresholds"]
+
+    spec.update_version_settings(folder, ENSEMBLE, {"thresholds": {"mode": "global", "global": 0.01}})
+    [blended] = spec.load_predictor(folder, "transformer", ENSEMBLE).predict(["服务很好"])
+    assert sorted(blended.labels) == sorted(data.labels), "a threshold of 0.01 lets every label pass"
+    assert spec.version_settings(folder, "pytorch")["thresholds"] == model_thresholds
+    assert read_manifest(folder)["ensemble"]["weight"] == trained.manifest_extra["ensemble"]["weight"]
+    model = spec.load_predictor(folder, "transformer", "pytorch")
+    assert model.thresholds == [model_thresholds["per_label"][name] for name in data.labels]

@@ -83,7 +83,8 @@ export interface Thresholds {
 
 export interface ModelDetail extends ModelSummary {
   /** Task settings editable after training (multi-label: thresholds). */
-  task_settings: { thresholds?: Thresholds | null }
+  /** `variant`: whose settings these are, the variant that answers by default (the ensemble keeps its own thresholds). */
+  task_settings: { thresholds?: Thresholds | null; variant?: string }
   metrics: ModelMetrics
   config: Record<string, unknown>
   lineage: Record<string, unknown> & { duration_s?: number; device?: string; dataset_id?: number }

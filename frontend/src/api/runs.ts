@@ -34,6 +34,11 @@ export interface RunProgress {
   metric?: string
   baseline?: number
   beats_baseline?: boolean
+  /** Set when training found the blend with the baseline better: its primary metric, the baseline's weight in it, and
+   * whether the version answers with it by default. */
+  ensemble_value?: number
+  ensemble_weight?: number
+  ensemble_default?: boolean
   [key: string]: unknown
 }
 

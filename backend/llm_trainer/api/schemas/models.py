@@ -33,14 +33,19 @@ class ModelPublic(BaseModel):
     created_at: datetime
     run_id: int | None
     dataset_id: int | None
-    serving_variant: str
+    serving_variant: str = Field(
+        description="The variant that answers by default: the user's pick, else `ensemble` where training found the "
+        "blend with the classical baseline better on validation, else the fast copy once built, else `pytorch`."
+    )
     variants: dict[str, VariantInfo]
     loaded_variants: list[str] = Field(description="Variants held in memory right now.")
 
 
 class ModelDetail(ModelPublic):
     task_settings: dict[str, Any] = Field(
-        default_factory=dict, description="Editable task settings (multi-label: decision thresholds)."
+        default_factory=dict,
+        description="Editable task settings of the variant that answers by default, named in `variant` (multi-label: "
+        "decision thresholds; the ensemble keeps its own).",
     )
     metrics: dict[str, Any]
     config: dict[str, Any]

@@ -50,6 +50,7 @@ from typing import Any, Protocol
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.core.variants import ServingVariant, is_offered
 
 # A stored row: (idx, text, label, split, conflict) or the same + (text_b, annotation JSON string).
 StoredRow = tuple
@@ -173,8 +174,13 @@ class TaskSpec(ABC):
         """Serving variants a version of `kind` offers (first = always available)."""
 
     def default_variant(self, kind: str, metrics: dict[str, Any]) -> str:
-        """The variant a version serves until the user picks one (or a fast copy is built): the first offered."""
-        return self.variants(kind)[0]
+        """The variant a version serves until the user picks one: the ensemble with its classical baseline where
+        training found it better on validation (it reads the fast copy once built), else the first offered (the
+        fast copy once built becomes the user's pick, see services/models.py)."""
+        offered = self.variants(kind)
+        if ServingVariant.ENSEMBLE in offered and is_offered(metrics):
+            return ServingVariant.ENSEMBLE.value
+        return offered[0]
 
     @abstractmethod
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
@@ -209,11 +215,12 @@ class TaskSpec(ABC):
         return [answer.label, f"{answer.score:.6f}"]
 
     # --- per-version settings a user may edit after training (multi-label thresholds); none by default ---------
-    def version_settings(self, version_dir: Path) -> dict[str, Any]:
-        """Editable settings stored with a version (shown on the model page)."""
+    def version_settings(self, version_dir: Path, variant: str) -> dict[str, Any]:
+        """Editable settings stored with a version (shown on the model page) for `variant`, the one that answers by
+        default: a variant may keep its own (the ensemble's multi-label thresholds were tuned on the blend)."""
         return {}
 
-    def update_version_settings(self, version_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    def update_version_settings(self, version_dir: Path, variant: str, settings: dict[str, Any]) -> dict[str, Any]:
         """Validate and store new settings (the caller drops loaded predictors); returns what is stored now."""
         raise InvalidInput(
             f"Versions of task '{self.kind.value}' have no editable settings.", code="no_version_settings"

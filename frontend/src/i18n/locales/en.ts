@@ -193,6 +193,7 @@ const en: typeof zhCN = {
       measuring: 'timing a few steps',
       done: 'done',
     },
+    ensembleAnswers: 'This version answers with the blend of the model and its baseline by default: validation {metric} {value} (the model alone {model}, the baseline {baseline}). The model page can switch to the model alone.',
     belowBaseline: 'The fine-tuned model ({metric} {value}) does not beat its baseline ({baseline}) on the validation split: for this data the baseline is the better model (faster too).',
     trainBaseline: 'Train the baseline as its own version',
     budget: {
@@ -353,7 +354,7 @@ const en: typeof zhCN = {
       pytorch: 'The model as trained: the accuracy reference; average speed.',
       onnx: 'The same model run by ONNX Runtime: same answers as the original, usually faster.',
       onnx_int8: 'Weights compressed to 8-bit integers: about a quarter of the size and the fastest, with a possible small change in accuracy.',
-      ensemble: "This model's probabilities (the ONNX copy once built, else PyTorch) combined with its classical baseline's (TF-IDF; for entities the character CRF, which can also end an entity inside a token), the weight chosen on the validation split. Offered only where the blend beats the model there; the baseline adds about a millisecond.",
+      ensemble: "This model's probabilities (the ONNX copy once built, else PyTorch) combined with its classical baseline's (TF-IDF; for entities the character CRF, which can also end an entity inside a token), the weight chosen on the validation split. Offered only where the blend beats the model there, and then it answers by default; the baseline adds about a millisecond.",
     },
     variant: 'Variant',
     state: { ready: 'Ready', building: 'Building', failed: 'Build failed', absent: 'Not built', notOffered: 'Not offered' },
@@ -611,6 +612,7 @@ const en: typeof zhCN = {
     multiLabel: {
       none: 'No label passes its threshold',
       thresholdsHint: 'A label is predicted when its probability reaches its threshold. Thresholds were tuned on the validation split; change them here.',
+      thresholdsOfEnsemble: 'These are the thresholds of the ensemble, which answers for this version: they were tuned on its blended probabilities. The model alone keeps its own.',
       perLabel: 'Per label',
       global: 'One for all',
       saved: 'Thresholds saved; the next predictions use them',

@@ -191,6 +191,7 @@ export default {
       measuring: '测量训练速度',
       done: '完成',
     },
+    ensembleAnswers: '此版本默认由模型与基线的集成回答：验证 {metric} {value}（模型单独 {model}，基线 {baseline}）。在模型页可改为只用模型。',
     belowBaseline: '微调后的模型（{metric} {value}）在验证集上没有超过基线（{baseline}）：对这份数据，基线模型更好（也更快）。',
     trainBaseline: '把基线训练成一个模型版本',
     budget: {
@@ -351,7 +352,7 @@ export default {
       pytorch: '训练得到的原始模型，是准确率的参照；速度一般。',
       onnx: '同一个模型换用 ONNX Runtime 运行：答案与原始模型相同，通常更快。',
       onnx_int8: '把权重压缩成 8 位整数：体积约为四分之一、速度最快，准确率可能有少量变化。',
-      ensemble: '把本模型（已生成 ONNX 副本时用它，否则用 PyTorch）的概率与它的传统基线（TF-IDF；实体识别用逐字 CRF，实体边界可以落在一个词元内部）的概率加权结合，权重在验证集上选出。只有在验证集上比模型本身更好时才提供；基线只多花约 1 毫秒。',
+      ensemble: '把本模型（已生成 ONNX 副本时用它，否则用 PyTorch）的概率与它的传统基线（TF-IDF；实体识别用逐字 CRF，实体边界可以落在一个词元内部）的概率加权结合，权重在验证集上选出。只有在验证集上比模型本身更好时才提供，此时默认由它回答；基线只多花约 1 毫秒。',
     },
     variant: '运行方式',
     state: { ready: '可用', building: '生成中', failed: '生成失败', absent: '未生成', notOffered: '未提供' },
@@ -609,6 +610,7 @@ export default {
     multiLabel: {
       none: '没有标签达到阈值',
       thresholdsHint: '标签的概率达到阈值即判为命中。阈值已在验证集上调好，可在此修改。',
+      thresholdsOfEnsemble: '这里是集成的阈值：此版本由集成回答，阈值在混合后的概率上调好。模型单独回答时用它自己的阈值。',
       perLabel: '逐标签',
       global: '统一阈值',
       saved: '阈值已保存，之后的预测将使用新阈值',

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llm_trainer.core.variants import ServingVariant
 from llm_trainer.ml.version_store import read_manifest, write_manifest
 
 
@@ -31,9 +32,20 @@ def thresholds_of(manifest: dict[str, Any], labels: Sequence[str]) -> list[float
     return [float(per.get(name, rec.get("global", 0.5))) for name in labels]
 
 
-def write_thresholds(version_dir: Path, thresholds: dict[str, Any]) -> None:
-    """Replace the manifest's thresholds atomically (a reader sees the old or the new file, never half of one)."""
-    write_manifest(version_dir, {**read_manifest(version_dir), "thresholds": thresholds})
+def thresholds_owner(manifest: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The part of the manifest holding `variant`'s thresholds: the ensemble's own record (tuned on the blended
+    probabilities) or the manifest itself (the transformer's variants and TF-IDF versions)."""
+    return (manifest.get("ensemble") or {}) if variant == ServingVariant.ENSEMBLE else manifest
+
+
+def write_thresholds(version_dir: Path, variant: str, thresholds: dict[str, Any]) -> None:
+    """Replace `variant`'s thresholds atomically (a reader sees the old or the new file, never half of one)."""
+    manifest = read_manifest(version_dir)
+    if variant == ServingVariant.ENSEMBLE:
+        manifest["ensemble"] = {**(manifest.get("ensemble") or {}), "thresholds": thresholds}
+    else:
+        manifest["thresholds"] = thresholds
+    write_manifest(version_dir, manifest)
 
 
 class MultiLabelPredictor:

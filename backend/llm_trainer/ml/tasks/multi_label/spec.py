@@ -157,16 +157,15 @@ class MultiLabelSpec(ClassificationSpec):
         return attach_ensemble(trained, outcome.val_probs, fitted, _scorer(data), self.primary_metric, meta)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
-        from llm_trainer.ml.inference.loading import ENSEMBLE, load_predictor, read_manifest
-        from llm_trainer.ml.tasks.multi_label.predictor import MultiLabelPredictor, thresholds_of
+        from llm_trainer.ml.inference.loading import load_predictor, read_manifest
+        from llm_trainer.ml.tasks.multi_label.predictor import MultiLabelPredictor, thresholds_of, thresholds_owner
 
         base = load_predictor(version_dir, kind, variant, warm_up=warm_up)
         manifest = read_manifest(version_dir)
         labels = [str(x) for x in manifest.get("labels") or base.labels]
         base.labels = labels  # one-vs-rest pipelines only know column numbers
         # The ensemble answers at the thresholds tuned on its own blended validation probabilities.
-        tuned = (manifest.get("ensemble") or {}) if variant == ENSEMBLE else manifest
-        return MultiLabelPredictor(base, labels, thresholds_of(tuned, labels))
+        return MultiLabelPredictor(base, labels, thresholds_of(thresholds_owner(manifest, variant), labels))
 
     def to_public(self, answer: Any) -> dict[str, Any]:
         return {
@@ -191,14 +190,19 @@ class MultiLabelSpec(ClassificationSpec):
         probability = {name: p for name, p, _ in answer.probabilities}
         return ["|".join(answer.labels), *(f"{probability[name]:.6f}" for name in labels)]
 
-    def version_settings(self, version_dir: Path) -> dict[str, Any]:
+    def version_settings(self, version_dir: Path, variant: str) -> dict[str, Any]:
         from llm_trainer.ml.inference.loading import read_manifest
+        from llm_trainer.ml.tasks.multi_label.predictor import thresholds_owner
 
-        return {"thresholds": read_manifest(version_dir).get("thresholds")}
+        # `variant` says whose thresholds these are: the ensemble's differ from the transformer's.
+        return {
+            "thresholds": thresholds_owner(read_manifest(version_dir), variant).get("thresholds"),
+            "variant": variant,
+        }
 
-    def update_version_settings(self, version_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    def update_version_settings(self, version_dir: Path, variant: str, settings: dict[str, Any]) -> dict[str, Any]:
         from llm_trainer.ml.inference.loading import read_manifest
-        from llm_trainer.ml.tasks.multi_label.predictor import write_thresholds
+        from llm_trainer.ml.tasks.multi_label.predictor import thresholds_owner, write_thresholds
 
         new = settings.get("thresholds")
         labels = [str(x) for x in read_manifest(version_dir).get("labels") or []]
@@ -217,11 +221,11 @@ class MultiLabelSpec(ClassificationSpec):
                 f"unknown: {', '.join(unknown) or 'none'}.",
                 code="invalid_thresholds",
             )
-        current = read_manifest(version_dir).get("thresholds") or {}
+        current = thresholds_owner(read_manifest(version_dir), variant).get("thresholds") or {}
         stored = {
             "mode": new["mode"],
             "global": float(new.get("global", current.get("global", 0.5))),
             "per_label": {**(current.get("per_label") or {}), **{k: float(v) for k, v in per_label.items()}},
         }
-        write_thresholds(version_dir, stored)
-        return {"thresholds": stored}
+        write_thresholds(version_dir, variant, stored)
+        return {"thresholds": stored, "variant": variant}

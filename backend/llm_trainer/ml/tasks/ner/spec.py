@@ -14,7 +14,6 @@ from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.run_status import RunPhase
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.core.variants import ServingVariant
-from llm_trainer.ml.ensemble import is_offered
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
@@ -136,11 +135,6 @@ class NerSpec(TaskSpec):
     # --- serving ----------------------------------------------------------------------------------------------
     def variants(self, kind: str) -> tuple[str, ...]:
         return (CRF,) if kind == CRF else (PYTORCH, ENSEMBLE)
-
-    def default_variant(self, kind: str, metrics: dict[str, Any]) -> str:
-        # The joint decode with the CRF can end an entity inside a tokenizer piece, which the token model cannot: a
-        # structural gain, so where validation found the blend better it answers by default.
-        return ENSEMBLE if kind != CRF and is_offered(metrics) else super().default_variant(kind, metrics)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         from llm_trainer.ml.tasks.ner.ensemble import load_ner_ensemble
