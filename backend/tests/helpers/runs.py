@@ -38,3 +38,9 @@ def wait_fast_copy(get: Callable[[str], Any], version_id: int, timeout: float = 
             return detail
         time.sleep(0.3)
     raise AssertionError(f"the ONNX copy of version {version_id} was still building: {detail}")
+
+
+def default_answerer(detail: dict, alone: str) -> str:
+    """The variant a freshly trained version answers with by default: its blend with the baseline where training
+    found the blend better on validation, else `alone` (PyTorch, or ONNX once its fast copy is built)."""
+    return "ensemble" if (detail["metrics"].get("ensemble") or {}).get("offered") else alone

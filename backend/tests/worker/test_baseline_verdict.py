@@ -27,6 +27,6 @@ def test_the_cli_hears_of_a_better_blend_and_whether_it_answers_by_default():
     record = {"offered": True, "weight": 0.5, "metrics": {"micro_f1": 0.77}}
     ner = ensemble_verdict(get_spec("ner"), "transformer", {"micro_f1": 0.71, "ensemble": record})
     assert ner == {"ensemble_value": 0.77, "ensemble_weight": 0.5, "ensemble_default": True}
-    labels = ensemble_verdict(get_spec("multi_label"), "transformer", {"micro_f1": 0.9, "ensemble": record})
-    assert labels["ensemble_default"] is False, "the other tasks keep serving the model itself"
+    labels = ensemble_verdict(get_spec("multi_label"), "transformer", {"micro_f1": 0.7, "ensemble": record})
+    assert labels["ensemble_default"] is True, "every task answers with a blend that beat its model"
     assert ensemble_verdict(get_spec("ner"), "transformer", {"ensemble": {**record, "offered": False}}) == {}

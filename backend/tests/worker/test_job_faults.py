@@ -34,7 +34,7 @@ from llm_trainer.services import training
 from llm_trainer.worker.launch import worker_env
 from llm_trainer.worker.reporter import DbReporter
 from tests.conftest import run_server, start_server
-from tests.helpers.runs import finished, wait_run
+from tests.helpers.runs import default_answerer, finished, wait_run
 from tests.helpers.training_data import insert_dataset, review_rows
 from tests.helpers.versions import make_version, review_texts
 
@@ -88,7 +88,9 @@ def test_sigstop_of_a_worker_times_out_as_interrupted_and_the_next_run_starts(da
         assert _gone(run["pid"]), "its process group was killed"
         nxt = wait_run(http.get, after["id"], finished, timeout=240)
         assert nxt["status"] == "succeeded", nxt["error_message"] + nxt["log_tail"]
-        answer = http.post("/predict", json={"text": "好吃", "model_id": nxt["model_version_ids"][0]})
+        # The first answer loads the version (and, where its blend answers, the baseline's libraries) while its export
+        # traces the graph on the same cores: seconds, more than the client's default 5 s timeout on a busy machine.
+        answer = http.post("/predict", json={"text": "好吃", "model_id": nxt["model_version_ids"][0]}, timeout=60)
         assert answer.status_code == 200  # the finished version loads and answers
         _wait_copy(http, nxt["model_version_ids"][0])  # its fast-serving export job ends too
         jobs = _assert_healthy(factory)
@@ -464,8 +466,14 @@ def _server_paused_in_an_export(data_dir, tiny_model_dir, tmp_path) -> tuple[sub
             assert run["status"] == "succeeded", run["error_message"] + run["log_tail"]
             [version_id] = run["model_version_ids"]
             partial = Path(_wait_file(paused, timeout=120)).parent  # the fast-serving export job is building
-            assert http.get(f"/api/models/{version_id}").json()["serving_variant"] == "pytorch"
-            assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "pytorch"
+            detail = http.get(f"/api/models/{version_id}").json()
+            answerer = default_answerer(detail, "pytorch")  # until the copy is built
+            assert detail["serving_variant"] == answerer
+            answer = http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()
+            assert (
+                answer["variant"] == answerer
+                and (answer["ensemble"] or {}).get("model_variant", "pytorch") == "pytorch"
+            )
         tracer = int(Path(f"{paused}.pid").read_text(encoding="utf-8"))
         assert tracer != server.pid, "the graph is traced in a process of its own"
         return server, version_id, partial, tracer
@@ -483,8 +491,10 @@ def _export_job(factory) -> Job:
 def _restart_builds_the_copy(data_dir, log: Path, version_id: int, attempts: int) -> None:
     with run_server(data_dir, log) as url, httpx.Client(base_url=url, timeout=60) as http:
         detail = _wait_copy(http, version_id)
-        assert detail["variants"]["onnx"]["status"] == "ready" and detail["serving_variant"] == "onnx", detail
-        assert http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()["variant"] == "onnx"
+        answerer = default_answerer(detail, "onnx")  # the copy answers, alone or inside the blend
+        assert detail["variants"]["onnx"]["status"] == "ready" and detail["serving_variant"] == answerer, detail
+        answer = http.post("/predict", json={"text": "好吃", "model_id": version_id}).json()
+        assert answer["variant"] == answerer and (answer["ensemble"] or {}).get("model_variant", "onnx") == "onnx"
         jobs = _assert_healthy(_factory(data_dir))
         [export] = [job for job in jobs.values() if job.kind == "export"]
         assert (export.status, export.attempts) == ("succeeded", attempts)
