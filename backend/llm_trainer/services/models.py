@@ -251,7 +251,7 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
                 _set_variant(version, name, info)
             chosen = (version.exports or {}).get("serving_variant")  # the user's own choice wins
             # A version answering with its ensemble by default keeps it: the blend reads the fast copy from now on.
-            blended = is_offered(version.metrics or {})
+            blended = get_spec(version.task).default_variant(version.kind, version.metrics or {}) == ENSEMBLE
             if params.fast_serving and error is None and not chosen and not blended and is_lossless(reports[variant]):
                 version.exports = {**(version.exports or {}), "serving_variant": variant}
                 serving.cache.evict(model_id)  # the PyTorch copy loaded meanwhile is no longer served
