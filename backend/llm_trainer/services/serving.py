@@ -147,9 +147,13 @@ def loaded_model(serving: Serving, version: ModelVersion, variant: str) -> tuple
     def load():  # noqa: ANN202
         try:
             return get_spec(version.task).load_predictor(folder, version.kind, variant)
-        except (FileNotFoundError, OSError) as exc:
-            if not _still_exists(serving, version.id):  # deleted after this request read its row
+        except (FileNotFoundError, OSError, InvalidInput) as exc:
+            # Deleted after this request read its row: the folder vanished under the loader, which reports it as a
+            # missing file or as a model folder short of its files (InvalidInput model_folder_incomplete).
+            if not _still_exists(serving, version.id):
                 raise _not_found(version.id) from exc
+            if isinstance(exc, InvalidInput):
+                raise
             raise Unavailable(
                 f"The files of model version {version.id} are missing or unreadable in the data dir. "
                 "Delete this version and train it again.",
