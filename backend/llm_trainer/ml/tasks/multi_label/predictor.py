@@ -39,12 +39,10 @@ def thresholds_owner(manifest: dict[str, Any], variant: str) -> dict[str, Any]:
 
 
 def write_thresholds(version_dir: Path, variant: str, thresholds: dict[str, Any]) -> None:
-    """Replace `variant`'s thresholds atomically (a reader sees the old or the new file, never half of one)."""
+    """Replace `variant`'s thresholds atomically (a reader sees the old or the new file, never half of one); the
+    ensemble answers only where training recorded it, so its record is there to write into."""
     manifest = read_manifest(version_dir)
-    if variant == ServingVariant.ENSEMBLE:
-        manifest["ensemble"] = {**(manifest.get("ensemble") or {}), "thresholds": thresholds}
-    else:
-        manifest["thresholds"] = thresholds
+    thresholds_owner(manifest, variant)["thresholds"] = thresholds
     write_manifest(version_dir, manifest)
 
 
