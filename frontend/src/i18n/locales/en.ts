@@ -611,6 +611,9 @@ const en: typeof zhCN = {
     },
     multiLabel: {
       none: 'No label passes its threshold',
+      passes: '≥ threshold {threshold}',
+      fails: '< threshold {threshold}',
+      thresholdTitle: 'A label is predicted when its probability reaches this threshold (tuned on validation, editable on the model page)',
       thresholdsHint: 'A label is predicted when its probability reaches its threshold. Thresholds were tuned on the validation split; change them here.',
       thresholdsOfEnsemble: 'These are the thresholds of the ensemble, which answers for this version: they were tuned on its blended probabilities. The model alone keeps its own.',
       perLabel: 'Per label',

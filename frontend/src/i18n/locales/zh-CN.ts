@@ -609,6 +609,9 @@ export default {
     },
     multiLabel: {
       none: '没有标签达到阈值',
+      passes: '≥ 阈值 {threshold}',
+      fails: '< 阈值 {threshold}',
+      thresholdTitle: '概率达到此阈值即判为命中（阈值在验证集上调好，可在模型页修改）',
       thresholdsHint: '标签的概率达到阈值即判为命中。阈值已在验证集上调好，可在此修改。',
       thresholdsOfEnsemble: '这里是集成的阈值：此版本由集成回答，阈值在混合后的概率上调好。模型单独回答时用它自己的阈值。',
       perLabel: '逐标签',

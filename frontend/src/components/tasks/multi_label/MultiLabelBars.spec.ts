@@ -5,7 +5,7 @@ import { mountWith } from '@/test/setup'
 import MultiLabelBars from './MultiLabelBars.vue'
 
 describe('MultiLabelBars', () => {
-  it('tags the labels that pass their threshold and shows every label with its threshold', () => {
+  it('tags the labels that pass their threshold and says of every label whether it reaches its threshold', () => {
     const w = mountWith(MultiLabelBars, {
       props: {
         prediction: {
@@ -25,6 +25,8 @@ describe('MultiLabelBars', () => {
     const rows = w.findAll('[data-test=probability-row]')
     expect(rows.map((r) => r.attributes('data-label'))).toEqual(['动力', '油耗', '外观'])
     expect(rows.map((r) => r.attributes('data-passed'))).toEqual(['true', 'true', 'false'])
-    expect(rows[2].text()).toContain('40.0%')
+    expect(rows[0].find('[data-test=threshold]').text()).toBe('≥ 阈值 50.0%')
+    expect(rows[2].find('[data-test=threshold]').text()).toBe('< 阈值 40.0%')
+    expect(rows[2].find('[data-test=threshold-marker]').attributes('style')).toContain('left: 40%')
   })
 })
