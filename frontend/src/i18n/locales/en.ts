@@ -193,7 +193,7 @@ const en: typeof zhCN = {
       measuring: 'timing a few steps',
       done: 'done',
     },
-    ensembleAnswers: 'This version answers with the blend of the model and its baseline by default: validation {metric} {value} (the model alone {model}, the baseline {baseline}). The model page can switch to the model alone.',
+    ensembleAnswers: 'At the end of training the blend of the model and its baseline scored best on validation: {metric} {value} (the model alone {model}, the baseline {baseline}), so this version started out answering with the blend. The model page can switch to the model alone.',
     belowBaseline: 'The fine-tuned model ({metric} {value}) does not beat its baseline ({baseline}) on the validation split: for this data the baseline is the better model (faster too).',
     trainBaseline: 'Train the baseline as its own version',
     budget: {

@@ -191,7 +191,7 @@ export default {
       measuring: '测量训练速度',
       done: '完成',
     },
-    ensembleAnswers: '此版本默认由模型与基线的集成回答：验证{metric} {value}（模型单独 {model}，基线 {baseline}）。在模型页可改为只用模型。',
+    ensembleAnswers: '训练结束时，模型与基线的集成在验证集上最好：{metric} {value}（模型单独 {model}，基线 {baseline}），所以此版本起初由集成回答。在模型页可改为只用模型。',
     belowBaseline: '微调后的模型（{metric} {value}）在验证集上没有超过基线（{baseline}）：对这份数据，基线模型更好（也更快）。',
     trainBaseline: '把基线训练成一个模型版本',
     budget: {
