@@ -614,7 +614,7 @@ const en: typeof zhCN = {
       passes: '≥ threshold {threshold}',
       fails: '< threshold {threshold}',
       thresholdTitle: 'A label is predicted when its probability reaches this threshold (tuned on validation, editable on the model page)',
-      thresholdsHint: 'A label is predicted when its probability reaches its threshold. Thresholds were tuned on the validation split; change them here.',
+      thresholdsHint: 'A label is predicted when its probability reaches its threshold. Thresholds were tuned on the validation split; change them here. The version\'s metrics are cross-validated: each validation text is scored at thresholds tuned on the other texts, so tuning does not flatter them.',
       thresholdsOfEnsemble: 'These are the thresholds of the ensemble, which answers for this version: they were tuned on its blended probabilities. The model alone keeps its own.',
       perLabel: 'Per label',
       global: 'One for all',

@@ -612,7 +612,7 @@ export default {
       passes: '≥ 阈值 {threshold}',
       fails: '< 阈值 {threshold}',
       thresholdTitle: '概率达到此阈值即判为命中（阈值在验证集上调好，可在模型页修改）',
-      thresholdsHint: '标签的概率达到阈值即判为命中。阈值已在验证集上调好，可在此修改。',
+      thresholdsHint: '标签的概率达到阈值即判为命中。阈值已在验证集上调好，可在此修改。版本的指标按交叉验证计算：每条验证文本用在其余文本上调好的阈值评分，不会因调阈值而虚高。',
       thresholdsOfEnsemble: '这里是集成的阈值：此版本由集成回答，阈值在混合后的概率上调好。模型单独回答时用它自己的阈值。',
       perLabel: '逐标签',
       global: '统一阈值',
