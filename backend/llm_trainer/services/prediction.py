@@ -58,10 +58,22 @@ def predict_fields(
     )
 
 
+def load_in_background(serving: Serving, model_id: int | None, variant: str | None) -> tuple[int, str, bool]:
+    """Start loading a version's predictor without waiting (a page does this when its user picks the version, so the
+    first answer does not pay for importing torch and reading the model); (version id, variant, already loaded)."""
+    with session_scope(serving.session_factory) as session:
+        version = find_version(session, model_id)
+        chosen = check_variant(version, variant)
+    if (version.id, chosen) in serving.cache.loaded():
+        return version.id, chosen, True
+    serving.in_background((version.id, chosen), lambda: loaded_model(serving, version, chosen))
+    return version.id, chosen, False
+
+
 def public_answers(result: PredictionResult) -> list[dict[str, Any]]:
     """Each answer as the JSON its task defines."""
     spec = get_spec(result.task)
     return [spec.to_public(p) for p in result.predictions]
 
 
-__all__ = ["PredictionResult", "clean_texts", "predict", "predict_fields", "public_answers"]
+__all__ = ["PredictionResult", "clean_texts", "load_in_background", "predict", "predict_fields", "public_answers"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from llm_trainer.core.errors import Conflict, InvalidInput, NotFound, Unavailabl
 from llm_trainer.core.variants import is_offered
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import versions_query
-from llm_trainer.ml.inference.cache import LoadedModel, ModelCache
+from llm_trainer.ml.inference.cache import Key, LoadedModel, ModelCache
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
 
@@ -31,8 +32,30 @@ class Serving:
     # The dispatcher's wake-up (set by the app): a queued job starts at once instead of at the next tick.
     notify_jobs: Callable[[], None] = field(default=lambda: None)
 
+    _background: set[Key] = field(init=False, default_factory=set)
+    _background_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
     def __post_init__(self) -> None:
         self.cache = ModelCache(self.settings.model_cache_size)
+
+    def in_background(self, key: Key, load: Callable[[], object]) -> None:
+        """Run `load` in a daemon thread unless one for `key` still runs (a page asking again starts nothing); a
+        failure is logged, and the next prediction meets it again with its own error."""
+        with self._background_lock:
+            if key in self._background:
+                return
+            self._background.add(key)
+
+        def run() -> None:
+            try:
+                load()
+            except Exception as exc:  # noqa: BLE001 - a warm-up never fails a request; predictions report the error
+                log.warning("loading model version %s (%s) in the background failed: %s", key[0], key[1], exc)
+            finally:
+                with self._background_lock:
+                    self._background.discard(key)
+
+        threading.Thread(target=run, name=f"load-{key[0]}-{key[1]}", daemon=True).start()
 
     def close(self) -> None:
         self.cache.clear()

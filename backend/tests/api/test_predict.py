@@ -31,6 +31,27 @@ def test_single_text_answers_label_score_sorted_probabilities_version_and_latenc
     assert client.post("/api/predict", json={"text": "难吃，太慢"}).json()["load_ms"] is None
 
 
+def test_a_version_loaded_in_the_background_answers_its_first_request_without_waiting(client, settings):
+    version_id = make_version(settings)
+    started = client.post("/api/predict/load", json={"model_id": version_id})
+    assert started.status_code == 202, started.text
+    assert started.json() == {"model_id": version_id, "variant": "pytorch", "loaded": False}
+    assert client.post("/api/predict/load", json={}).json()["model_id"] == version_id, "no id: the default version"
+
+    deadline = time.monotonic() + 60
+    while "pytorch" not in client.get(f"/api/models/{version_id}").json()["loaded_variants"]:
+        assert time.monotonic() < deadline, "the background load never finished"
+        time.sleep(0.1)
+    assert client.post("/api/predict/load", json={"model_id": version_id}).json()["loaded"] is True
+    answer = client.post("/predict", json={"text": "这家店很好吃，推荐", "model_id": version_id}).json()
+    assert answer["label"] == "好评" and answer["load_ms"] is None, "the first prediction found it loaded"
+
+    missing = client.post("/api/predict/load", json={"model_id": 999})
+    assert (missing.status_code, missing.json()["code"]) == (404, "model_not_found")
+    unbuilt = client.post("/api/predict/load", json={"model_id": version_id, "variant": "onnx_int8"})
+    assert (unbuilt.status_code, unbuilt.json()["code"]) == (422, "variant_not_built")
+
+
 def test_batch_of_texts_in_order_with_truncation_flag(client, settings):
     make_version(settings)
     texts = ["难吃，失望", "服务很好，满意", "不错" * 1500]

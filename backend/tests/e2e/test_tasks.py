@@ -8,6 +8,7 @@ import io
 import json
 import random
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -104,7 +105,15 @@ def test_multi_label_upload_train_metrics_thresholds_and_predict(page, server, t
     shot(page, "21-multi-label-inference")
 
 
-def test_pair_upload_train_metrics_and_predict_two_texts(page, server, tiny_base, tmp_path):
+def _loaded_while_the_user_types(server: str, version: int) -> None:
+    """The inference page asks the server to load the chosen version as it opens (nothing else loads a new one)."""
+    deadline = time.monotonic() + 60
+    while not httpx.get(f"{server}/api/models/{version}").json()["loaded_variants"]:
+        assert time.monotonic() < deadline, "opening the inference page did not load the version"
+        time.sleep(0.05)
+
+
+def test_pair_upload_train_metrics_loaded_on_opening_inference_and_predict_two_texts(page, server, tiny_base, tmp_path):
     path = _csv(tmp_path / "pairs.csv", ("句子1", "句子2", "标签"), pair_rows(120))
     dataset_id = _upload_in_browser(page, path, "pair")
     expect(page.locator("[data-test=pair-length-a]")).to_contain_text("平均")  # the report's pair part
@@ -116,6 +125,7 @@ def test_pair_upload_train_metrics_and_predict_two_texts(page, server, tiny_base
     expect(page.locator("[data-test=metric-accuracy]")).to_have_text(re.compile(r"\d+\.\d%"))
 
     page.goto(f"/inference?model={version}")
+    _loaded_while_the_user_types(server, version)
     page.locator("[data-test=predict-text-a]").fill("味道很好")
     page.locator("[data-test=predict-text-b]").fill("送餐很快")
     page.locator("[data-test=predict]").click()

@@ -111,3 +111,19 @@ export async function getBatchJob(id: number): Promise<BatchJob> {
 export function batchDownloadUrl(id: number): string {
   return `/api/predict/batch/${id}/download`
 }
+
+export interface LoadState {
+  model_id: number
+  variant: VariantName
+  /** True: in the server's memory already; false: loading in the background. */
+  loaded: boolean
+}
+
+/** Ask the server to load a version (default: the default version) in the background, so its first answer is fast. */
+export async function loadModel(modelId?: number, variant?: VariantName): Promise<LoadState> {
+  const body: Record<string, unknown> = {}
+  if (modelId) body.model_id = modelId
+  if (variant) body.variant = variant
+  const { data } = await http.post<LoadState>('/api/predict/load', body)
+  return data
+}

@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from llm_trainer.api.schemas.predict import (
     BatchJobPublic,
+    LoadPublic,
+    LoadRequest,
     PredictionPublic,
     PredictRequest,
     PredictResponse,
@@ -43,6 +45,17 @@ def predict(body: PredictRequest, serving: ServingDep) -> PredictResponse:
         predictions=items,
         **single,
     )
+
+
+@router.post(
+    "/api/predict/load",
+    response_model=LoadPublic,
+    status_code=202,
+    summary="Load a version into memory in the background, so its first prediction does not wait",
+)
+def load_model(body: LoadRequest, serving: ServingDep) -> LoadPublic:
+    model_id, variant, loaded = prediction.load_in_background(serving, body.model_id, body.variant)
+    return LoadPublic(model_id=model_id, variant=variant, loaded=loaded)
 
 
 def _job_public(job: BatchJob) -> BatchJobPublic:

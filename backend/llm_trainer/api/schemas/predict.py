@@ -45,6 +45,20 @@ class PredictRequest(BaseModel):
         return self.model_dump(include={"text", "texts", "text_a", "text_b", "pairs"}, exclude_none=True)
 
 
+class LoadRequest(BaseModel):
+    model_id: int | None = Field(None, description="Model version id; default: the default version, else the newest.")
+    variant: Variant | None = Field(None, description="Serving variant; default: the one chosen for the version.")
+
+
+class LoadPublic(BaseModel):
+    """Where the version's predictor stands in this server's memory."""
+
+    model_id: int
+    variant: str
+    loaded: bool = Field(description="True: in memory now; false: loading in the background (the next prediction "
+                         "waits only for what is left).")  # fmt: skip
+
+
 class ClassProbability(BaseModel):
     label: str
     probability: float

@@ -1,4 +1,4 @@
-"""Multi-label scores are read on texts the thresholds were not tuned on; the thresholds stored use all of validation."""
+"""Multi-label scores are read on texts the thresholds were not tuned on; stored thresholds use all of validation."""
 
 import numpy as np
 import pytest
