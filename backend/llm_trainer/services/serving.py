@@ -32,30 +32,36 @@ class Serving:
     # The dispatcher's wake-up (set by the app): a queued job starts at once instead of at the next tick.
     notify_jobs: Callable[[], None] = field(default=lambda: None)
 
-    _background: set[Key] = field(init=False, default_factory=set)
+    # Background loads run one at a time, the latest wish first: a page flicking through versions never loads many
+    # models at once (memory), and the one the user stopped on is loaded next.
+    _wanted: tuple[Key, Callable[[], object]] | None = field(init=False, default=None)
+    _loader_busy: bool = field(init=False, default=False)
     _background_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.cache = ModelCache(self.settings.model_cache_size)
 
     def in_background(self, key: Key, load: Callable[[], object]) -> None:
-        """Run `load` in a daemon thread unless one for `key` still runs (a page asking again starts nothing); a
-        failure is logged, and the next prediction meets it again with its own error."""
+        """Queue `load` for the one background loader (replacing a wish it has not started), starting it if idle."""
         with self._background_lock:
-            if key in self._background:
+            self._wanted = (key, load)
+            if self._loader_busy:
                 return
-            self._background.add(key)
+            self._loader_busy = True
+        threading.Thread(target=self._load_wanted, name="background-load", daemon=True).start()
 
-        def run() -> None:
+    def _load_wanted(self) -> None:
+        while True:
+            with self._background_lock:
+                if self._wanted is None:
+                    self._loader_busy = False
+                    return
+                (version_id, variant), load = self._wanted
+                self._wanted = None
             try:
                 load()
-            except Exception as exc:  # noqa: BLE001 - a warm-up never fails a request; predictions report the error
-                log.warning("loading model version %s (%s) in the background failed: %s", key[0], key[1], exc)
-            finally:
-                with self._background_lock:
-                    self._background.discard(key)
-
-        threading.Thread(target=run, name=f"load-{key[0]}-{key[1]}", daemon=True).start()
+            except Exception as exc:  # noqa: BLE001 - a warm-up never fails a request; the prediction reports it
+                log.warning("loading model version %s (%s) in the background failed: %s", version_id, variant, exc)
 
     def close(self) -> None:
         self.cache.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,3 +81,29 @@ def test_explicit_version_first_request_pays_the_load_and_long_text_is_flagged(s
         predict(serving, ["好吃"], model_id=version_id, variant="onnx_int8")
     with pytest.raises(InvalidInput, match="not available"):
         predict(serving, ["好吃"], model_id=version_id, variant="tfidf")
+
+
+def test_background_loads_run_one_at_a_time_and_skip_to_the_version_the_user_picked_last(serving):
+    release, started, running, loads, peak = threading.Event(), threading.Event(), [], [], []
+
+    def load(name: str):
+        def run() -> None:
+            running.append(name)
+            peak.append(len(running))
+            started.set()
+            release.wait(10)
+            loads.append(name)
+            running.remove(name)
+
+        return run
+
+    serving.in_background((1, "pytorch"), load("v1"))
+    assert started.wait(10)
+    serving.in_background((2, "pytorch"), load("v2"))  # picked while v1 loads ...
+    serving.in_background((3, "onnx"), load("v3"))  # ... then another: v2 is no longer wanted
+    release.set()
+    for _ in range(100):
+        if len(loads) == 2 and not serving._loader_busy:
+            break
+        threading.Event().wait(0.05)
+    assert loads == ["v1", "v3"] and max(peak) == 1, "one load at a time"
