@@ -34,6 +34,7 @@ from llm_trainer.db.migrate import upgrade_to_head
 from llm_trainer.services import base_models as base_models_service
 from llm_trainer.services import batch_jobs
 from llm_trainer.services import models as models_service
+from llm_trainer.services import prediction as prediction_service
 from llm_trainer.services.job_events import JobEventHub
 from llm_trainer.services.jobs import JobDispatcher
 from llm_trainer.services.runs import RunEventHub
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.run_events = RunEventHub(app.state.session_factory)
         app.state.job_events = JobEventHub(app.state.session_factory)
         dispatcher.start()
+        if settings.preload_default:
+            prediction_service.preload_default(serving)
         yield
         dispatcher.shutdown()
         serving.close()

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     predict_max_texts: int = Field(256, description="Most texts in one /predict request.")
     predict_max_chars: int = Field(2000, description="Longer texts are truncated (and flagged) before prediction.")
     model_cache_size: int = Field(3, description="Model versions kept loaded in memory (LRU).")
+    preload_default: bool = Field(
+        True,
+        description="Load the version /predict answers with by default in the background at start-up, so the first "
+        "answer after a restart does not wait for torch and the model (about 7 s on 2 CPU cores).",
+    )
     frontend_dist: Path = Field(REPO_ROOT / "frontend" / "dist", description="Built web UI served at /.")
     # Access (README "Security").
     token: str = Field("", description="Access token; required on every route but health when set.")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
 from llm_trainer.db.base import session_scope
 from llm_trainer.ml.tasks.inputs import clean_texts
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.services.serving import Serving, check_variant, find_version, loaded_model
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,10 +74,26 @@ def load_in_background(serving: Serving, model_id: int | None, variant: str | No
     return version.id, chosen, False
 
 
+def preload_default(serving: Serving) -> None:
+    """Start loading the version `/predict` answers with when no model is named (server start-up)."""
+    try:
+        load_in_background(serving, None, None)
+    except (Conflict, InvalidInput, NotFound) as exc:  # no version yet, or its variant unusable: nothing to load
+        log.info("no model preloaded: %s", exc)
+
+
 def public_answers(result: PredictionResult) -> list[dict[str, Any]]:
     """Each answer as the JSON its task defines."""
     spec = get_spec(result.task)
     return [spec.to_public(p) for p in result.predictions]
 
 
-__all__ = ["PredictionResult", "clean_texts", "load_in_background", "predict", "predict_fields", "public_answers"]
+__all__ = [
+    "PredictionResult",
+    "clean_texts",
+    "load_in_background",
+    "predict",
+    "predict_fields",
+    "preload_default",
+    "public_answers",
+]

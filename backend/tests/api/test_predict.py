@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from llm_trainer.api.app import create_app
 from tests.conftest import LOCAL_URL
 from tests.helpers.runs import finished, wait_run
 from tests.helpers.versions import make_tfidf_version, make_version, review_texts
@@ -50,6 +52,21 @@ def test_a_version_loaded_in_the_background_answers_its_first_request_without_wa
     assert (missing.status_code, missing.json()["code"]) == (404, "model_not_found")
     unbuilt = client.post("/api/predict/load", json={"model_id": version_id, "variant": "onnx_int8"})
     assert (unbuilt.status_code, unbuilt.json()["code"]) == (422, "variant_not_built")
+
+
+@pytest.mark.parametrize("preload", [True, False])
+def test_a_starting_server_loads_its_default_version_before_the_first_request_unless_told_not_to(settings, preload):
+    settings = settings.model_copy(update={"preload_default": preload})
+    app = create_app(settings)  # migrates the database the version goes into
+    version_id = make_version(settings)
+    with TestClient(app, base_url=LOCAL_URL) as client:
+        deadline = time.monotonic() + 60
+        while preload and "pytorch" not in client.get(f"/api/models/{version_id}").json()["loaded_variants"]:
+            assert time.monotonic() < deadline, "the default version was not loaded at start-up"
+            time.sleep(0.1)
+        answer = client.post("/predict", json={"text": "这家店很好吃，推荐"}).json()
+    assert answer["model_id"] == version_id
+    assert (answer["load_ms"] is None) is preload, "preloaded: the first request waits for nothing"
 
 
 def test_batch_of_texts_in_order_with_truncation_flag(client, settings):
