@@ -34,9 +34,9 @@ const en: typeof zhCN = {
     interrupted: 'Interrupted',
   },
   home: {
-    title: 'Train a Chinese text classifier on your own labelled data',
-    pitch1: 'Upload labelled Chinese texts (reviews, headlines, tickets) and fine-tune a pretrained Transformer into your own classifier.',
-    pitch2: 'Everything happens in the browser: watch training, compare versions, try a model or predict whole files — no code needed.',
+    title: 'Train your own model on your own Chinese data',
+    pitch1: 'Upload Chinese data — labelled texts (one label or several: reviews, headlines, tickets), sentence pairs, entity annotations or instruction conversations — and fine-tune a pretrained model into your own.',
+    pitch2: 'Everything happens in the browser: watch training, compare versions, try a model, predict whole files or chat with a generation model — no code needed.',
     start: 'Start training',
     tryModel: 'Try a model',
     step1: 'Upload data',
