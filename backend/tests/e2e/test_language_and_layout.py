@@ -17,7 +17,7 @@ def test_switch_to_english_and_back(page, server, tmp_path):
     expect(page.locator("[data-nav='/training']")).to_have_text("训练")
     page.locator("[data-test=lang-switch]").get_by_text("English").click()
     expect(page.locator("[data-nav='/training']")).to_have_text("Training")
-    expect(page.locator("h1")).to_contain_text("Train a Chinese text classifier")
+    expect(page.locator("h1")).to_contain_text("Train your own model on your own Chinese data")
     assert page.evaluate("document.documentElement.lang") == "en"
 
     page.reload()  # the choice persists
