@@ -238,6 +238,11 @@ def _follow(fetch: Any, stop: Any) -> int:
         how = "it answers by default" if progress.get("ensemble_default") else "serve it with --variant ensemble"
         print(f"blended with its baseline (weight {progress.get('ensemble_weight')}): "
               f"{metric} {progress['ensemble_value']:.4f}; {how}")  # fmt: skip
+    if progress.get("one_answer") is not None:
+        print(f"warning: the model answers {progress['one_answer']!r} for {progress['one_answer_share']:.0%} of the "
+              "validation texts: it has not learned to tell the labels apart (always answering the most common label "
+              f"scores accuracy {progress['majority_accuracy']:.4f}); train more epochs, raise the learning rate or "
+              "add data")  # fmt: skip
     return 0 if status in ("succeeded", "stopped") else 1
 
 

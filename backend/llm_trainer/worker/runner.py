@@ -46,6 +46,8 @@ log = logging.getLogger("llm_trainer.worker")
 
 TFIDF = "tfidf"
 MLFLOW_ARTIFACTS = "mlflow-artifacts"  # artifacts of experiments in a local MLflow store (sqlite:, file:)
+ONE_ANSWER_SHARE = 0.98  # of validation texts given the same label ...
+ONE_ANSWER_EXCESS = 0.05  # ... at least this much more often than it is true (a 97 % class may be answered 98 %)
 
 
 def _setup_logging() -> None:
@@ -149,6 +151,17 @@ def baseline_verdict(spec: Any, metrics: dict[str, Any]) -> dict[str, Any]:
     if value is None or base is None:
         return {}
     return {"baseline": base, "beats_baseline": value > base if spec.primary_higher_is_better else value < base}
+
+
+def one_answer_verdict(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A model that gives (nearly) every validation text the same label, far more often than that label is true, has
+    not learned to tell the classes apart, however its accuracy reads: the run page says so, beside the accuracy of
+    always answering the most common label (a short run on a small or imbalanced set, often)."""
+    top = metrics.get("top_answer")
+    if not top or top["share"] < ONE_ANSWER_SHARE or top["share"] - top["true_share"] < ONE_ANSWER_EXCESS:
+        return {}
+    share, majority = top["share"], metrics["majority_accuracy"]
+    return {"one_answer": top["label"], "one_answer_share": share, "majority_accuracy": majority}
 
 
 def ensemble_verdict(spec: Any, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -261,7 +274,8 @@ def _execute(run_id: int, settings: Settings, factory: sessionmaker[Session], re
     stopped, metrics, primary = trained.stopped, trained.metrics, spec.primary_metric
     reporter.progress(
         {"phase": RunPhase.DONE, "model_version_id": version_id, "metric": primary, primary: metrics.get(primary),
-         **baseline_verdict(spec, metrics), **ensemble_verdict(spec, trained.kind, metrics)}
+         **baseline_verdict(spec, metrics), **ensemble_verdict(spec, trained.kind, metrics),
+         **one_answer_verdict(metrics)}
     )  # fmt: skip
     _finish_status(factory, reporter, run_id, stopped, version_id, finished_at=datetime.now(UTC), device=trained.device)
     if not stopped:  # a succeeded run cannot be resumed: its checkpoints (weights + optimizer) only cost disk

@@ -39,6 +39,11 @@ export interface RunProgress {
   ensemble_value?: number
   ensemble_weight?: number
   ensemble_default?: boolean
+  /** Set when the model gives nearly every validation text the same label: that label, its share of the answers, and
+   * the accuracy of always answering the most common true label. */
+  one_answer?: string
+  one_answer_share?: number
+  majority_accuracy?: number
   [key: string]: unknown
 }
 

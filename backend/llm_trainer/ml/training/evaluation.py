@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,20 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
             "matrix": confusion_matrix(y_true, y_pred, labels=names).tolist(),
         },
         "count": len(y_true),
+        **answer_spread(y_true, y_pred),
+    }
+
+
+def answer_spread(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
+    """The label answered most often and its share of the answers, beside the accuracy of always answering the most
+    common true label: together they show a model that gives nearly every text the same answer."""
+    if not y_true:
+        return {}
+    top, answered = Counter(y_pred).most_common(1)[0]
+    truth = Counter(y_true)
+    return {
+        "top_answer": {"label": top, "share": answered / len(y_pred), "true_share": truth[top] / len(y_true)},
+        "majority_accuracy": truth.most_common(1)[0][1] / len(y_true),
     }
 
 

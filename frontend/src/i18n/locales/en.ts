@@ -194,6 +194,7 @@ const en: typeof zhCN = {
       done: 'done',
     },
     ensembleAnswers: 'At the end of training the blend of the model and its baseline scored best on validation: {metric} {value} (the model alone {model}, the baseline {baseline}), so this version started out answering with the blend. The model page can switch to the model alone.',
+    oneAnswer: 'The model answers “{label}” for {share} of the validation texts: it has not learned to tell the labels apart yet (always answering the most common label scores accuracy {majority}). Train more epochs, raise the learning rate or add data.',
     belowBaseline: 'The fine-tuned model ({metric} {value}) does not beat its baseline ({baseline}) on the validation split: for this data the baseline is the better model (faster too).',
     trainBaseline: 'Train the baseline as its own version',
     budget: {

@@ -192,6 +192,7 @@ export default {
       done: '完成',
     },
     ensembleAnswers: '训练结束时，模型与基线的集成在验证集上最好：{metric} {value}（模型单独 {model}，基线 {baseline}），所以此版本起初由集成回答。在模型页可改为只用模型。',
+    oneAnswer: '模型对 {share} 的验证文本都回答「{label}」，还没学会区分类别：一直回答最常见的类别也能得到准确率 {majority}。可以多训练几轮、调高学习率或补充数据。',
     belowBaseline: '微调后的模型（{metric} {value}）在验证集上没有超过基线（{baseline}）：对这份数据，基线模型更好（也更快）。',
     trainBaseline: '把基线训练成一个模型版本',
     budget: {
