@@ -73,6 +73,11 @@ export interface ModelMetrics extends EvalMetrics {
   ensemble?: EnsembleRecord | null
   max_length?: number
   truncation_share?: number
+  /** Single-label tasks: the label answered most often, its share of the answers and of the truth; the accuracy of
+   * always answering the most common label; `one_answer` when nearly every text got the same label (not learned yet). */
+  top_answer?: { label: string; share: number; true_share: number }
+  majority_accuracy?: number
+  one_answer?: boolean
 }
 
 export interface Thresholds {

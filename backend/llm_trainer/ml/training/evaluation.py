@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 MISCLASSIFIED_CAP = 200
+ONE_ANSWER_SHARE = 0.98  # of the texts given the same label ...
+ONE_ANSWER_EXCESS = 0.05  # ... at least this much more often than it is true (a 97 % class may be answered 98 %)
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -35,15 +37,18 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
 
 
 def answer_spread(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
-    """The label answered most often and its share of the answers, beside the accuracy of always answering the most
-    common true label: together they show a model that gives nearly every text the same answer."""
+    """The label answered most often, its share of the answers and of the truth, the accuracy of always answering the
+    most common true label, and `one_answer`: nearly every text got the same label, far more often than it is true (a
+    model that has not learned to tell the labels apart, however its accuracy reads)."""
     if not y_true:
         return {}
     top, answered = Counter(y_pred).most_common(1)[0]
     truth = Counter(y_true)
+    share, true_share = answered / len(y_pred), truth[top] / len(y_true)
     return {
-        "top_answer": {"label": top, "share": answered / len(y_pred), "true_share": truth[top] / len(y_true)},
+        "top_answer": {"label": top, "share": share, "true_share": true_share},
         "majority_accuracy": truth.most_common(1)[0][1] / len(y_true),
+        "one_answer": share >= ONE_ANSWER_SHARE and share - true_share >= ONE_ANSWER_EXCESS,
     }
 
 
