@@ -34,6 +34,10 @@ WEIGHTS = tuple(i / 10 for i in range(11))  # the baseline's share: 0 (transform
 Scorer = Callable[[np.ndarray], tuple[dict[str, Any], dict[str, Any]]]
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # flags such as one_answer are not scores
+
+
 def blend(model_probs: np.ndarray, baseline_probs: np.ndarray, weight: float) -> np.ndarray:
     return (1.0 - weight) * np.asarray(model_probs, dtype=np.float64) + weight * np.asarray(baseline_probs)
 
@@ -63,7 +67,7 @@ class EnsembleChoice:
         return {
             "weight": self.weight,
             "primary_metric": primary,
-            "metrics": {k: float(v) for k, v in self.metrics.items() if isinstance(v, int | float)},
+            "metrics": {k: float(v) for k, v in self.metrics.items() if _is_number(v)},
             "model_value": self.model_value,
             "beats_model": self.beats_model,
             # Offered only when better: at a tie the blend costs a second model's memory and gains nothing.
