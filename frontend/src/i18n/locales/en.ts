@@ -287,6 +287,7 @@ const en: typeof zhCN = {
     empty: 'empty = automatic',
   },
   models: {
+    majorityAccuracy: 'For reference: always answering the most common label of the validation split scores accuracy {value}.',
     title: 'Models',
     subtitle: 'Every finished or stopped run yields a model version. Tick two or more to compare them.',
     name: 'Name',

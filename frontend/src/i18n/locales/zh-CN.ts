@@ -285,6 +285,7 @@ export default {
     empty: '留空 = 自动',
   },
   models: {
+    majorityAccuracy: '参照：一直回答验证集中最常见的类别，准确率 {value}。',
     title: '模型',
     subtitle: '每次训练完成或停止都会生成一个模型版本。勾选两个以上可以对比。',
     name: '名称',
