@@ -56,11 +56,13 @@ export async function predictText(text: string, modelId?: number, variant?: Vari
   return predictInput({ text }, modelId, variant)
 }
 
+/** The version and variant fields of a request: left out to let the server choose (the default version, its variant). */
+function modelChoice(modelId?: number, variant?: VariantName): Record<string, unknown> {
+  return { ...(modelId ? { model_id: modelId } : {}), ...(variant ? { variant } : {}) }
+}
+
 export async function predictInput(input: PredictInput, modelId?: number, variant?: VariantName): Promise<PredictResponse> {
-  const body: Record<string, unknown> = { ...input }
-  if (modelId) body.model_id = modelId
-  if (variant) body.variant = variant
-  const { data } = await http.post<PredictResponse>('/predict', body)
+  const { data } = await http.post<PredictResponse>('/predict', { ...input, ...modelChoice(modelId, variant) })
   return data
 }
 
@@ -121,9 +123,6 @@ export interface LoadState {
 
 /** Ask the server to load a version (default: the default version) in the background, so its first answer is fast. */
 export async function loadModel(modelId?: number, variant?: VariantName): Promise<LoadState> {
-  const body: Record<string, unknown> = {}
-  if (modelId) body.model_id = modelId
-  if (variant) body.variant = variant
-  const { data } = await http.post<LoadState>('/api/predict/load', body)
+  const { data } = await http.post<LoadState>('/api/predict/load', modelChoice(modelId, variant))
   return data
 }

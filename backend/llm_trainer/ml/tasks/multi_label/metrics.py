@@ -3,14 +3,13 @@ fold."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 MISSED_CAP = 200
-Pick = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (truth, probs) -> one threshold per label
 FOLDS = 5  # out-of-fold scoring: each text's thresholds are tuned on the other 80 % of validation
 
 
@@ -45,27 +44,23 @@ def tune_thresholds(truth: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     return {"global": best_global, "per_label": per_label}
 
 
-def out_of_fold(truth: np.ndarray, probs: np.ndarray, pick: Pick) -> np.ndarray:
-    """0/1 decisions where each validation text is decided at thresholds `pick` tuned on the other folds (fixed
-    seeded folds): scores read from them are what tuned thresholds do on texts they were not tuned on. Thresholds
-    tuned and scored on the same texts read about a point high, more on small or rare-label validation sets."""
-    n = len(truth)
-    if n < 2 * FOLDS:  # too few texts to hold any out: tuned in-sample
-        return (probs >= pick(truth, probs)[None, :]).astype(np.int8)
-    folds = np.random.default_rng(0).permutation(n) % FOLDS
-    pred = np.zeros_like(truth, dtype=np.int8)
+def out_of_fold(truth: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 decisions at per-label and at global thresholds, each validation text decided at thresholds tuned on the
+    other folds (fixed seeded folds): scores read from them are what tuned thresholds do on texts they were not tuned
+    on. Thresholds tuned and scored on the same texts read about a point high, more on small or rare-label sets."""
+
+    def decide(rows: Any, tuned: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        return probs[rows] >= np.asarray(tuned["per_label"])[None, :], probs[rows] >= tuned["global"]
+
+    per_label, one = np.zeros_like(truth, dtype=np.int8), np.zeros_like(truth, dtype=np.int8)
+    if len(truth) < 2 * FOLDS:  # too few texts to hold any out: tuned in-sample
+        per_label[:], one[:] = decide(slice(None), tune_thresholds(truth, probs))
+        return per_label, one
+    folds = np.random.default_rng(0).permutation(len(truth)) % FOLDS
     for k in range(FOLDS):
         held = folds == k
-        pred[held] = probs[held] >= pick(truth[~held], probs[~held])[None, :]
-    return pred
-
-
-def _per_label(truth: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    return np.asarray(tune_thresholds(truth, probs)["per_label"])
-
-
-def _global(truth: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    return np.full(truth.shape[1], tune_thresholds(truth, probs)["global"])
+        per_label[held], one[held] = decide(held, tune_thresholds(truth[~held], probs[~held]))
+    return per_label, one
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
@@ -106,11 +101,12 @@ def full_evaluation(
     truth = multi_hot(truth_sets, labels)
     probs = np.asarray(probs)
     tuned = tune_thresholds(truth, probs)
-    metrics = scores(truth, out_of_fold(truth, probs, _per_label), labels)
+    per_label, one = out_of_fold(truth, probs)
+    metrics = scores(truth, per_label, labels)
     answered = (probs >= np.asarray(tuned["per_label"])[None, :]).astype(np.int8)
     metrics["misclassified"] = _misclassified(texts, truth, answered, labels)
     half = (probs >= 0.5).astype(np.int8)
-    for name, pred in (("at_0_5", half), ("at_global", out_of_fold(truth, probs, _global))):
+    for name, pred in (("at_0_5", half), ("at_global", one)):
         other = scores(truth, pred, labels)
         metrics[name] = {k: other[k] for k in ("micro_f1", "macro_f1", "subset_accuracy", "hamming_loss")}
     thresholds = {
