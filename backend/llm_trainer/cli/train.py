@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_trainer.cli.common import add_data_dir, settings_from_args
-from llm_trainer.core.tasks import TaskKind
+from llm_trainer.core.tasks import TaskDetection, TaskKind
 from llm_trainer.ml.training.config import TrainingConfig
 
 TERMINAL = {"succeeded", "stopped", "failed", "cancelled", "interrupted"}
@@ -77,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--task",
         choices=[k.value for k in TaskKind],
         default=None,
-        help="Task of the --file being imported (default classification); a --dataset keeps its own task.",
+        help="Task of the --file being imported (default: the one its layout shows, e.g. text_a,text_b columns are "
+        "pairs, instruction/output records generation; else classification); a --dataset keeps its own task.",
     )
     p.add_argument("--text-column", default=None, help="With --file: column of the text (pairs: the first text).")
     p.add_argument("--text-b-column", default=None, help="With --file and --task pair: column of the second text.")
@@ -105,6 +106,12 @@ def _import_file(session: Any, settings: Any, path: Path, args: argparse.Namespa
     )  # fmt: skip
     summary = f"{dataset.row_count} rows, labels {dataset.labels}"
     print(f"imported {path.name} as dataset {dataset.id} ({dataset.task}, {summary})")
+    detection = TaskDetection.model_validate(dataset.report.get("task_detection") or {})
+    if detection.task and detection.asked is None:
+        print(f"task {detection.task}: recognised from {', '.join(detection.evidence)} (choose another with --task)")
+    for warning in dataset.report.get("warnings", []):
+        if warning["code"] == "task_looks_different":
+            print(f"warning: {warning['message']}", file=sys.stderr)
     return dataset.id
 
 

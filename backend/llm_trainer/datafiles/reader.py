@@ -30,6 +30,7 @@ EXTENSIONS = {
     ".ndjson": "jsonl",
     ".json": "json",
 }
+ZIP_MAGIC = b"PK\x03\x04"  # XLSX
 SUPPORTED_HINT = "Save it as CSV, TSV, XLSX, JSONL or a JSON array of objects and upload again."
 # Chinese text is what this platform handles, so when GB18030 is among the plausible encodings it wins over
 # look-alikes (cp949, big5) that charset-normalizer may rank higher on short samples.
@@ -160,7 +161,7 @@ def _consistency(text: str, delimiter: str) -> float:
 def _detect_format(filename: str, head: bytes) -> str:
     """Format from the content where it is unambiguous (zip = workbook, JSON brackets), else from the extension."""
     suffix = Path(filename).suffix.lower()
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith(ZIP_MAGIC):
         return "xlsx"
     if suffix == ".xls" or head.startswith(b"\xd0\xcf\x11\xe0"):
         raise InvalidInput(
@@ -336,6 +337,14 @@ def _decode_error(encoding: str, where: str) -> InvalidInput:
         code="encoding_error",
         details={"encoding": encoding},
     )
+
+
+def head_text(path: Path) -> str:
+    """The first SAMPLE_BYTES of a text file, decoded (bad bytes replaced); '' for an empty file or a workbook."""
+    head = _read_head(path)
+    if not head or head.startswith(ZIP_MAGIC):
+        return ""
+    return _decode_sample(head, detect_encoding(path, head))
 
 
 def _read_head(path: Path) -> bytes:

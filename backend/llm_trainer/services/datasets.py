@@ -13,17 +13,21 @@ from sqlalchemy.orm import Session
 
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, NotFound
+from llm_trainer.core.tasks import TaskDetection, TaskKind
 from llm_trainer.datafiles import limits
 from llm_trainer.datafiles.columns import SPLITS
 from llm_trainer.datafiles.validate import issue
 from llm_trainer.db.models import Dataset, DatasetRow
 from llm_trainer.db.repositories import datasets as repo
-from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.tasks.registry import detect_task, get_spec
 from llm_trainer.ml.tasks.spec import RowValidator
 
 log = logging.getLogger(__name__)
 
 INCOMING_DIR = ".incoming"  # under uploads_dir: files still arriving or being ingested
+AUTO_TASK = "auto"  # the upload's `task` when the file's layout should choose it (as does no task at all)
+# Refusals that mean "not this task's layout" (not "too little to train"): the detected task is then suggested.
+LAYOUT_ERRORS = {"missing_columns", "malformed_file", "empty_dataset"}
 
 
 @dataclass
@@ -52,19 +56,27 @@ def create_from_upload(
     task: str | None = None,
     columns: dict[str, str | None] | None = None,
 ) -> Dataset:
-    """Read, validate and store an uploaded file as a dataset of `task` (default classification), all or nothing.
+    """Read, validate and store an uploaded file as a dataset of `task`, all or nothing.
 
-    `columns` holds explicit choices for the task's other column roles (e.g. `text_b`). The file at `path` is owned
-    by this call: it ends up in uploads_dir/<id>/ or is deleted.
+    Without a task (or "auto") the file's layout chooses it (classification when none is recognised); a task that
+    differs from the layout is obeyed with a report warning, and when it cannot read the file the refusal names the
+    detected task. `columns` holds explicit choices for the task's other column roles (e.g. `text_b`). The file at
+    `path` is owned by this call: it ends up in uploads_dir/<id>/ or is deleted.
     """
     started = time.perf_counter()
     final_dir: Path | None = None
     try:
         caps = limits.ReadLimits.from_settings(settings)
         with limits.applied(caps):
-            spec = get_spec(task)
+            detection = detect_task(path, filename)
+            asked = None if task in (None, "", AUTO_TASK) else get_spec(task).kind
+            spec = get_spec(asked or detection.task)
             roles = {**(columns or {}), "text": text_column, "label": label_column}
-            ingest = spec.open_ingest(path, filename, roles)
+            try:
+                ingest = spec.open_ingest(path, filename, roles)
+            except InvalidInput as exc:
+                _suggest_detected(exc, detection, spec.kind)
+                raise
             validator = ingest.validator
             dataset = repo.add_dataset(
                 session,
@@ -77,11 +89,16 @@ def create_from_upload(
                 text_column=ingest.columns.get("text") or "",
                 label_column=ingest.columns.get("label") or "",
             )
-            _ingest(session, dataset.id, ingest.records, validator, settings.insert_batch_size)
-            report = validator.finish()
+            try:
+                _ingest(session, dataset.id, ingest.records, validator, settings.insert_batch_size)
+                report = validator.finish()
+            except InvalidInput as exc:
+                _suggest_detected(exc, detection, spec.kind)
+                raise
             repo.mark_conflicts(session, dataset.id, validator.conflict_first_idxs)
             report["task"] = spec.kind.value
             report["source"] = ingest.source
+            _record_detection(report, detection, asked)
         _report_read_fixes(report, caps)
         report["ingest_seconds"] = round(time.perf_counter() - started, 3)
         dataset.rows_read = report["rows_read"]
@@ -102,6 +119,35 @@ def create_from_upload(
         raise
     log.info("dataset %s: %s rows stored in %.2fs", dataset.id, dataset.row_count, report["ingest_seconds"])
     return dataset
+
+
+def _suggest_detected(exc: InvalidInput, detection: TaskDetection, tried: TaskKind) -> None:
+    """Name the task the file looks like in a refusal that says the file is not in `tried`'s layout."""
+    if exc.code not in LAYOUT_ERRORS or detection.task in (None, tried):
+        return
+    exc.message = (
+        f"{exc.message} This file looks like {detection.task} data ({', '.join(detection.evidence)}): upload it "
+        f"with task '{detection.task}', or without a task to have its layout choose one."
+    )
+    exc.args = (exc.message,)
+    exc.details = {**exc.details, "suggested_task": detection.task.value, "evidence": detection.evidence}
+
+
+def _record_detection(report: dict[str, Any], detection: TaskDetection, asked: TaskKind | None) -> None:
+    """Store what the layout showed; warn when the uploader's task differs from it."""
+    report["task_detection"] = detection.model_copy(update={"asked": asked}).model_dump(mode="json")
+    if asked is None or detection.task in (None, asked):
+        return
+    report.setdefault("warnings", []).append(
+        issue(
+            "task_looks_different",
+            f"This file looks like {detection.task} data ({', '.join(detection.evidence)}) but was uploaded as "
+            f"{asked}. If that was a slip, delete this dataset and upload the file again as {detection.task}.",
+            task=detection.task.value,
+            asked=asked.value,
+            evidence=detection.evidence,
+        )
+    )
 
 
 def _ingest(session: Session, dataset_id: int, rows: Any, validator: RowValidator, batch_size: int) -> None:

@@ -294,3 +294,39 @@ def test_upload_says_its_task_and_refuses_an_unknown_task(client, tmp_path) -> N
     )
     assert bad.status_code == 422 and bad.json()["code"] == "unknown_task"
     assert len(client.get("/api/datasets").json()) == 1  # the refused upload left nothing behind
+
+
+PAIRS_CSV = "text_a,text_b,label\n花呗怎么还,花呗如何还款,1\n借呗额度,花呗账单,0\n花呗分期,花呗能分期吗,1\n"
+
+
+def test_an_upload_without_a_task_is_stored_as_the_task_its_layout_shows(client, settings, tmp_path) -> None:
+    pairs = client.post("/api/datasets", files={"file": ("afqmc.csv", PAIRS_CSV.encode(), "text/csv")})
+    assert pairs.status_code == 201, pairs.text
+    assert pairs.json()["task"] == "pair"
+    assert pairs.json()["report"]["task_detection"] == {"task": "pair", "evidence": ["text_a", "text_b"], "asked": None}
+    chat = b'{"instruction": "\xe7\xbf\xbb\xe8\xaf\x91", "input": "hi", "output": "\xe4\xbd\xa0\xe5\xa5\xbd"}\n'
+    auto = client.post("/api/datasets", files={"file": ("alpaca.jsonl", chat)}, data={"task": "auto"})
+    assert auto.status_code == 201, auto.text
+    assert auto.json()["task"] == "generation"
+
+
+def test_an_upload_whose_task_differs_from_its_layout_is_kept_with_a_warning_naming_the_layout(client) -> None:
+    r = client.post(
+        "/api/datasets", files={"file": ("afqmc.csv", PAIRS_CSV.encode(), "text/csv")}, data={"task": "classification"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["task"] == "classification"
+    warning = next(w for w in r.json()["report"]["warnings"] if w["code"] == "task_looks_different")
+    assert warning["details"] == {"task": "pair", "asked": "classification", "evidence": ["text_a", "text_b"]}
+    assert r.json()["report"]["task_detection"]["asked"] == "classification"
+
+
+def test_an_upload_its_task_cannot_read_is_refused_naming_the_task_it_looks_like(client, settings, tmp_path) -> None:
+    chat = '{"messages": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "你好！"}]}\n'
+    r = client.post("/api/datasets", files={"file": ("chat.jsonl", chat.encode())}, data={"task": "classification"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "missing_columns"
+    assert body["details"]["suggested_task"] == "generation" and body["details"]["evidence"] == ["messages"]
+    assert "looks like generation data (messages)" in body["message"]
+    assert_nothing_stored(client, settings)

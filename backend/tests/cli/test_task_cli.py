@@ -1,5 +1,5 @@
-"""The CLI for the other tasks: `train --task ner` from a JSONL file and `predict` printing entities; `predict` of
-sentence pairs with --text-b."""
+"""The CLI for the other tasks: `train --task ner` from a JSONL file and `predict` printing entities; a pair file
+trained without --task (its columns say pairs) and `predict` of sentence pairs with --text-b."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_train_task_ner_from_jsonl_then_predict_prints_entities_with_offsets(tmp
     assert plain.returncode == 0 and "腾讯/company [0,2)" in plain.stdout and "上海/city [5,7)" in plain.stdout
 
 
-def test_predict_sentence_pairs_with_text_b(tmp_path, data_dir) -> None:
+def test_a_pair_file_trains_as_pairs_without_a_task_then_predicts_with_text_b(tmp_path, data_dir) -> None:
     path = tmp_path / "pairs.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -46,8 +46,9 @@ def test_predict_sentence_pairs_with_text_b(tmp_path, data_dir) -> None:
         for i in range(80):
             same = i % 2 == 0
             writer.writerow([POSITIVE[i % len(POSITIVE)], (POSITIVE if same else NEGATIVE)[i % 7] + str(i), int(same)])
-    trained = _cli(data_dir, "train", "--task", "pair", "--file", str(path), "--base-model", "tfidf", "--wait")
+    trained = _cli(data_dir, "train", "--file", str(path), "--base-model", "tfidf", "--wait")
     assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "(pair," in trained.stdout and "task pair: recognised from 句子1, 句子2" in trained.stdout
     done = _cli(data_dir, "predict", "--model", "1", "--json", "好吃", "好吃", "--text-b", "很好", "--text-b", "难吃")
     assert done.returncode == 0, done.stderr
     answers = json.loads(done.stdout)["predictions"]

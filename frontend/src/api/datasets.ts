@@ -57,6 +57,9 @@ export interface ValidationReport {
     multi_label_form?: { format: 'separated' | 'json_list' | 'wide'; separator: string | null; label_columns?: string[] }
   }
   ingest_seconds?: number
+  /** The task the file's layout showed and what showed it (columns, JSON keys, tag scheme); `asked`: the uploader's
+   * own choice (null: the detected task was used). Absent in reports made before detection. */
+  task_detection?: { task: TaskKind | null; evidence: string[]; asked: TaskKind | null } | null
   /** NER datasets: entities per type, texts without any, entity lengths, texts refused because of their entities. */
   ner?: NerReport
   /** Generation datasets: conversations, turns, lengths, refused examples. */

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_trainer.core.tasks import TaskDetection
 from llm_trainer.db.models import Dataset
 
 _S = TypeVar("_S", bound="DatasetSummary")
@@ -93,6 +94,9 @@ class ValidationReport(BaseModel):
     warnings: list[ReportIssue]
     source: SourceInfo
     ingest_seconds: float
+    task_detection: TaskDetection | None = Field(
+        None, description="The task the file's layout showed (uploads from before detection: null)."
+    )
 
 
 class DatasetSummary(BaseModel):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from llm_trainer.core.errors import InvalidInput
-from llm_trainer.core.tasks import TaskKind
+from llm_trainer.core.tasks import TaskDetection, TaskKind
+from llm_trainer.datafiles.sample import sample_file
 from llm_trainer.ml.tasks.spec import TaskSpec
 
 # One line per task folder (import registers the spec); heavy libraries stay inside the methods.
@@ -16,6 +18,9 @@ TASK_MODULES = (
     "llm_trainer.ml.tasks.ner",
     "llm_trainer.ml.tasks.generation",
 )
+
+# Most specific layouts first: chat and entity records also hold a text, a pair file also a label column.
+DETECTION_ORDER = (TaskKind.GENERATION, TaskKind.NER, TaskKind.PAIR, TaskKind.MULTI_LABEL, TaskKind.CLASSIFICATION)
 
 _SPECS: dict[TaskKind, TaskSpec] = {}
 _loaded = False
@@ -55,3 +60,13 @@ def get_spec(task: str | TaskKind | None) -> TaskSpec:
             details={"task": str(task), "available": [k.value for k in available_tasks()]},
         )
     return _SPECS[kind]
+
+
+def detect_task(path: Path, filename: str) -> TaskDetection:
+    """The task whose layout an upload is in, from its first records (task None when no task recognises it)."""
+    _load_all()
+    sample = sample_file(path, filename)
+    for kind in DETECTION_ORDER:
+        if kind in _SPECS and (evidence := _SPECS[kind].recognise(sample)):
+            return TaskDetection(task=kind, evidence=evidence)
+    return TaskDetection()

@@ -17,6 +17,7 @@ How to add a task (what the `ner` and `generation` folders do):
    with exclusive end, chat turns). The report must be JSON; `rows_read`, `rows_kept`, `label_counts`,
    `text_length` and `warnings` (list of `{code, message, details}`) are read by every page; add your own keys.
    Bad input raises `core.errors.InvalidInput(message, code=...)` with a message saying how to fix it.
+   `recognise(sample)` names what marks a file as the task's own layout, so uploads without a task find it.
 3. Training (`check_trainable`, `prepare`, `train_baseline`, `train_model`), called by the worker in that order:
    `prepare(rows, config)` gets every non-conflict `TaskRow` in file order and returns the task's split object
    (whatever the task needs; it must expose `labels` and `val_size`). `train_model(data, job, reporter)` builds the
@@ -51,6 +52,7 @@ from typing import Any, Protocol
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.core.variants import ServingVariant, is_offered
+from llm_trainer.datafiles.sample import FileSample
 
 # A stored row: (idx, text, label, split, conflict) or the same + (text_b, annotation JSON string).
 StoredRow = tuple
@@ -147,6 +149,11 @@ class TaskSpec(ABC):
     ensemble: bool = False
 
     # --- data -------------------------------------------------------------------------------------------------
+    def recognise(self, sample: FileSample) -> list[str] | None:
+        """The columns, JSON keys or tag scheme that mark an upload as this task's own layout; None when they are
+        absent. Uploads without a task ask the tasks in `registry.DETECTION_ORDER`, the first answer wins."""
+        return None
+
     @abstractmethod
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         """Open an upload; `columns` holds the user's explicit role -> column choices (None = guess)."""

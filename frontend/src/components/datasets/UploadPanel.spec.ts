@@ -46,7 +46,7 @@ describe('UploadPanel', () => {
 
     expect(vi.mocked(datasetsApi.uploadDataset)).toHaveBeenLastCalledWith(
       file,
-      { name: 'reviews', task: 'classification', text_column: '正文', label_column: '打分' },
+      { name: 'reviews', task: undefined, text_column: '正文', label_column: '打分' },
       expect.any(Function),
     )
     expect(w.emitted('uploaded')?.[0]).toEqual([dataset])
@@ -60,5 +60,29 @@ describe('UploadPanel', () => {
     await flushPromises()
     expect(w.find('[data-test=upload-error]').text()).toContain('文件太大，超过了服务器允许的上限。')
     expect(w.find('[data-test=column-chooser]').exists()).toBe(false)
+  })
+
+  it('leaves the task to the file by default, and offers the task a refusal says the file looks like in one click', async () => {
+    const refusal = new ApiError('missing_columns', 'Could not find the text column. This file looks like generation data.', 422, {
+      available: ['messages'],
+      suggested_task: 'generation',
+      evidence: ['messages'],
+    })
+    const dataset = { id: 4, name: 'reviews', row_count: 1 } as datasetsApi.Dataset
+    vi.mocked(datasetsApi.uploadDataset).mockReset().mockRejectedValueOnce(refusal).mockResolvedValueOnce(dataset)
+    const w = mountWith(UploadPanel)
+    const file = await chooseFile(w)
+    expect(w.find('[data-test=dataset-task] [data-task=auto]').classes()).toContain('is-active')
+    await w.find('[data-test=dataset-task] [data-task=pair]').find('input').setValue(true)
+    await w.find('[data-test=upload-submit]').trigger('click')
+    await flushPromises()
+    expect(vi.mocked(datasetsApi.uploadDataset).mock.calls[0][1]).toMatchObject({ task: 'pair' })
+
+    expect(w.find('[data-test=column-chooser]').exists()).toBe(false) // the file is not a table of texts and labels
+    expect(w.find('[data-test=suggested-task]').text()).toContain('这个文件看起来是「文本生成」数据（依据：messages）')
+    await w.find('[data-test=upload-as-suggested]').trigger('click')
+    await flushPromises()
+    expect(vi.mocked(datasetsApi.uploadDataset)).toHaveBeenLastCalledWith(file, expect.objectContaining({ task: 'generation' }), expect.any(Function))
+    expect(w.emitted('uploaded')?.[0]).toEqual([dataset])
   })
 })

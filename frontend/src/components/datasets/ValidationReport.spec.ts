@@ -88,4 +88,21 @@ describe('ValidationReport', () => {
     expect(text).not.toContain('380.75')
     expect(text).toContain('84.5')
   })
+
+  it('says which task the file’s layout chose, and warns in words when the uploader chose another one', () => {
+    const detected = { ...report, warnings: [], task_detection: { task: 'pair' as const, evidence: ['text_a', 'text_b'], asked: null } }
+    const auto = mountWith(ValidationReport, { props: { dataset: dataset('pair', detected) } })
+    expect(auto.find('[data-test=task-detected]').text()).toBe('任务按文件内容识别为「句对匹配」（依据：text_a、text_b）。')
+    const details = { task: 'pair', asked: 'classification', evidence: ['text_a', 'text_b'] }
+    const chosen = {
+      ...report,
+      task_detection: { ...detected.task_detection, asked: 'classification' as const },
+      warnings: [{ code: 'task_looks_different', message: 'looks like pair data', details }],
+    }
+    const w = mountWith(ValidationReport, { props: { dataset: dataset('classification', chosen) } })
+    expect(w.find('[data-test=task-detected]').exists()).toBe(false)
+    expect(w.find('[data-test=report-warning]').text()).toContain(
+      '这个文件看起来是「句对匹配」数据（依据：text_a、text_b），却按「单标签分类」上传了。',
+    )
+  })
 })

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from llm_trainer.core.errors import InvalidInput
 from llm_trainer.datafiles.columns import ColumnChoice, choose_columns
 from llm_trainer.datafiles.reader import Table, open_table
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.ml.tasks.spec import Ingest
 
 
@@ -40,3 +42,14 @@ def open_text_label_table(
         file_format=table.format,
         encoding=table.encoding or "",
     )
+
+
+def recognise_text_label(sample: FileSample) -> list[str] | None:
+    """[text column, label column] when a table has both (named or guessed as an upload would)."""
+    if not sample.columns:
+        return None
+    try:
+        choice = choose_columns(sample.columns)
+    except InvalidInput:
+        return None
+    return [choice.text, choice.label] if choice.label else None

@@ -8,8 +8,9 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.datafiles.validate import DatasetValidator
-from llm_trainer.ml.tasks.classification.data import open_text_label_table
+from llm_trainer.ml.tasks.classification.data import open_text_label_table, recognise_text_label
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 
@@ -62,6 +63,9 @@ class ClassificationSpec(TaskSpec):
     headline_metrics = ("accuracy", "macro_f1")
     response_example = {"label": "正面", "score": 0.97, "probabilities": [{"label": "正面", "probability": 0.97}]}
     ensemble = True
+
+    def recognise(self, sample: FileSample) -> list[str] | None:
+        return recognise_text_label(sample)
 
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         return open_text_label_table(path, filename, columns, lambda choice, _table: DatasetValidator(choice))

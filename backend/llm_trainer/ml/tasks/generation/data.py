@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.datafiles.columns import SPLIT_NAMES, SPLITS, normalize_split, resolve_column
 from llm_trainer.datafiles.reader import Table, numbered_objects, open_table
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.datafiles.validate import issue, length_stats
 from llm_trainer.ml.tasks.generation.token_stats import TokenLengths, unavailable
 from llm_trainer.ml.tasks.spec import Ingest
@@ -351,3 +352,13 @@ def open_generation_file(path: Path, filename: str, columns: dict[str, str | Non
         file_format=source["format"],
         encoding=source.get("encoding") or "",
     )
+
+
+def recognise_chat(sample: FileSample) -> list[str] | None:
+    """[the conversation key] of chat records, or [prompt column, response column] (instruction/output...)."""
+    for key in ("messages", "conversations"):
+        if sample.objects and sum(isinstance(o.get(key), list) for o in sample.objects) * 2 >= len(sample.objects):
+            return [key]
+    prompt = sample.named(PROMPT_NAMES)
+    response = sample.named(RESPONSE_NAMES, exclude=(prompt,)) if prompt else None
+    return [prompt, response] if prompt and response else None

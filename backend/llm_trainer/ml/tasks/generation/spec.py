@@ -9,6 +9,7 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import check_count
@@ -92,6 +93,11 @@ class GenerationSpec(TaskSpec):
     }
 
     # --- data -------------------------------------------------------------------------------------------------
+    def recognise(self, sample: FileSample) -> list[str] | None:
+        from llm_trainer.ml.tasks.generation.data import recognise_chat
+
+        return recognise_chat(sample)
+
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         from llm_trainer.ml.tasks.generation.data import open_generation_file
 

@@ -21,6 +21,7 @@ from llm_trainer.datafiles.columns import (
     resolve_column,
 )
 from llm_trainer.datafiles.reader import open_table
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.datafiles.validate import MAX_EXAMPLES, RARE_LABEL_EXAMPLES, RowTally, normalize_label
 from llm_trainer.ml.tasks.classification.data import table_source
 from llm_trainer.ml.tasks.spec import Ingest
@@ -29,6 +30,8 @@ MULTI_LABEL_NAMES = ("labels", *LABEL_NAMES, "aspects", "tags", "标签们", "�
 SEPARATORS = ("|", "，", "、", ";", "；", ",")  # tried in this order when counts tie: "|" is the least ambiguous
 SAMPLE_ROWS = 500
 BINARY_VALUES = {"0", "1", "0.0", "1.0", "true", "false", ""}
+# A label column is a list of labels when this share of its cells (and at least two) holds several.
+LIST_CELL_SHARE = 0.02
 TOP_PAIRS = 30
 DISPLAY_JOIN = "|"
 
@@ -42,13 +45,32 @@ def detect_separator(cells: list[str]) -> str | None:
 
 def wide_columns(table: Any, exclude: set[str]) -> list[str]:
     """Columns whose sampled values are all 0/1 (the wide form: one column per label)."""
-    columns = [c for c in table.columns if c not in exclude]
+    return binary_columns(table.columns, list(itertools.islice(table.rows(), SAMPLE_ROWS)), exclude)
+
+
+def binary_columns(header: list[str], rows: list[list[str]], exclude: set[str]) -> list[str]:
+    columns = [c for c in header if c not in exclude]
     values: dict[str, set[str]] = {c: set() for c in columns}
-    for cells in itertools.islice(table.rows(), SAMPLE_ROWS):
+    for cells in rows:
         for c in columns:
-            i = table.columns.index(c)
+            i = header.index(c)
             values[c].add(cells[i].strip().lower() if i < len(cells) else "")
     return [c for c in columns if values[c] and values[c] <= BINARY_VALUES and values[c] - {""}]
+
+
+def recognise_multi_label(sample: FileSample) -> list[str] | None:
+    """[label column] when its cells list several labels (separated or JSON lists), or the 0/1 columns of the wide
+    form; a label column holding one label per text is single-label classification's."""
+    text = sample.named(TEXT_NAMES)
+    if text is None:
+        return None
+    label = sample.named(MULTI_LABEL_NAMES, exclude=(text,))
+    if label is None:
+        wide = binary_columns(sample.columns, sample.rows, {text})
+        return wide if len(wide) >= 2 else None
+    cells = [c.strip() for c in sample.column(label) if c.strip()]
+    several = sum(c.startswith("[") or any(sep in c for sep in SEPARATORS) for c in cells)
+    return [label] if several >= max(2, LIST_CELL_SHARE * len(cells)) else None
 
 
 class MultiLabelValidator(RowTally):

@@ -12,6 +12,7 @@ import numpy as np
 
 from llm_trainer.core.run_status import RunPhase
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.ml.ensemble import attach_ensemble
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, check_validation_marks, invalid
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
@@ -68,6 +69,11 @@ class MultiLabelSpec(ClassificationSpec):
         "labels": ["动力", "油耗"],
         "probabilities": [{"label": "动力", "probability": 0.93, "threshold": 0.4, "passed": True}],
     }
+
+    def recognise(self, sample: FileSample) -> list[str] | None:
+        from llm_trainer.ml.tasks.multi_label.data import recognise_multi_label
+
+        return recognise_multi_label(sample)
 
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         from llm_trainer.ml.tasks.multi_label.data import open_multi_label_table

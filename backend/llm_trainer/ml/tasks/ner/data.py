@@ -19,6 +19,7 @@ from llm_trainer.core.errors import InvalidInput, PayloadTooLarge
 from llm_trainer.datafiles import limits
 from llm_trainer.datafiles.columns import normalize_split
 from llm_trainer.datafiles.reader import detect_encoding, numbered_objects, open_table
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.datafiles.validate import MAX_EXAMPLES, RowTally, issue, length_stats, normalize_label
 from llm_trainer.ml.tasks.ner.tags import detect_scheme, is_valid_tag, summary, tags_to_spans
 from llm_trainer.ml.tasks.spec import Ingest
@@ -420,3 +421,27 @@ def open_ner_file(path: Path, filename: str, columns: dict[str, str | None]) -> 
         file_format=fmt,
         encoding=info.get("encoding") or "",
     )
+
+
+def _span_key(obj: dict[str, Any]) -> str | None:
+    """The key holding entity spans in one JSON record of a known NER layout."""
+    if isinstance(obj.get("entities"), list):
+        return "entities"
+    label = obj.get("label")
+    if isinstance(label, dict) or (isinstance(label, list) and label and all(isinstance(v, dict) for v in label)):
+        return "label"  # CLUENER's {type: {mention: offsets}}, Label Studio JSON-MIN's span list
+    if isinstance(obj.get("annotations"), list):
+        return "annotations"
+    return None
+
+
+def recognise_ner(sample: FileSample) -> list[str] | None:
+    """[the span key] of JSON records in a NER layout, or [the tag scheme] of a token-per-line file."""
+    if sample.objects:
+        keys = Counter(k for obj in sample.objects if (k := _span_key(obj)))
+        return [keys.most_common(1)[0][0]] if keys and keys.total() * 2 >= len(sample.objects) else None
+    tags = [parts[-1] for line in sample.lines if len(parts := line.split()) >= 2 and not line.startswith("-DOCSTART-")]
+    good = [t for t in tags if is_valid_tag(t)]
+    if len(tags) < 3 or len(good) < 0.9 * len(tags) or all(t == "O" for t in good):
+        return None
+    return [detect_scheme(good)]

@@ -14,6 +14,7 @@ from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.run_status import RunPhase
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.core.variants import ServingVariant
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
@@ -78,6 +79,11 @@ class NerSpec(TaskSpec):
     }
 
     # --- data -------------------------------------------------------------------------------------------------
+    def recognise(self, sample: FileSample) -> list[str] | None:
+        from llm_trainer.ml.tasks.ner.data import recognise_ner
+
+        return recognise_ner(sample)
+
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         from llm_trainer.ml.tasks.ner.data import open_ner_file
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from llm_trainer.datafiles.columns import LABEL_NAMES, SPLIT_NAMES, ColumnChoice, resolve_column
 from llm_trainer.datafiles.reader import open_table
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.datafiles.validate import DatasetValidator, issue, length_stats
 from llm_trainer.ml.tasks.classification.data import table_source
 from llm_trainer.ml.tasks.spec import Ingest
@@ -130,3 +131,10 @@ def open_pair_table(path: Path, filename: str, columns: dict[str, str | None]) -
         file_format=table.format,
         encoding=table.encoding or "",
     )
+
+
+def recognise_pair(sample: FileSample) -> list[str] | None:
+    """[first text, second text] when a table names both (text_a/text_b, sentence1/sentence2, 句子1/句子2...)."""
+    a = sample.named(TEXT_A_NAMES)
+    b = sample.named(TEXT_B_NAMES, exclude=(a,)) if a else None
+    return [a, b] if a and b else None

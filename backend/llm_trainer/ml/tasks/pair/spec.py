@@ -8,6 +8,7 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
+from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec
 from llm_trainer.ml.tasks.inputs import check_count
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TrainedVersion
@@ -21,6 +22,11 @@ class PairSpec(ClassificationSpec):
         "score": 0.91,
         "probabilities": [{"label": "1", "probability": 0.91}, {"label": "0", "probability": 0.09}],
     }
+
+    def recognise(self, sample: FileSample) -> list[str] | None:
+        from llm_trainer.ml.tasks.pair.data import recognise_pair
+
+        return recognise_pair(sample)
 
     def open_ingest(self, path: Path, filename: str, columns: dict[str, str | None]) -> Ingest:
         from llm_trainer.ml.tasks.pair.data import open_pair_table
