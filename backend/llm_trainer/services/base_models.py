@@ -142,18 +142,35 @@ def run_prepare(settings: Settings, ctx: JobContext) -> JobResult:
     return JobResult(output_path=str(folder))
 
 
-def embedded_status(settings: Settings, session: Session) -> dict[str, Any]:
-    """State of the embedded model's preparation (its prepare_model job): ready, running (with progress), failed
+# Embedded source -> (is it converted and ready, its folder), each under the cache dir.
+EMBEDDED_FOLDERS = {
+    EMBEDDED_SOURCE: (embedded.is_ready, embedded.embedded_dir),
+    EMBEDDED_GEMMA_SOURCE: (embedded_gemma.is_ready, embedded_gemma.gemma_dir),
+}
+
+
+def _embedded(source: str) -> str:
+    if source not in EMBEDDED_FOLDERS:
+        raise InvalidInput(
+            f"'{source}' is not an embedded model; choose one of {', '.join(EMBEDDED_FOLDERS)}.",
+            code="unknown_embedded_model",
+        )
+    return source
+
+
+def embedded_status(settings: Settings, session: Session, source: str = EMBEDDED_SOURCE) -> dict[str, Any]:
+    """State of an embedded model's preparation (its prepare_model job): ready, running (with progress), failed
     (with the error) or idle."""
-    jobs = _prepare_jobs(session, EMBEDDED_SOURCE)
+    is_ready, folder_of = EMBEDDED_FOLDERS[_embedded(source)]
+    jobs = _prepare_jobs(session, source)
     job = jobs[0] if jobs else None
     if job is not None and not JobStatus(job.status).is_terminal:
         p = JobProgress.model_validate({k: v for k, v in (job.progress or {}).items() if k in JobProgress.model_fields})
         percent = round(100.0 * p.done / p.total, 1) if p.total else None
         shown = {"stage": p.message or "queued", "downloaded": p.done, "total": p.total or None, "percent": percent}
         return {"status": "running", "folder": None, "progress": shown, "error": None}
-    if embedded.is_ready(settings.cache_dir):
-        return {"status": "ready", "folder": str(embedded.embedded_dir(settings.cache_dir)), "progress": None,
+    if is_ready(settings.cache_dir):
+        return {"status": "ready", "folder": str(folder_of(settings.cache_dir)), "progress": None,
                 "error": None}  # fmt: skip
     if job is not None and job.status in (JobStatus.FAILED.value, JobStatus.INTERRUPTED.value):
         error = {"code": "embedded_prepare_failed", "message": job.error_message}
@@ -161,7 +178,7 @@ def embedded_status(settings: Settings, session: Session) -> dict[str, Any]:
     return {"status": "idle", "folder": None, "progress": None, "error": None}
 
 
-def prepare_embedded(serving: Serving, session: Session) -> dict[str, Any]:
-    """Queue the embedded model's prepare_model job (no-op if ready or running)."""
-    start_prepare(serving, session, EMBEDDED_SOURCE)
-    return embedded_status(serving.settings, session)
+def prepare_embedded(serving: Serving, session: Session, source: str = EMBEDDED_SOURCE) -> dict[str, Any]:
+    """Queue an embedded model's prepare_model job (no-op if ready or running)."""
+    start_prepare(serving, session, _embedded(source))
+    return embedded_status(serving.settings, session, source)

@@ -100,6 +100,20 @@ def check_base_model(
     return parsed.source
 
 
+def known_architectures(source: str) -> list[str] | None:
+    """What a local folder's or an already cached hub model's config names (None: not on this machine yet)."""
+    from llm_trainer.ml.base_models.kinds import folder_architectures
+    from llm_trainer.ml.base_models.remotes import remote_for
+    from llm_trainer.ml.base_models.sources import parse_source
+
+    parsed = parse_source(source)
+    if parsed.kind == "local":
+        return folder_architectures(Path(parsed.ref))
+    remote = remote_for(parsed.kind)
+    snapshot = remote.cached_snapshot(parsed.ref) if remote else None
+    return folder_architectures(snapshot) if snapshot else None
+
+
 def _check_downloadable(remote: Any, repo_id: str, max_bytes: int) -> None:
     """A hub model not cached yet: the hub answers (else 503 with the ways out), knows it, and it fits the cap."""
     try:
@@ -118,6 +132,9 @@ def create_run(
     source = check_base_model(
         base_model, config, settings.model_root_paths, settings.hub_max_download_bytes, settings.use_modelscope_hub
     )
+    problem = get_spec(dataset.task).base_model_problem(source, known_architectures(source))
+    if problem:
+        raise _invalid("base_model", problem, code="wrong_model_for_task", task=dataset.task)
     if source == TFIDF and not get_spec(dataset.task).has_baseline:
         raise _invalid(
             "base_model",

@@ -79,6 +79,15 @@ def test_prepare_embedded_reports_progress_until_ready(client: TestClient) -> No
     assert client.post("/api/base-models/embedded/prepare").json()["status"] == "ready"  # idempotent
 
 
+def test_each_embedded_model_has_its_own_preparation_state_and_other_sources_are_refused(client: TestClient) -> None:
+    gemma = client.get("/api/base-models/embedded", params={"source": "embedded:gemma-3-270m"})
+    assert gemma.status_code == 200 and gemma.json()["status"] == "idle"  # not converted in this data dir
+    wrong = client.get("/api/base-models/embedded", params={"source": "bert-base-chinese"})
+    assert wrong.status_code == 422 and wrong.json()["code"] == "unknown_embedded_model"
+    refused = client.post("/api/base-models/embedded/prepare", params={"source": "tfidf"})
+    assert refused.status_code == 422 and client.get("/api/jobs").json() == []
+
+
 def test_check_modelscope_source_reports_its_download_size_and_unknown_ids(
     client: TestClient, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,10 +10,12 @@ import httpx
 import openai
 import pytest
 
+from llm_trainer.core.errors import InvalidInput
+from llm_trainer.ml.tasks.generation.training import load_causal_lm
 from llm_trainer.ml.version_store import read_manifest
 from tests.helpers.chat_data import COLOURS, alpaca_jsonl, chat_texts
 from tests.helpers.runs import finished, wait_run
-from tests.helpers.tiny_model import build_tiny_causal_lm
+from tests.helpers.tiny_model import build_tiny_bert, build_tiny_causal_lm
 
 TRAIN_CONFIG = {"epochs": 6, "batch_size": 8, "learning_rate": 1e-2, "lora_rank": 16, "max_length": 64}
 
@@ -96,3 +98,23 @@ def test_a_tfidf_run_on_generation_data_is_refused_before_it_is_queued(client) -
     refused = client.post("/train", json={"dataset_id": resp.json()["id"], "base_model": "tfidf"})
     assert refused.status_code == 422 and refused.json()["code"] == "no_baseline"
     assert refused.json()["details"]["field"] == "base_model"
+
+
+def test_an_encoder_is_refused_for_generation_before_the_run_is_queued_naming_the_chat_models(client, tmp_path) -> None:
+    resp = client.post("/api/datasets", files={"file": ("sft.jsonl", alpaca_jsonl(10), "application/json")})
+    assert resp.json()["task"] == "generation"  # recognised from instruction/output
+    encoder_folder = build_tiny_bert(tmp_path / "tiny-bert", chat_texts(10))
+    for encoder in ("embedded:multilingual-e5-small", str(encoder_folder)):
+        refused = client.post("/train", json={"dataset_id": resp.json()["id"], "base_model": encoder})
+        assert refused.status_code == 422, refused.text
+        body = refused.json()
+        assert body["code"] == "wrong_model_for_task" and body["details"]["field"] == "base_model"
+        assert "is an encoder" in body["message"] and "embedded:gemma-3-270m" in body["message"]
+    assert client.get("/api/runs").json()["items"] == []
+
+
+def test_a_worker_given_an_encoder_folder_for_generation_refuses_it_instead_of_bolting_on_a_decoder(tmp_path) -> None:
+    folder = build_tiny_bert(tmp_path / "tiny-bert", chat_texts(10))  # what an uncached hub encoder turns out to be
+    with pytest.raises(InvalidInput) as refused:
+        load_causal_lm(folder, "hfl/rbt3")
+    assert refused.value.code == "not_a_causal_lm" and "BertForSequenceClassification" in refused.value.message

@@ -39,8 +39,9 @@ export interface EmbeddedStatus {
   error: { code: string; message: string } | null
 }
 
-export async function listBaseModels(): Promise<BaseModelList> {
-  const { data } = await http.get<BaseModelList>('/api/base-models')
+/** The models a task trains from (generation: causal LMs; the other tasks: encoders), with its default. */
+export async function listBaseModels(task?: string): Promise<BaseModelList> {
+  const { data } = await http.get<BaseModelList>('/api/base-models', { params: task ? { task } : {} })
   return data
 }
 
@@ -50,13 +51,13 @@ export async function checkBaseModel(source: string): Promise<BaseModelCheck> {
   return data
 }
 
-export async function getEmbeddedStatus(): Promise<EmbeddedStatus> {
-  const { data } = await http.get<EmbeddedStatus>('/api/base-models/embedded')
+export async function getEmbeddedStatus(source: string): Promise<EmbeddedStatus> {
+  const { data } = await http.get<EmbeddedStatus>('/api/base-models/embedded', { params: { source } })
   return data
 }
 
-export async function prepareEmbedded(): Promise<EmbeddedStatus> {
-  const { data } = await http.post<EmbeddedStatus>('/api/base-models/embedded/prepare')
+export async function prepareEmbedded(source: string): Promise<EmbeddedStatus> {
+  const { data } = await http.post<EmbeddedStatus>('/api/base-models/embedded/prepare', null, { params: { source } })
   return data
 }
 

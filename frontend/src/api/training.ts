@@ -17,6 +17,8 @@ export interface JsonSchemaProperty {
   const?: unknown
   /** Numbers the translated help text names (the server's own constants, e.g. the CPU length cap). */
   'x-help-values'?: Record<string, string | number>
+  /** The tasks the field applies to (absent: every task), e.g. LoRA settings for generation only. */
+  'x-tasks'?: string[]
 }
 
 export interface JsonSchema {

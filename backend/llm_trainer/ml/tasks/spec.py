@@ -159,6 +159,11 @@ class TaskSpec(ABC):
         """Open an upload; `columns` holds the user's explicit role -> column choices (None = guess)."""
 
     # --- training ---------------------------------------------------------------------------------------------
+    def base_model_problem(self, source: str, architectures: list[str] | None) -> str | None:
+        """Why `source` (whose config names `architectures`, None when not known before it is loaded) cannot be
+        trained for this task, checked before the run is queued; None when it can or cannot be told yet."""
+        return None
+
     @abstractmethod
     def check_trainable(self, label_counts: dict[str, int], validation_rows: int, config: Any) -> None:
         """Refuse (InvalidInput with `details.field`) a run that cannot train, before it is queued."""

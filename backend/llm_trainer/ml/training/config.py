@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_trainer.core.tasks import TaskKind
 from llm_trainer.ml.training.data import HEAD_TAIL_ENOUGH, WHOLE_TEXT_CPU_CAP
+
+# The tasks a field applies to (`x-tasks`): the training form shows a task's own fields only.
+ENCODER_TASKS = [k.value for k in TaskKind if k != TaskKind.GENERATION]
+GENERATION_ONLY: dict[str, Any] = {"x-tasks": [TaskKind.GENERATION.value]}
+ENCODER_ONLY: dict[str, Any] = {"x-tasks": ENCODER_TASKS}
 
 
 class TrainingConfig(BaseModel):
@@ -25,6 +31,7 @@ class TrainingConfig(BaseModel):
         description="Encoder tasks: learning rate of the new task head (classifier). It starts from random weights on "
         "the pre-trained encoder and needs a much higher rate (SetFit uses 1e-2 for its head). Empty = the learning "
         "rate above for the whole model.",
+        json_schema_extra=ENCODER_ONLY,
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts per step on each device.")
     epochs: float = Field(3, gt=0, le=100, description="Passes over the training split (fractions allowed).")
@@ -44,6 +51,7 @@ class TrainingConfig(BaseModel):
         description="How a text longer than max_length is cut, in training and prediction: head keeps its start; "
         "head_tail keeps its first quarter and last three quarters (a review's verdict or an article's conclusion "
         "is often at the end). Text pairs always keep both parts.",
+        json_schema_extra=ENCODER_ONLY,
     )
     time_budget_minutes: float | None = Field(
         None,
@@ -54,6 +62,7 @@ class TrainingConfig(BaseModel):
         "until the estimate fits (the run page says "
         "what was chosen and shows the actual time). 0 = off. Empty = the server's default "
         "(LLM_TRAINER_CPU_TIME_BUDGET_MINUTES, 15). GPU runs are not limited.",
+        json_schema_extra=ENCODER_ONLY,
     )
     warmup_ratio: float = Field(0.06, ge=0, le=0.5, description="Share of steps spent ramping the learning rate up.")
     weight_decay: float = Field(0.01, ge=0, le=1, description="AdamW weight decay (regularisation).")
@@ -74,7 +83,9 @@ class TrainingConfig(BaseModel):
     )
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed for the split, initialisation and shuffling.")
     class_weighting: Literal["off", "auto"] = Field(
-        "off", description="auto weights the loss by inverse class frequency (helps with imbalanced labels)."
+        "off",
+        description="auto weights the loss by inverse class frequency (helps with imbalanced labels).",
+        json_schema_extra=ENCODER_ONLY,
     )
     validation_source: Literal["split", "dataset"] = Field(
         "split",
@@ -112,6 +123,7 @@ class TrainingConfig(BaseModel):
         description="After training, also build an ONNX Runtime copy of the model and answer predictions with it "
         "when it gives the same results (same fp32 maths, about twice as fast on CPU). Adds seconds to the run "
         "and the copy's size on disk. Skipped when the run is stopped (build it later on the model page).",
+        json_schema_extra=ENCODER_ONLY,
     )
 
     # --- generation (causal LM SFT) ---------------------------------------------------------------------------
@@ -119,10 +131,21 @@ class TrainingConfig(BaseModel):
         "lora",
         description="Generation: lora trains small adapter matrices (fast, a version of a few MB next to its base "
         "model); full updates every weight (slow on CPU, a full copy of the model).",
+        json_schema_extra=GENERATION_ONLY,
     )
-    lora_rank: int = Field(16, ge=1, le=256, description="Generation, LoRA: rank of the adapter matrices.")
+    lora_rank: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Generation, LoRA: rank of the adapter matrices.",
+        json_schema_extra=GENERATION_ONLY,
+    )
     lora_alpha: int = Field(
-        32, ge=1, le=1024, description="Generation, LoRA: scaling of the adapter's update (usually 2 x the rank)."
+        32,
+        ge=1,
+        le=1024,
+        description="Generation, LoRA: scaling of the adapter's update (usually 2 x the rank).",
+        json_schema_extra=GENERATION_ONLY,
     )
     lora_dropout: float = Field(
         0.0,
@@ -130,12 +153,14 @@ class TrainingConfig(BaseModel):
         le=0.5,
         description="Generation, LoRA: dropout on the adapter input. 0 as in peft and LLaMA-Factory: on CPU the random "
         "masks cost about a fifth of a step; raise it (0.05-0.1) when a small dataset overfits.",
+        json_schema_extra=GENERATION_ONLY,
     )
     lora_target_modules: list[str] = Field(
         default_factory=list,
         max_length=32,
         description="Generation, LoRA: module names to adapt; empty = the attention and MLP projections of the "
         "architecture (q/k/v/o, gate/up/down for Llama, Qwen, Gemma).",
+        json_schema_extra=GENERATION_ONLY,
     )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass: less memory for long texts, ~30% slower."
@@ -146,6 +171,7 @@ class TrainingConfig(BaseModel):
         le=10,
         description="Generation: after every evaluation, answer this many fixed validation prompts (greedy, 48 "
         "tokens) and show them next to the base model's answers and the references (0 = off).",
+        json_schema_extra=GENERATION_ONLY,
     )
     eval_answers: int = Field(
         20,
@@ -154,11 +180,13 @@ class TrainingConfig(BaseModel):
         description="Generation: after training, answer up to this many validation prompts (greedy, 96 tokens) with "
         "the fine-tuned and the base model and score them against the references: character ROUGE-L "
         "(rouge-score) and BLEU-4 (sacrebleu, zh). 0 = off; each answer costs seconds on a CPU.",
+        json_schema_extra=GENERATION_ONLY,
     )
     logits_on_labels_only: bool = Field(
         True,
         description="Generation: compute the vocabulary-wide output only at positions the loss reads (the "
         "answers), not at the prompt tokens: faster and lighter for large vocabularies, same loss.",
+        json_schema_extra=GENERATION_ONLY,
     )
 
     @model_validator(mode="after")

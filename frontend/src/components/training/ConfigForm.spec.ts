@@ -40,4 +40,23 @@ describe('ConfigForm', () => {
     const updates = w.emitted('update:modelValue') as Record<string, unknown>[][]
     expect(updates.at(-1)?.[0]).toEqual({ epochs: 3, learning_rate: 2e-5, seed: 42, max_length: null, brand_new_field: '' })
   })
+
+  it("shows a task's own fields only: LoRA for generation data, the head's rate for the encoder tasks", () => {
+    const schema: JsonSchema = {
+      properties: {
+        ...SCHEMA.properties,
+        head_learning_rate: { type: 'number', default: 0.01, 'x-tasks': ['classification', 'ner'] },
+        lora_rank: { type: 'integer', default: 16, 'x-tasks': ['generation'] },
+      },
+    }
+    const shown = (task?: string) =>
+      mountWith(ConfigForm, { props: { schema, task, modelValue: schemaDefaults(schema) } })
+        .findAll('[data-field]')
+        .map((f) => f.attributes('data-field'))
+    expect(shown('generation')).toContain('lora_rank')
+    expect(shown('generation')).not.toContain('head_learning_rate')
+    expect(shown('ner')).toContain('head_learning_rate')
+    expect(shown('ner')).not.toContain('lora_rank')
+    expect(shown()).toEqual(expect.arrayContaining(['lora_rank', 'head_learning_rate'])) // before a dataset is chosen
+  })
 })

@@ -10,7 +10,8 @@ from typing import Any
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.datafiles.sample import FileSample
-from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE
+from llm_trainer.ml.base_models.kinds import generates_text
+from llm_trainer.ml.base_models.sources import EMBEDDED_GEMMA_SOURCE, PRESETS
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import check_count
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
@@ -102,6 +103,17 @@ class GenerationSpec(TaskSpec):
         from llm_trainer.ml.tasks.generation.data import open_generation_file
 
         return open_generation_file(path, filename, columns)
+
+    # --- training ---------------------------------------------------------------------------------------------
+    def base_model_problem(self, source: str, architectures: list[str] | None) -> str | None:
+        encoder = any(p.source == source and not p.generation for p in PRESETS)
+        if not encoder and generates_text(architectures) is not False:
+            return None
+        chat_models = ", ".join(p.source for p in PRESETS if p.generation)
+        return (
+            f"{source} is an encoder: it reads text but does not write it, so it cannot learn to answer. Generation "
+            f"needs a causal language model: {chat_models}, or a local folder of one."
+        )
 
     # --- training ---------------------------------------------------------------------------------------------
     def check_trainable(self, label_counts: dict[str, int], validation_rows: int, config: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from llm_trainer.core.errors import InvalidInput
 from llm_trainer.core.run_status import RunPhase
+from llm_trainer.ml.base_models.kinds import folder_architectures, generates_text
 from llm_trainer.ml.tasks.generation.chat import IGNORE, Encoded, encode_many, ensure_chat_template
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
 
@@ -57,18 +58,24 @@ def lora_targets(model: Any, chosen: list[str]) -> list[str] | str:
     return found or "all-linear"
 
 
+def not_a_causal_lm(source: str, why: str) -> InvalidInput:
+    return InvalidInput(
+        f"{source} is not a causal language model ({why}): it reads text but does not write it. Generation needs a "
+        "decoder model such as Qwen/Qwen2.5-0.5B-Instruct or the embedded Gemma 3 270M (embedded:gemma-3-270m).",
+        code="not_a_causal_lm",
+    )
+
+
 def load_causal_lm(folder: Path, source: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if generates_text(folder_architectures(folder)) is False:
+        raise not_a_causal_lm(source, f"saved as {', '.join(folder_architectures(folder) or [])}")
     tokenizer = AutoTokenizer.from_pretrained(folder)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
-    except ValueError as exc:  # an encoder (BERT, e5) has no causal LM head
-        raise InvalidInput(
-            f"{source} is not a causal language model ({exc}). Generation needs a decoder model such as "
-            "Qwen/Qwen2.5-0.5B-Instruct or the embedded Gemma 3 270M.",
-            code="not_a_causal_lm",
-        ) from exc
+    except ValueError as exc:  # a model type with no causal LM head at all
+        raise not_a_causal_lm(source, str(exc)) from exc
     ensure_chat_template(tokenizer)
     return tokenizer, model
 
