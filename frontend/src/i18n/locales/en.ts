@@ -186,7 +186,7 @@ const en: typeof zhCN = {
     loss: 'loss',
     lr: 'Learning rate',
     samplesPerSecond: '{v} samples/s',
-    elapsed: 'elapsed',
+    elapsed: 'training time',
     eta: 'ETA',
     phase: {
       queued: 'queued',

@@ -184,7 +184,7 @@ export default {
     loss: '损失',
     lr: '学习率',
     samplesPerSecond: '{v} 条/秒',
-    elapsed: '已用',
+    elapsed: '训练已用',
     eta: '预计剩余',
     phase: {
       queued: '排队中',
