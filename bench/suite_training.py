@@ -366,6 +366,7 @@ def quality(ctx: Context) -> list[dict]:
 def quality_case(
     ctx: Context, row_id: str, what: str, file: Path, flags: list[str]
 ) -> dict:
+    from llm_trainer.core.variants import blend_score
     from llm_trainer.ml.baseline import BASELINE_FEATURES
 
     run = cli_train(ctx, file, [*flags, *NO_SERVING_COPY], f"quality-{row_id}")
@@ -386,10 +387,11 @@ def quality_case(
         else "no time budget applied"
     )
     ensemble = m.get("ensemble") or {}
-    # The blend's weight is chosen on this same split: a slightly optimistic number.
-    ens_acc = (ensemble.get("metrics") or {}).get("accuracy")
+    ens_acc = (
+        blend_score(ensemble, "accuracy") if ensemble else None
+    )  # its weight chosen out of fold
     ens_txt = (
-        f"; ensemble with TF-IDF (w {ensemble.get('weight')}, chosen on this split) acc {ens_acc:.3f}"
+        f"; ensemble with TF-IDF (w {ensemble.get('weight')}, cross-fitted) acc {ens_acc:.3f}"
         f"{' (offered)' if ensemble.get('offered') else ''}"
         if isinstance(ens_acc, (int, float))
         else ""

@@ -163,7 +163,7 @@ def main() -> int:
 
     from llm_trainer.cli.train import _train_here
     from llm_trainer.core.config import get_settings
-    from llm_trainer.core.variants import is_offered
+    from llm_trainer.core.variants import blend_score, is_offered
     from llm_trainer.db.base import make_engine, make_session_factory, session_scope
     from llm_trainer.db.migrate import upgrade_to_head
     from llm_trainer.db.models import ModelVersion, Run
@@ -208,7 +208,9 @@ def main() -> int:
             base = (metrics.get("baseline") or {}).get(bench.metric)
             # the transformer + its classical baseline (TF-IDF; NER: CRF), when offered
             blend = metrics.get("ensemble") or {}
-            ens = (blend.get("metrics") or {}).get(bench.metric)
+            ens = (
+                blend_score(blend, bench.metric) if blend else None
+            )  # the weight chosen out of fold
             p50, variant, ens_p50 = None, None, None
             if version:
                 variant = serving_variant(version)

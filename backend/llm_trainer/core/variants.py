@@ -19,3 +19,12 @@ def is_offered(metrics: dict[str, Any]) -> bool:
     """True when training recorded a blend that beats the transformer alone (the version's `metrics["ensemble"]`):
     such a version offers the ensemble variant and answers with it by default."""
     return bool((metrics.get("ensemble") or {}).get("offered"))
+
+
+def blend_score(record: dict[str, Any], primary: str) -> float | None:
+    """The blend's primary metric as reported: with its weight chosen out of fold (cross-fitted) where training
+    measured that, else (versions from before, tiny validation sets) at the weight chosen on the same texts."""
+    value = record.get("cross_fitted_value")
+    if value is None:
+        value = (record.get("metrics") or {}).get(primary)
+    return float(value) if isinstance(value, int | float) else None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from llm_trainer.core.config import Settings
 from llm_trainer.core.errors import Conflict, InvalidInput, Stopping
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult, JobStatus
-from llm_trainer.core.variants import is_offered
+from llm_trainer.core.variants import blend_score, is_offered
 from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
@@ -53,10 +53,13 @@ def key_metrics(version: ModelVersion) -> dict[str, float]:
     for k in dict.fromkeys((*get_spec(version.task).headline_metrics, "accuracy", "macro_f1")):
         if isinstance(baseline.get(k), int | float):
             out[f"baseline_{k}"] = float(baseline[k])
-    blended = ((metrics.get("ensemble") or {}).get("metrics") or {}) if is_offered(metrics) else {}
-    for k in dict.fromkeys((get_spec(version.task).primary_metric, "macro_f1")):
-        if isinstance(blended.get(k), int | float):
-            out[f"ensemble_{k}"] = float(blended[k])  # what the version answers with when it serves the blend
+    if is_offered(metrics):  # what the version answers with when it serves the blend
+        record, primary = metrics["ensemble"], get_spec(version.task).primary_metric
+        blended = record.get("metrics") or {}
+        if isinstance(blended.get("macro_f1"), int | float):
+            out["ensemble_macro_f1"] = float(blended["macro_f1"])
+        if (value := blend_score(record, primary)) is not None:
+            out[f"ensemble_{primary}"] = value
     return out
 
 

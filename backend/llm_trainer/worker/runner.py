@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from llm_trainer.core.config import Settings, get_settings
 from llm_trainer.core.jobs import ExportParams, JobKind, JobResult
 from llm_trainer.core.run_status import RunPhase, RunStatus
-from llm_trainer.core.variants import ServingVariant, is_offered
+from llm_trainer.core.variants import ServingVariant, blend_score, is_offered
 from llm_trainer.db.base import make_engine, make_session_factory, session_scope
 from llm_trainer.db.models import Dataset, Run
 from llm_trainer.db.repositories import jobs as jobs_repo
@@ -168,7 +168,7 @@ def ensemble_verdict(spec: Any, kind: str, metrics: dict[str, Any]) -> dict[str,
         return {}
     record = metrics["ensemble"]
     return {
-        "ensemble_value": (record.get("metrics") or {}).get(spec.primary_metric),
+        "ensemble_value": blend_score(record, spec.primary_metric),
         "ensemble_weight": record.get("weight"),
         "ensemble_default": spec.default_variant(kind, metrics) == ServingVariant.ENSEMBLE,
     }

@@ -14,6 +14,8 @@ from llm_trainer.ml.baseline import load_baseline
 from llm_trainer.ml.ensemble import ENSEMBLE, WEIGHTS, align_columns, attach_ensemble, choose_weight
 from llm_trainer.ml.inference.loading import load_predictor
 from llm_trainer.ml.tasks.classification.training import scorer
+from llm_trainer.ml.tasks.multi_label.spec import _fold_rule as ml_fold_rule
+from llm_trainer.ml.tasks.multi_label.spec import _scorer as ml_scorer
 from llm_trainer.ml.tasks.registry import get_spec
 from llm_trainer.ml.tasks.spec import ModelJob, TaskRow, TrainedVersion
 from llm_trainer.ml.training.config import TrainingConfig
@@ -64,6 +66,36 @@ def test_a_blend_that_does_not_beat_the_model_is_recorded_but_not_offered_or_sav
     assert not ensemble_dir(tmp_path).exists()
     with pytest.raises(FileNotFoundError):
         load_predictor(tmp_path, "transformer", ENSEMBLE)
+
+
+def test_a_blend_with_a_baseline_that_knows_nothing_is_never_offered_though_a_weight_fits_the_scored_texts() -> None:
+    fitted_noise = []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        truth = rng.integers(0, 2, 200)
+        confident = rng.uniform(0.5, 1.0, 200)
+        good = np.where(truth == 1, confident, 1 - confident)
+        good = np.where(rng.random(200) < 0.8, good, 1 - good)  # the model is right on about 80 %
+        split = Split([], [], [f"text {i}" for i in range(200)], [LABELS[t] for t in truth], LABELS)
+        choice = choose_weight(_probs(good), _probs(rng.uniform(0, 1, 200)), scorer(split), "accuracy")
+        record = choice.record("accuracy")
+        assert not record["offered"], (seed, record)
+        assert record["cross_fitted_value"] <= record["model_value"] and len(record["fold_weights"]) == 5
+        if choice.metrics["accuracy"] > choice.model_value:
+            fitted_noise.append(seed)  # a weight beat the model on the texts it was chosen on
+    assert fitted_noise, "some seed must let a weight fit noise, or this test shows nothing"
+
+
+def test_a_multi_label_blend_is_scored_on_the_same_folds_as_the_model_so_a_blend_with_itself_ties_it() -> None:
+    rng = np.random.default_rng(3)
+    labels = [f"aspect {j}" for j in range(6)]
+    truth = rng.random((300, 6)) < 0.25
+    probs = np.clip(0.3 + 0.4 * truth + rng.normal(0, 0.25, truth.shape), 0.01, 0.99)
+    split = Split([], [], ["text"] * 300, [[labels[j] for j in np.flatnonzero(r)] for r in truth], labels)
+    choice = choose_weight(probs, probs.copy(), ml_scorer(split), "micro_f1", fold_rule=ml_fold_rule(split))
+    # Every weight blends the model with itself: thresholds fitted on the same folds give the model's own score.
+    assert choice.cross_fitted_value == pytest.approx(choice.model_value, abs=1e-12)
+    assert not choice.beats_model and choice.weight == 0.0
 
 
 def _reviews(n: int, seed: int) -> list[TaskRow]:

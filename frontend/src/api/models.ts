@@ -61,8 +61,13 @@ export interface EnsembleRecord {
   metrics: Record<string, number>
   /** The model alone on the same metric. */
   model_value: number
+  /** The primary metric with the weight chosen out of fold: each fifth of validation blended at the weight the
+   * other four fifths chose (null: validation too small; absent: versions trained before). */
+  cross_fitted_value?: number | null
+  /** The weight each fold's complement chose. */
+  fold_weights?: number[] | null
   beats_model: boolean
-  /** Served only when it beats the model on validation. */
+  /** Served only when it beats the model on validation (cross-fitted). */
   offered: boolean
   /** The primary metric at every weight tried: `{ weight, [primary_metric]: value }`. */
   by_weight: Record<string, number>[]

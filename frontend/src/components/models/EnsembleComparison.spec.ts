@@ -65,4 +65,15 @@ describe('EnsembleComparison', () => {
     expect(w.find('[data-test=ensemble-served]').exists()).toBe(true)
     expect(w.find('[data-test=serve-ensemble]').exists()).toBe(false)
   })
+
+  it("reports the blend's cross-fitted score, with the in-sample one it replaces and each fold's weight", async () => {
+    const honest = { ...record(true), cross_fitted_value: 0.93, fold_weights: [0.3, 0.3, 0.2, 0.3, 0.4] }
+    const w = mountWith(EnsembleComparison, { props: { model: version(), record: honest }, global: { stubs: { EChart: true } } })
+    await flushPromises()
+    expect(w.find('[data-test=ensemble-ensemble]').text()).toBe('93.0%')
+    expect(w.find('[data-test=ensemble-verdict]').text()).toBe('集成在验证集上比模型本身高 3.0 个百分点。')
+    const note = w.find('[data-test=ensemble-cross-fitted]').text()
+    expect(note).toContain('（0.3 / 0.3 / 0.2 / 0.3 / 0.4）')
+    expect(note).toContain('为 95.0%')
+  })
 })

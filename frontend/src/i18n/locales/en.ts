@@ -391,6 +391,7 @@ const en: typeof zhCN = {
     metric: 'Validation {metric}',
     better: 'The ensemble beats the model alone by {points} points on validation.',
     notBetter: 'The ensemble does not beat the model alone on validation, so it is not offered for serving.',
+    crossFitted: 'The ensemble is scored cross-fitted: validation split in 5 parts, each blended at the weight the other 4 chose ({weights}). Choosing the weight on all of validation and scoring the same texts reads high: {inSample}.',
     serve: 'Serve the ensemble',
     byWeight: 'Validation {metric} by baseline weight',
     weightAxis: 'baseline weight',

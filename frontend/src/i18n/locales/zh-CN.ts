@@ -389,6 +389,7 @@ export default {
     metric: '验证{metric}',
     better: '集成在验证集上比模型本身高 {points} 个百分点。',
     notBetter: '集成在验证集上不比模型本身好，因此不提供服务。',
+    crossFitted: '集成的分数按交叉验证计：验证集分成 5 份，每份按其余 4 份选出的权重（{weights}）混合后评分。在全部验证集上挑权重再在同一批文本上评分会偏高，为 {inSample}。',
     serve: '用集成提供服务',
     byWeight: '不同基线权重下的验证{metric}',
     weightAxis: '基线权重',

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.core.run_status import RunPhase
-from llm_trainer.ml.ensemble import Scorer, align_columns, attach_ensemble
+from llm_trainer.ml.ensemble import Rows, Scorer, align_columns, attach_ensemble, take
 from llm_trainer.ml.tasks.spec import ModelJob, TrainedVersion
 from llm_trainer.ml.training.data import Split
 from llm_trainer.ml.training.evaluation import evaluate_probabilities
@@ -51,8 +51,16 @@ def fitted_baseline(split: Split, fit: Callable[[Split], Any] = default_fit) -> 
 
 
 def scorer(split: Split) -> Scorer:
-    """Validation metrics of any probabilities over the split's labels (what the ensemble weight is chosen on)."""
-    return lambda probs: (evaluate_probabilities(split.val_texts, split.val_labels, probs, split.labels), {})
+    """Validation metrics of any probabilities of the split's validation `rows` (all by default) over its labels
+    (what the ensemble weight is chosen on)."""
+
+    def score(probs: np.ndarray, rows: Rows | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        texts, labels = split.val_texts, split.val_labels
+        if rows is not None:
+            texts, labels = take(texts, rows), take(labels, rows)
+        return evaluate_probabilities(texts, labels, probs, split.labels), {}
+
+    return score
 
 
 def baseline_summary(split: Split, fitted: tuple[Any, np.ndarray] | None) -> dict[str, Any] | None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.ml.folds import FOLDS, can_hold_out, fold_ids
+
 GRID = np.round(np.arange(0.05, 0.951, 0.025), 3)
 MISSED_CAP = 200
-FOLDS = 5  # out-of-fold scoring: each text's thresholds are tuned on the other 80 % of validation
 
 
 def multi_hot(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
@@ -53,14 +54,29 @@ def out_of_fold(truth: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.nd
         return probs[rows] >= np.asarray(tuned["per_label"])[None, :], probs[rows] >= tuned["global"]
 
     per_label, one = np.zeros_like(truth, dtype=np.int8), np.zeros_like(truth, dtype=np.int8)
-    if len(truth) < 2 * FOLDS:  # too few texts to hold any out: tuned in-sample
+    if not can_hold_out(len(truth)):  # too few texts to hold any out: tuned in-sample
         per_label[:], one[:] = decide(slice(None), tune_thresholds(truth, probs))
         return per_label, one
-    folds = np.random.default_rng(0).permutation(len(truth)) % FOLDS
+    folds = fold_ids(len(truth))
     for k in range(FOLDS):
         held = folds == k
         per_label[held], one[held] = decide(held, tune_thresholds(truth[~held], probs[~held]))
     return per_label, one
+
+
+def out_of_fold_micro_f1(truth: np.ndarray, probs: np.ndarray) -> float:
+    """`full_evaluation`'s micro-F1 alone (per-label thresholds out of fold), for choices made many times over."""
+    return _f1(truth, out_of_fold(truth, probs)[0])
+
+
+def decide_at_tuned(truth_fit: np.ndarray, probs_fit: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """0/1 decisions on `probs` at the per-label thresholds tuned on other texts (`truth_fit`, `probs_fit`)."""
+    tuned = tune_thresholds(truth_fit, probs_fit)
+    return (probs >= np.asarray(tuned["per_label"])[None, :]).astype(np.int8)
+
+
+def micro_f1(truth: np.ndarray, decisions: np.ndarray) -> float:
+    return _f1(truth, decisions)
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import numpy as np
 from llm_trainer.core.run_status import RunPhase
 from llm_trainer.core.tasks import TaskKind
 from llm_trainer.datafiles.sample import FileSample
-from llm_trainer.ml.ensemble import attach_ensemble
+from llm_trainer.ml.ensemble import FoldRule, Rows, attach_ensemble, take
 from llm_trainer.ml.tasks.classification.spec import ClassificationSpec, check_validation_marks, invalid
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import Split, hold_out
@@ -44,14 +44,31 @@ def _fitted(split: Split) -> tuple[Any, np.ndarray]:
 
 
 def _scorer(split: Split) -> Any:
-    """Probabilities -> (validation metrics at thresholds tuned on them, {"thresholds": ...})."""
+    """Probabilities of validation `rows` (all by default) -> (their metrics at thresholds tuned on them,
+    {"thresholds": ...})."""
     from llm_trainer.ml.tasks.multi_label.metrics import full_evaluation
 
-    def score(probs: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-        metrics, thresholds = full_evaluation(split.val_texts, split.val_labels, probs, split.labels)
+    def score(probs: np.ndarray, rows: Rows | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        texts, labels = split.val_texts, split.val_labels
+        if rows is not None:
+            texts, labels = take(texts, rows), take(labels, rows)
+        metrics, thresholds = full_evaluation(texts, labels, probs, split.labels)
         return metrics, {"thresholds": thresholds}
 
     return score
+
+
+def _fold_rule(split: Split) -> FoldRule:
+    """The blend out of fold: each fold's weight and per-label thresholds both fitted on the other folds (weights
+    chosen by the scorer's micro-F1 alone, about 30x faster than the whole evaluation)."""
+    from llm_trainer.ml.tasks.multi_label.metrics import decide_at_tuned, micro_f1, multi_hot, out_of_fold_micro_f1
+
+    truth = multi_hot(split.val_labels, split.labels)
+    return FoldRule(
+        select=lambda probs, rows: out_of_fold_micro_f1(truth[rows], probs),
+        decide=lambda probs, fit, held: list(decide_at_tuned(truth[fit], probs[fit], probs[held])),
+        value=lambda decided: micro_f1(truth, np.stack(decided)),
+    )
 
 
 def _baseline(split: Split) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -160,7 +177,9 @@ class MultiLabelSpec(ClassificationSpec):
         )  # fmt: skip
         # One-vs-rest columns are label numbers: the saved baseline names them.
         meta = {"labels": data.labels, "task": self.kind.value}
-        return attach_ensemble(trained, outcome.val_probs, fitted, _scorer(data), self.primary_metric, meta)
+        return attach_ensemble(
+            trained, outcome.val_probs, fitted, _scorer(data), self.primary_metric, meta, fold_rule=_fold_rule(data)
+        )
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         from llm_trainer.ml.inference.loading import load_predictor, read_manifest

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from llm_trainer.core.variants import ServingVariant
-from llm_trainer.ml.ensemble import attach_choice, choose_weight_by, offered_ensemble
+from llm_trainer.ml.ensemble import Rows, attach_choice, choose_weight_by, offered_ensemble, take
 from llm_trainer.ml.tasks.ner.alignment import CharProbs, Span, char_spans
 from llm_trainer.ml.tasks.ner.crf import META_FILE, MODEL_FILE, CrfScores, CrfTagger
 from llm_trainer.ml.tasks.ner.metrics import entity_scores
@@ -98,12 +98,14 @@ def attach_crf_ensemble(
         trained.metrics["ensemble"] = None
         return trained
 
-    def score_at(weight: float) -> tuple[dict[str, Any], dict[str, Any]]:
-        pred = [joint_spans(c, v, scores.transitions, weight, id2label)[0] for c, v in zip(chars, views, strict=True)]
-        return entity_scores(texts, gold, pred, types), {}
+    def spans_at(weight: float) -> list[Any]:
+        return [joint_spans(c, v, scores.transitions, weight, id2label)[0] for c, v in zip(chars, views, strict=True)]
+
+    def score(pred: list[Any], rows: Rows) -> tuple[dict[str, Any], dict[str, Any]]:
+        return entity_scores(take(texts, rows), take(gold, rows), pred, types), {}
 
     primary = "micro_f1"
-    choice = choose_weight_by(score_at, primary, model_value=trained.metrics[primary])
+    choice = choose_weight_by(spans_at, score, len(texts), primary, model_value=trained.metrics[primary])
     if not choice.beats_model:
         shutil.rmtree(crf_file.parent, ignore_errors=True)
     return attach_choice(trained, choice, primary, save_crf(crf_file, types))
