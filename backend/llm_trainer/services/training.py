@@ -100,6 +100,12 @@ def check_base_model(
     return parsed.source
 
 
+def _check_model_for_task(task: str, source: str) -> None:
+    problem = get_spec(task).base_model_problem(source, known_architectures(source))
+    if problem:
+        raise _invalid("base_model", problem, code="wrong_model_for_task", task=task)
+
+
 def known_architectures(source: str) -> list[str] | None:
     """What a local folder's or an already cached hub model's config names (None: not on this machine yet)."""
     from llm_trainer.ml.base_models.kinds import folder_architectures
@@ -132,9 +138,7 @@ def create_run(
     source = check_base_model(
         base_model, config, settings.model_root_paths, settings.hub_max_download_bytes, settings.use_modelscope_hub
     )
-    problem = get_spec(dataset.task).base_model_problem(source, known_architectures(source))
-    if problem:
-        raise _invalid("base_model", problem, code="wrong_model_for_task", task=dataset.task)
+    _check_model_for_task(dataset.task, source)
     if source == TFIDF and not get_spec(dataset.task).has_baseline:
         raise _invalid(
             "base_model",
@@ -205,6 +209,7 @@ def cancel_run(session: Session, run_id: int) -> Run:
 def resume_run(session: Session, run_id: int) -> Run:
     """Put a stopped/interrupted run back in the queue; its worker continues from the last checkpoint."""
     run = get_run(session, run_id)
+    _check_model_for_task(run.task, run.base_model)  # a run queued before a check existed may not pass it
     if not move_run(
         session,
         run_id,

@@ -92,6 +92,21 @@ def test_running_run_without_a_live_worker_becomes_interrupted_at_start(factory,
         assert (job.status, job.owner, "Resume" in job.error_message) == ("queued", "", False)
 
 
+def test_a_stopped_run_whose_model_cannot_do_its_task_is_not_resumed(factory, settings, dataset_id) -> None:
+    with session_scope(factory) as session:  # queued before encoders were refused for generation (a walk-through's)
+        run = runs_repo.create_run(
+            session, name="chat on e5", dataset_id=dataset_id, task="generation",
+            base_model="embedded:multilingual-e5-small", config=TrainingConfig().model_dump(mode="json"),
+        )  # fmt: skip
+        run.status = "stopped"
+        run_id = run.id
+    with session_scope(factory) as session:
+        with pytest.raises(InvalidInput) as refused:
+            training.resume_run(session, run_id)
+        assert refused.value.code == "wrong_model_for_task"
+        assert session.get(Run, run_id).status == "stopped"
+
+
 def test_transition_refuses_moves_the_lifecycle_forbids(factory, settings, dataset_id, tiny_model_dir):
     run_id = _queue(factory, settings, dataset_id, tiny_model_dir)
     with session_scope(factory) as session:
