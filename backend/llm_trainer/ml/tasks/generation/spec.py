@@ -106,7 +106,9 @@ class GenerationSpec(TaskSpec):
 
     # --- training ---------------------------------------------------------------------------------------------
     def base_model_problem(self, source: str, architectures: list[str] | None) -> str | None:
-        encoder = any(p.source == source and not p.generation for p in PRESETS)
+        encoder = any(
+            p.source == source and not p.generation and p.kind != "tfidf" for p in PRESETS
+        )  # TF-IDF: no_baseline
         if not encoder and generates_text(architectures) is not False:
             return None
         chat_models = ", ".join(p.source for p in PRESETS if p.generation)
