@@ -69,8 +69,9 @@ def not_a_causal_lm(source: str, why: str) -> InvalidInput:
 def load_causal_lm(folder: Path, source: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if generates_text(folder_architectures(folder)) is False:
-        raise not_a_causal_lm(source, f"saved as {', '.join(folder_architectures(folder) or [])}")
+    architectures = folder_architectures(folder)
+    if generates_text(architectures) is False:
+        raise not_a_causal_lm(source, f"saved as {', '.join(architectures or [])}")
     tokenizer = AutoTokenizer.from_pretrained(folder)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
