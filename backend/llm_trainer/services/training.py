@@ -135,6 +135,7 @@ def create_run(
     if config.time_budget_minutes is None:  # the saved run records the budget it was planned with
         config = config.model_copy(update={"time_budget_minutes": settings.cpu_time_budget_minutes})
     dataset = check_dataset(session, dataset_id, config)
+    config = config.for_task(dataset.task)
     source = check_base_model(
         base_model, config, settings.model_root_paths, settings.hub_max_download_bytes, settings.use_modelscope_hub
     )

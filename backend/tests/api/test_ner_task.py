@@ -81,3 +81,16 @@ def test_crf_and_token_model_versions_tag_entities_with_offsets(client, ner_base
         assert all(text[e["start"] : e["end"]] == e["text"] for e in one["entities"])
     wrong = client.post("/predict", json={"model_id": version, "text_a": "a", "text_b": "b"})
     assert wrong.status_code == 422 and wrong.json()["code"] == "text_expected"
+
+
+def test_an_ner_run_trains_five_epochs_unless_the_user_names_the_epochs(client) -> None:
+    dataset = upload_ner(client, ner_jsonl(60))
+    epochs = {}
+    for name, config in (("default", {}), ("named", {"epochs": 2})):
+        resp = client.post("/train", json={"dataset_id": dataset["id"], "base_model": "tfidf", "config": config})
+        assert resp.status_code == 201, resp.text
+        run = wait_run(client.get, resp.json()["id"], finished, timeout=120)
+        epochs[name] = run["config"]["epochs"]
+    assert epochs == {"default": 5, "named": 2}
+    schema = client.get("/api/training/config-schema").json()
+    assert schema["properties"]["epochs"]["x-task-defaults"] == {"ner": 5}

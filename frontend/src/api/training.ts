@@ -19,6 +19,8 @@ export interface JsonSchemaProperty {
   'x-help-values'?: Record<string, string | number>
   /** The tasks the field applies to (absent: every task), e.g. LoRA settings for generation only. */
   'x-tasks'?: string[]
+  /** Defaults that differ by task (e.g. NER trains more epochs); the schema's `default` is every other task's. */
+  'x-task-defaults'?: Record<string, unknown>
 }
 
 export interface JsonSchema {

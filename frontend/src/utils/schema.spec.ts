@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 
 import type { JsonSchema } from '@/api/training'
 
-import { schemaDefaults, schemaFields } from './schema'
+import { schemaDefaults, schemaFields, switchTaskDefaults } from './schema'
 
 // Shapes as pydantic's model_json_schema() writes them for TrainingConfig.
 const SCHEMA: JsonSchema = {
@@ -39,5 +39,25 @@ describe('schemaDefaults', () => {
       freeze_embeddings: true,
     })
     expect('gpu_ids' in d).toBe(false) // default_factory: sending null would be rejected
+  })
+})
+
+describe('task defaults', () => {
+  const WITH_TASK: JsonSchema = {
+    properties: {
+      epochs: { type: 'number', default: 3, exclusiveMinimum: 0, maximum: 100, 'x-task-defaults': { ner: 5 } },
+      batch_size: { type: 'integer', default: 32, minimum: 1, maximum: 1024 },
+    },
+  }
+
+  it('fills a field with its task default for that task and the schema default for the others', () => {
+    expect(schemaDefaults(WITH_TASK, 'ner')).toEqual({ epochs: 5, batch_size: 32 })
+    expect(schemaDefaults(WITH_TASK, 'pair')).toEqual({ epochs: 3, batch_size: 32 })
+  })
+
+  it('switches a field left at its default when the dataset task changes, and keeps what the user typed', () => {
+    expect(switchTaskDefaults(WITH_TASK, { epochs: 3, batch_size: 32 }, 'pair', 'ner')).toEqual({ epochs: 5, batch_size: 32 })
+    expect(switchTaskDefaults(WITH_TASK, { epochs: 5, batch_size: 32 }, 'ner', undefined).epochs).toBe(3)
+    expect(switchTaskDefaults(WITH_TASK, { epochs: 2, batch_size: 32 }, 'pair', 'ner').epochs).toBe(2)
   })
 })

@@ -19,6 +19,8 @@ export interface FormField {
   helpValues: Record<string, string | number>
   /** The tasks the field applies to (absent: every task), from the schema's `x-tasks`. */
   tasks?: string[]
+  /** Defaults that differ by task, from the schema's `x-task-defaults` (`default` holds for the other tasks). */
+  taskDefaults: Record<string, unknown>
 }
 
 /** The non-null branch of `anyOf: [{...}, {type: null}]`, and whether null is allowed. */
@@ -54,14 +56,38 @@ export function schemaFields(schema: JsonSchema): FormField[] {
       title: base.title ?? name,
       helpValues: prop['x-help-values'] ?? {},
       tasks: prop['x-tasks'],
+      taskDefaults: prop['x-task-defaults'] ?? {},
     }
   })
 }
 
-export function schemaDefaults(schema: JsonSchema): Record<string, unknown> {
+/** A field's default for a task: its task default when it has one, else the schema's. */
+export function fieldDefault(field: FormField, task?: string): unknown {
+  const value = task && task in field.taskDefaults ? field.taskDefaults[task] : field.default
+  return Array.isArray(value) ? [...value] : value
+}
+
+export function schemaDefaults(schema: JsonSchema, task?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const f of schemaFields(schema)) {
-    if (f.hasDefault) out[f.name] = Array.isArray(f.default) ? [...f.default] : f.default
+    if (f.hasDefault) out[f.name] = fieldDefault(f, task)
+  }
+  return out
+}
+
+/**
+ * The config after the dataset's task changed from `from` to `to`: a field still at its old task's default takes the
+ * new task's; a value the user typed stays.
+ */
+export function switchTaskDefaults(
+  schema: JsonSchema,
+  config: Record<string, unknown>,
+  from: string | undefined,
+  to: string | undefined,
+): Record<string, unknown> {
+  const out = { ...config }
+  for (const f of schemaFields(schema)) {
+    if (Object.keys(f.taskDefaults).length && out[f.name] === fieldDefault(f, from)) out[f.name] = fieldDefault(f, to)
   }
   return out
 }
