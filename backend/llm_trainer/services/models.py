@@ -215,13 +215,13 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
     one failed. The reference is what training saved with the version (PyTorch's own validation answers), else
     PyTorch is run on the rebuilt validation split. A fast-serving job (queued by training) then makes the copy the
     version's serving variant when it is lossless; until then the version answers with PyTorch."""
-    from llm_trainer.ml.inference.export import export_and_compare, failed_record, is_lossless, ready_record
+    from llm_trainer.ml.inference.export import failed_record, is_lossless, ready_record
 
     params: ExportParams = ctx.params  # type: ignore[assignment]
     model_id, variant = params.version_id, params.variant
     with session_scope(serving.session_factory) as session:
         version = find_version(session, model_id)
-        folder = version_dir(serving.settings, version)
+        folder, spec = version_dir(serving.settings, version), get_spec(version.task)
         ready = {n for n, info in variant_infos(session, version).items() if info["status"] == "ready"}
         saved = read_reference(folder)
         windowed = True  # the reference run below reads long texts as served
@@ -235,7 +235,7 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
     started = time.monotonic()
     try:
         with ctx.beating("exporting"):
-            reports = export_and_compare(folder, variant, texts, labels, reference, ctx.stopping, windowed)
+            reports = spec.export_and_compare(folder, variant, texts, labels, reference, ctx.stopping, windowed)
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
         infos[variant]["build_seconds"] = round(time.monotonic() - started, 1)
     except Stopping:

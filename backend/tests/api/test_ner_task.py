@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.ner_data import ner_records
-from tests.helpers.runs import finished, wait_run
+from tests.helpers.runs import default_answerer, finished, wait_fast_copy, wait_run
 from tests.helpers.tiny_model import build_tiny_bert
 
 
@@ -19,6 +19,10 @@ def ner_jsonl(n: int) -> bytes:
         json.dumps({"text": "坏数据", "entities": [{"start": 1, "end": 9, "label": "city"}]}, ensure_ascii=False)
     )
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def strip_scores(answer: dict) -> list[tuple]:
+    return [(e["start"], e["end"], e["label"]) for e in answer["entities"]]
 
 
 def upload_ner(client, body: bytes) -> dict:
@@ -70,8 +74,14 @@ def test_crf_and_token_model_versions_tag_entities_with_offsets(client, ner_base
     assert model["task"] == "ner" and model["key_metrics"]["micro_f1"] > 0.8
     assert 0 < model["key_metrics"]["baseline_micro_f1"] <= 1
     # The blend with the CRF was weighed on validation and is listed beside PyTorch with that record.
-    assert set(model["variants"]) == {"pytorch", "ensemble"}
+    assert set(model["variants"]) == {"pytorch", "onnx", "onnx_int8", "ensemble"}
     assert model["variants"]["ensemble"]["evaluation"]["model_value"] == model["metrics"]["micro_f1"]
+    # Training queued the fast copy: it tags like PyTorch, and the version answers with it (or the blend reads it).
+    detail = wait_fast_copy(client.get, version)
+    onnx = detail["variants"]["onnx"]
+    assert detail["serving_variant"] == default_answerer(detail, "onnx")
+    assert onnx["status"] == "ready" and onnx["evaluation"]["agreement"] == 1.0, onnx
+    assert onnx["evaluation"]["max_probability_diff"] < 1e-4
     text = "我叫李四，住在杭州。"
     for model_id in (version, crf_version):
         one = client.post("/predict", json={"model_id": model_id, "text": text}).json()
@@ -79,6 +89,15 @@ def test_crf_and_token_model_versions_tag_entities_with_offsets(client, ner_base
         found = {(e["text"], e["label"]) for e in one["entities"]}
         assert {("李四", "name"), ("杭州", "city")} <= found, one
         assert all(text[e["start"] : e["end"]] == e["text"] for e in one["entities"])
+    by_variant = {
+        v: client.post("/predict", json={"model_id": version, "text": text, "variant": v}).json()
+        for v in ("pytorch", "onnx")
+    }
+    assert by_variant["onnx"]["variant"] == "onnx"
+    assert strip_scores(by_variant["onnx"]) == strip_scores(by_variant["pytorch"])
+    assert [e["score"] for e in by_variant["onnx"]["entities"]] == pytest.approx(
+        [e["score"] for e in by_variant["pytorch"]["entities"]], abs=1e-5
+    )
     wrong = client.post("/predict", json={"model_id": version, "text_a": "a", "text_b": "b"})
     assert wrong.status_code == 422 and wrong.json()["code"] == "text_expected"
 

@@ -19,7 +19,8 @@ from llm_trainer.core.errors import Stopping
 from llm_trainer.ml.inference.loading import ONNX, ONNX_INT8, load_predictor
 from llm_trainer.ml.inference.predictor import Predictor
 from llm_trainer.ml.inference.runtime import import_transformers
-from llm_trainer.ml.version_store import PARTIAL_SUFFIX, export_path, publish
+from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.version_store import PARTIAL_SUFFIX, export_path, publish, read_manifest
 
 EVAL_SAMPLE_CAP = 2000  # validation texts scored per export: enough for a stable delta, bounded time
 # An export is served without being asked for only when it answers like PyTorch: the same label on (nearly) every
@@ -30,7 +31,7 @@ LOSSLESS_MAX_PROBABILITY_DIFF = 1e-3
 EXPORT_TIMEOUT_S = 1800  # a base-size encoder traces in about a minute here; a hung exporter must not hold the job
 STOP_POLL_S = 0.5  # how soon a stopping server kills its tracing process
 # Two texts of different lengths: batch and sequence axes must not be specialised to 1 while tracing.
-_TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
+TRACE_TEXTS = ["这家店的菜很好吃，送餐也快", "服务一般"]
 
 
 def build_export(version_dir: Path, variant: str, stop: threading.Event | None = None) -> Path:
@@ -99,10 +100,7 @@ def _export_fp32(version_dir: Path, out: Path) -> None:
     import onnx
     import torch
 
-    from llm_trainer.ml.modeling import load_classifier
-
-    tokenizer, model = load_classifier(version_dir, "cpu")
-    encoded = dict(tokenizer(_TRACE_TEXTS, padding=True, return_tensors="pt"))
+    model, encoded = get_spec(read_manifest(version_dir).get("task")).traceable(version_dir, TRACE_TEXTS)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     raw = out.with_name("raw.onnx")
     with warnings.catch_warnings():

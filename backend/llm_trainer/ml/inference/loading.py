@@ -81,7 +81,8 @@ def _load_torch_here(version_dir: Path) -> Predictor:
     )
 
 
-def _load_onnx(version_dir: Path, variant: str) -> Predictor:
+def onnx_session(version_dir: Path, variant: str) -> Any:
+    """An ONNX Runtime session on the version's exported graph; FileNotFoundError when it was not built."""
     path = export_path(version_dir, variant)
     if not path.is_file():
         raise FileNotFoundError(path)
@@ -93,8 +94,12 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # ORT's pool threads spin briefly between operators (its default): measured int8 single text p50 5.5 ms vs
     # 7.9 ms without spinning; next to a busy process 15.5 vs 14.4 ms, so spinning costs little when shared.
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    tokenizer = _tokenizer_without_torch(version_dir)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _load_onnx(version_dir: Path, variant: str) -> Predictor:
+    session = onnx_session(version_dir, variant)
+    tokenizer = tokenizer_without_torch(version_dir)
     # config.json read as plain JSON: custom heads (model_type bert_mean_pool) need no registration, and the
     # ONNX path never imports torch.
     config = json.loads((version_dir / "config.json").read_text(encoding="utf-8"))
@@ -113,7 +118,7 @@ def _load_ensemble(version_dir: Path) -> Predictor:
     return load_ensemble(version_dir, lambda: _load_torch(version_dir))
 
 
-def _tokenizer_without_torch(version_dir: Path) -> Any:
+def tokenizer_without_torch(version_dir: Path) -> Any:
     """The version's tokenizer.json through the generic fast class: unlike AutoTokenizer it imports neither torch nor
     model code, which made a one-shot `llm-trainer predict` on an ONNX variant ~3 s slower. The export's comparison
     with PyTorch (its own tokenizer) would catch any difference."""

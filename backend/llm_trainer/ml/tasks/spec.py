@@ -198,6 +198,29 @@ class TaskSpec(ABC):
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         """A loaded predictor for one variant; FileNotFoundError when that variant was not built."""
 
+    def traceable(self, version_dir: Path, texts: list[str]) -> tuple[Any, dict[str, Any]]:
+        """The version's PyTorch model and `texts` encoded as it is served: what the ONNX exporter traces."""
+        from llm_trainer.ml.modeling import load_classifier
+
+        tokenizer, model = load_classifier(version_dir, "cpu")
+        return model, dict(tokenizer(texts, padding=True, return_tensors="pt"))
+
+    def export_and_compare(
+        self,
+        version_dir: Path,
+        variant: str,
+        texts: Sequence[Any],
+        labels: Sequence[str] | None,
+        reference: tuple[Any, Sequence[str]] | None,
+        stop: Any = None,
+        windowed: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """Build an ONNX variant and score each graph built against PyTorch on validation texts (see
+        `ml.inference.export.export_and_compare`): {graph: report with agreement and max_probability_diff}."""
+        from llm_trainer.ml.inference.export import export_and_compare
+
+        return export_and_compare(version_dir, variant, texts, labels, reference, stop, windowed)
+
     @abstractmethod
     def clean_inputs(self, fields: dict[str, Any], max_inputs: int, max_chars: int) -> tuple[list[Any], list[bool]]:
         """(inputs, cut-to-max_chars flags) from the request fields; InvalidInput when they do not fit the task."""

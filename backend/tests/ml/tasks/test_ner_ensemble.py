@@ -1,6 +1,6 @@
 """The NER ensemble: the token model's tag probabilities spread over characters and decoded together with the
 character CRF find an entity boundary inside a tokenizer piece; training records the CRF weight chosen on validation,
-and a version that offers the blend serves it with the score its metrics report."""
+and a version that offers the blend serves it with the score its metrics report (through the fast copy once built)."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_an_undertrained_tagger_blended_with_its_crf_is_served_by_default_with_t
     assert NerSpec().default_variant("transformer", trained.metrics) == "ensemble", "the better answer by default"
     folder = tmp_path / "version"
     folder.mkdir()
-    write_manifest(folder, {"max_length": trained.max_length, **trained.manifest_extra})  # as the worker does
+    write_manifest(folder, {"task": "ner", "max_length": trained.max_length, **trained.manifest_extra})  # as the worker
     trained.write_files(folder)
     assert sorted(p.name for p in ensemble_dir(folder).iterdir()) == ["ner_crf.crfsuite", "ner_crf.json"]
     predictor = NerSpec().load_predictor(folder, "transformer", "ensemble")
@@ -117,6 +117,13 @@ def test_an_undertrained_tagger_blended_with_its_crf_is_served_by_default_with_t
     pred = [[(e.start, e.end, e.label) for e in a.entities] for a in answers]
     served = evaluate(data.val_texts, data.val_spans, pred, data.labels)["micro_f1"]
     assert served == pytest.approx(record["metrics"]["micro_f1"])
+
+    # Once the fast copy is built, the blend reads it and still answers what training measured.
+    report = NerSpec().export_and_compare(folder, "onnx", data.val_texts, None, None)["onnx"]
+    assert report["agreement"] == 1.0 and report["max_probability_diff"] < 1e-4, report
+    fast = NerSpec().load_predictor(folder, "transformer", "ensemble")
+    assert fast.served["model_variant"] == "onnx"
+    assert [[(e.start, e.end, e.label) for e in a.entities] for a in fast.predict(data.val_texts)] == pred
 
 
 def test_a_version_trained_before_ner_ensembles_refuses_the_ensemble_variant(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_trainer.ml.inference.loading import EXPORT_VARIANTS, PYTORCH, onnx_session, tokenizer_without_torch
 from llm_trainer.ml.inference.runtime import import_transformers, on_torch_thread
 from llm_trainer.ml.tasks.ner.alignment import CharProbs, Window, char_probs, decode, encode_windows
 from llm_trainer.ml.version_store import read_manifest
@@ -63,8 +64,7 @@ class TokenTagger:
 
     def __init__(self, tokenizer: Any, model: Any, max_length: int):
         self.tokenizer, self.model, self.max_length = tokenizer, model, max_length
-        id2label = {int(k): v for k, v in model.config.id2label.items()}
-        self.id2label = [id2label[i] for i in sorted(id2label)]
+        self.id2label = ordered_tags(model.config.id2label)
         self.labels = sorted({t[2:] for t in self.id2label if t != "O"})
 
     def token_probs(self, texts: Sequence[str]) -> tuple[list[Window], list[np.ndarray]]:
@@ -74,7 +74,7 @@ class TokenTagger:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         for start in range(0, len(order), BATCH_WINDOWS):
             idx = order[start : start + BATCH_WINDOWS]
-            logits = on_torch_thread(self._forward, [windows[i] for i in idx])
+            logits = self._logits([windows[i] for i in idx])
             for i, row in zip(idx, logits, strict=True):
                 probs[i] = softmax(row[: len(windows[i].input_ids)])
         return windows, probs
@@ -86,11 +86,13 @@ class TokenTagger:
         """Per text, tag probabilities per character (what an ensemble blends with a character model)."""
         return char_probs(texts, *self.token_probs(texts), self.id2label)
 
-    def _forward(self, windows: list) -> list[np.ndarray]:
+    def _logits(self, windows: list[Window]) -> list[np.ndarray]:
+        return on_torch_thread(self._forward, windows)
+
+    def _forward(self, windows: list[Window]) -> list[np.ndarray]:
         import torch
 
-        feats = [{"input_ids": w.input_ids, "attention_mask": w.attention_mask} for w in windows]
-        batch = self.tokenizer.pad(feats, return_tensors="pt")
+        batch = self.tokenizer.pad(_features(windows), return_tensors="pt")
         device = next(self.model.parameters()).device
         with torch.inference_mode():
             logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy()
@@ -103,6 +105,30 @@ class TokenTagger:
 
     def warm_up(self) -> None:
         self.predict([WARM_UP_TEXT])
+
+
+class OnnxTokenTagger(TokenTagger):
+    """The version's exported token model run by ONNX Runtime (fast serving): same windows, same decoding."""
+
+    def __init__(self, tokenizer: Any, session: Any, id2label: dict[Any, str], max_length: int, variant: str):
+        self.tokenizer, self.session, self.max_length, self.variant = tokenizer, session, max_length, variant
+        self.id2label = ordered_tags(id2label)
+        self.labels = sorted({t[2:] for t in self.id2label if t != "O"})
+
+    def _logits(self, windows: list[Window]) -> list[np.ndarray]:
+        batch = self.tokenizer.pad(_features(windows), return_tensors="np")
+        feed = {name: np.asarray(batch[name], dtype=np.int64) for name in ("input_ids", "attention_mask")}
+        return list(self.session.run(None, feed)[0])
+
+
+def ordered_tags(id2label: dict[Any, str]) -> list[str]:
+    by_id = {int(k): v for k, v in id2label.items()}
+    return [by_id[i] for i in sorted(by_id)]
+
+
+def _features(windows: list[Window]) -> list[dict[str, list[int]]]:
+    """What the tagger feeds per window (the exported graph takes the same two inputs)."""
+    return [{"input_ids": w.input_ids, "attention_mask": w.attention_mask} for w in windows]
 
 
 class CrfPredictor:
@@ -130,12 +156,17 @@ def load_token_model(folder: Path, device: str = "cpu") -> tuple[Any, Any]:
     return tokenizer, model.to(device).eval()
 
 
-def load_ner_predictor(version_dir: Path, kind: str) -> Any:
+def load_ner_predictor(version_dir: Path, kind: str, variant: str = PYTORCH) -> Any:
+    """The CRF, the token model (PyTorch) or its exported copy (`onnx`, `onnx_int8`; FileNotFoundError if not built)."""
     if kind == "crf":
         from llm_trainer.ml.tasks.ner.crf import META_FILE, MODEL_FILE, CrfTagger
 
         meta = json.loads((version_dir / META_FILE).read_text(encoding="utf-8"))
         return CrfPredictor(CrfTagger.open(version_dir / MODEL_FILE), [str(x) for x in meta["labels"]])
-    manifest = read_manifest(version_dir)
+    max_length = int(read_manifest(version_dir).get("max_length") or 128)
+    if variant in EXPORT_VARIANTS:
+        config = json.loads((version_dir / "config.json").read_text(encoding="utf-8"))
+        session = onnx_session(version_dir, variant)
+        return OnnxTokenTagger(tokenizer_without_torch(version_dir), session, config["id2label"], max_length, variant)
     tokenizer, model = on_torch_thread(load_token_model, version_dir)
-    return TokenTagger(tokenizer, model, int(manifest.get("max_length") or 128))
+    return TokenTagger(tokenizer, model, max_length)

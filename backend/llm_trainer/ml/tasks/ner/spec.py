@@ -19,11 +19,13 @@ from llm_trainer.ml.tasks.classification.spec import check_validation_marks, inv
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import hold_out
+from llm_trainer.ml.version_store import export_path
 
 log = logging.getLogger("llm_trainer.worker")
 CRF = ServingVariant.CRF.value
 PYTORCH = ServingVariant.PYTORCH.value
 ENSEMBLE = ServingVariant.ENSEMBLE.value  # the token model blended with its character CRF, per character
+ONNX, ONNX_INT8 = ServingVariant.ONNX.value, ServingVariant.ONNX_INT8.value  # the token model's fast copies
 Spans = list[tuple[int, int, str]]
 
 
@@ -140,7 +142,27 @@ class NerSpec(TaskSpec):
 
     # --- serving ----------------------------------------------------------------------------------------------
     def variants(self, kind: str) -> tuple[str, ...]:
-        return (CRF,) if kind == CRF else (PYTORCH, ENSEMBLE)
+        return (CRF,) if kind == CRF else (PYTORCH, ONNX, ONNX_INT8, ENSEMBLE)
+
+    def traceable(self, version_dir: Path, texts: list[str]) -> tuple[Any, dict[str, Any]]:
+        from llm_trainer.ml.tasks.ner.fast_copy import traceable
+
+        return traceable(version_dir, texts)
+
+    def export_and_compare(
+        self,
+        version_dir: Path,
+        variant: str,
+        texts: Sequence[Any],
+        labels: Sequence[str] | None,
+        reference: tuple[Any, Sequence[str]] | None,
+        stop: Any = None,
+        windowed: bool = True,
+    ) -> dict[str, dict[str, Any]]:
+        """Compared with the PyTorch tagger itself on validation texts (entities and token probabilities)."""
+        from llm_trainer.ml.tasks.ner.fast_copy import export_and_compare
+
+        return export_and_compare(version_dir, variant, [str(t) for t in texts], stop)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         from llm_trainer.ml.tasks.ner.ensemble import load_ner_ensemble
@@ -148,10 +170,11 @@ class NerSpec(TaskSpec):
 
         if variant not in self.variants(kind):
             raise FileNotFoundError(f"NER versions of kind {kind} have no variant {variant}")
-        if variant == ENSEMBLE:
-            predictor = load_ner_ensemble(version_dir, lambda: load_ner_predictor(version_dir, kind))
+        if variant == ENSEMBLE:  # the blend reads the fast copy once it is built
+            fast = ONNX if export_path(version_dir, ONNX).is_file() else PYTORCH
+            predictor = load_ner_ensemble(version_dir, lambda: load_ner_predictor(version_dir, kind, fast))
         else:
-            predictor = load_ner_predictor(version_dir, kind)
+            predictor = load_ner_predictor(version_dir, kind, variant)
         if warm_up:
             predictor.warm_up()
         return predictor

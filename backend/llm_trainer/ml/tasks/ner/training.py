@@ -238,6 +238,7 @@ def train_ner_version(data: NerSplit, job: ModelJob, reporter: Any) -> TrainedVe
         max_length=max_length,
         device=device,
         stopped=stopped,
+        fast_serving=cfg.fast_serving and not stopped,  # the export job compares the copy with PyTorch's tagger
     )
     chars = char_probs(data.val_texts, windows, probs, id2label)
     return attach_crf_ensemble(trained, data.val_texts, data.val_spans, data.labels, chars, id2label, crf)
