@@ -41,6 +41,16 @@ function dataset(task: Dataset['task'], r: Report = report): Dataset {
 }
 
 describe('ValidationReport', () => {
+  it('names the columns in the task’s own words: entities for NER, one conversation column for chat files', () => {
+    const ner = mountWith(ValidationReport, { props: { dataset: dataset('ner') } })
+    expect(ner.find('[data-test=report-columns]').text()).toBe('text / entities')
+    expect(ner.text()).toContain('文本列 / 实体列')
+    const chat = { ...dataset('generation', { ...report, ner: undefined, warnings: [] } as Report), text_column: 'messages', label_column: '' }
+    const w = mountWith(ValidationReport, { props: { dataset: chat } })
+    expect(w.find('[data-test=report-columns]').text()).toBe('messages')
+    expect(w.text()).toContain('对话所在列')
+  })
+
   it('shows an NER dataset’s entities per type, most frequent first, and the refused lines with their reason', async () => {
     const w = mountWith(ValidationReport, { props: { dataset: dataset('ner') } })
     await flushPromises() // el-table fills its cells once its columns have registered

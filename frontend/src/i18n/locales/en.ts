@@ -508,12 +508,12 @@ const en: typeof zhCN = {
       multi_label: { datasets: { summary: '{rows} rows · {labels} labels' } },
       ner: {
         datasets: { summary: '{rows} texts · {labels} entity types' },
-        report: { labelDistribution: 'Entities per type' },
+        report: { labelDistribution: 'Entities per type', columns: 'Text / entities column' },
         preview: { label: 'Entities', allLabels: 'All entity types' },
       },
       generation: {
         datasets: { summary: '{rows} conversations' },
-        report: { labelDistribution: 'Turns per conversation', lengthHistogram: 'Question length distribution' },
+        report: { labelDistribution: 'Turns per conversation', lengthHistogram: 'Question length distribution', columns: 'Conversation columns' },
         preview: { label: 'Turns', allLabels: 'All turn counts' },
       },
     },

@@ -506,12 +506,12 @@ export default {
       multi_label: { datasets: { summary: '{rows} 行 · {labels} 个标签' } },
       ner: {
         datasets: { summary: '{rows} 条文本 · {labels} 种实体' },
-        report: { labelDistribution: '各类实体数' },
+        report: { labelDistribution: '各类实体数', columns: '文本列 / 实体列' },
         preview: { label: '实体', allLabels: '全部实体类型' },
       },
       generation: {
         datasets: { summary: '{rows} 段对话' },
-        report: { labelDistribution: '对话轮数', lengthHistogram: '问题长度分布' },
+        report: { labelDistribution: '对话轮数', lengthHistogram: '问题长度分布', columns: '对话所在列' },
         preview: { label: '轮数', allLabels: '全部轮数' },
       },
     },

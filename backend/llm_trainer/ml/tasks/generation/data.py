@@ -345,7 +345,7 @@ def open_generation_file(path: Path, filename: str, columns: dict[str, str | Non
         validator=GenerationValidator(TokenLengths.default()),
         columns={
             "text": source.get("text_column") or "prompt",
-            "label": source.get("label_column") or "response",
+            "label": source.get("label_column"),  # chat files keep the whole conversation in one column
             "split": source.get("split_column"),
         },  # fmt: skip
         source=source,
