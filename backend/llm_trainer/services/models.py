@@ -22,6 +22,7 @@ from llm_trainer.db.repositories import versions_query
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, ONNX, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
+from llm_trainer.ml.tasks.spec import ExportCheck
 from llm_trainer.ml.version_store import read_reference
 from llm_trainer.services.archive import stream_zip
 from llm_trainer.services.jobs import JobContext
@@ -224,18 +225,16 @@ def run_export(serving: Serving, ctx: JobContext) -> JobResult:
         folder, spec = version_dir(serving.settings, version), get_spec(version.task)
         ready = {n for n, info in variant_infos(session, version).items() if info["status"] == "ready"}
         saved = read_reference(folder)
-        windowed = True  # the reference run below reads long texts as served
-        if saved is None:
-            texts, labels = validation_sample(session, version)
-            reference = None
+        if saved is None:  # the reference run reads long texts as served (windowed)
+            check = ExportCheck(*validation_sample(session, version))
         else:
-            texts, labels, reference = saved.texts, saved.labels, (np.asarray(saved.probs), saved.classes)
-            windowed = saved.windowed
+            reference = (np.asarray(saved.probs), saved.classes)
+            check = ExportCheck(saved.texts, saved.labels, reference, saved.windowed)
     error: Exception | None = None
     started = time.monotonic()
     try:
         with ctx.beating("exporting"):
-            reports = spec.export_and_compare(folder, variant, texts, labels, reference, ctx.stopping, windowed)
+            reports = spec.export_and_compare(folder, variant, check, ctx.stopping)
         infos = {name: ready_record(folder, name, report) for name, report in reports.items()}
         infos[variant]["build_seconds"] = round(time.monotonic() - started, 1)
     except Stopping:

@@ -114,6 +114,20 @@ class ModelJob:
     mlflow: bool = False  # an MLflow run is active: the Trainer logs its curves into it
 
 
+@dataclass(frozen=True)
+class ExportCheck:
+    """What an exported graph is compared with PyTorch on: validation inputs, their labels (None: sets or unknown),
+    PyTorch's saved probabilities and their classes (None: run PyTorch now), whether long texts read in windows."""
+
+    texts: Sequence[Any]
+    labels: Sequence[str] | None = None
+    reference: tuple[Any, Sequence[str]] | None = None
+    windowed: bool = True
+
+
+Reports = dict[str, dict[str, Any]]  # built graph -> its comparison with PyTorch
+
+
 @dataclass
 class TrainedVersion:
     """A trained model ready to become a version: the worker writes the folder and the DB row atomically."""
@@ -205,21 +219,14 @@ class TaskSpec(ABC):
         tokenizer, model = load_classifier(version_dir, "cpu")
         return model, dict(tokenizer(texts, padding=True, return_tensors="pt"))
 
-    def export_and_compare(
-        self,
-        version_dir: Path,
-        variant: str,
-        texts: Sequence[Any],
-        labels: Sequence[str] | None,
-        reference: tuple[Any, Sequence[str]] | None,
-        stop: Any = None,
-        windowed: bool = True,
-    ) -> dict[str, dict[str, Any]]:
-        """Build an ONNX variant and score each graph built against PyTorch on validation texts (see
+    def export_and_compare(self, version_dir: Path, variant: str, check: ExportCheck, stop: Any = None) -> Reports:
+        """Build an ONNX variant and score each graph built against PyTorch on `check`'s validation texts (see
         `ml.inference.export.export_and_compare`): {graph: report with agreement and max_probability_diff}."""
         from llm_trainer.ml.inference.export import export_and_compare
 
-        return export_and_compare(version_dir, variant, texts, labels, reference, stop, windowed)
+        return export_and_compare(
+            version_dir, variant, check.texts, check.labels, check.reference, stop, check.windowed
+        )
 
     @abstractmethod
     def clean_inputs(self, fields: dict[str, Any], max_inputs: int, max_chars: int) -> tuple[list[Any], list[bool]]:

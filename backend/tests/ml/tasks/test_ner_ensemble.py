@@ -14,7 +14,7 @@ from llm_trainer.ml.tasks.ner.ensemble import CrfView, joint_spans
 from llm_trainer.ml.tasks.ner.metrics import evaluate
 from llm_trainer.ml.tasks.ner.spec import NerSpec, split_ner
 from llm_trainer.ml.tasks.ner.tags import bio_labels
-from llm_trainer.ml.tasks.spec import ModelJob, TaskRow
+from llm_trainer.ml.tasks.spec import ExportCheck, ModelJob, TaskRow
 from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.version_store import ensemble_dir, write_manifest
 from tests.helpers.ner_data import build_piece_tokenizer, ner_records
@@ -119,7 +119,7 @@ def test_an_undertrained_tagger_blended_with_its_crf_is_served_by_default_with_t
     assert served == pytest.approx(record["metrics"]["micro_f1"])
 
     # Once the fast copy is built, the blend reads it and still answers what training measured.
-    report = NerSpec().export_and_compare(folder, "onnx", data.val_texts, None, None)["onnx"]
+    report = NerSpec().export_and_compare(folder, "onnx", ExportCheck(data.val_texts))["onnx"]
     assert report["agreement"] == 1.0 and report["max_probability_diff"] < 1e-4, report
     fast = NerSpec().load_predictor(folder, "transformer", "ensemble")
     assert fast.served["model_variant"] == "onnx"

@@ -17,7 +17,7 @@ from llm_trainer.core.variants import ServingVariant
 from llm_trainer.datafiles.sample import FileSample
 from llm_trainer.ml.tasks.classification.spec import check_validation_marks, invalid
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
-from llm_trainer.ml.tasks.spec import Ingest, ModelJob, TaskRow, TaskSpec, TrainedVersion
+from llm_trainer.ml.tasks.spec import ExportCheck, Ingest, ModelJob, Reports, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import hold_out
 from llm_trainer.ml.version_store import export_path
 
@@ -149,20 +149,11 @@ class NerSpec(TaskSpec):
 
         return traceable(version_dir, texts)
 
-    def export_and_compare(
-        self,
-        version_dir: Path,
-        variant: str,
-        texts: Sequence[Any],
-        labels: Sequence[str] | None,
-        reference: tuple[Any, Sequence[str]] | None,
-        stop: Any = None,
-        windowed: bool = True,
-    ) -> dict[str, dict[str, Any]]:
-        """Compared with the PyTorch tagger itself on validation texts (entities and token probabilities)."""
+    def export_and_compare(self, version_dir: Path, variant: str, check: ExportCheck, stop: Any = None) -> Reports:
+        """Compared with the PyTorch tagger itself on the texts (entities and token probabilities; no labels)."""
         from llm_trainer.ml.tasks.ner.fast_copy import export_and_compare
 
-        return export_and_compare(version_dir, variant, [str(t) for t in texts], stop)
+        return export_and_compare(version_dir, variant, [str(t) for t in check.texts], stop)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
         from llm_trainer.ml.tasks.ner.ensemble import load_ner_ensemble
