@@ -19,10 +19,12 @@ from llm_trainer.db.base import session_scope
 from llm_trainer.db.models import ModelVersion
 from llm_trainer.db.repositories import jobs as jobs_repo
 from llm_trainer.db.repositories import versions_query
+from llm_trainer.db.repositories.datasets import task_rows
 from llm_trainer.ml.inference.export import EVAL_SAMPLE_CAP, built_by
 from llm_trainer.ml.inference.loading import ENSEMBLE, EXPORT_VARIANTS, ONNX, TFIDF
 from llm_trainer.ml.tasks.registry import get_spec
-from llm_trainer.ml.tasks.spec import ExportCheck
+from llm_trainer.ml.tasks.spec import ExportCheck, TaskRow
+from llm_trainer.ml.training.config import TrainingConfig
 from llm_trainer.ml.version_store import read_reference
 from llm_trainer.services.archive import stream_zip
 from llm_trainer.services.jobs import JobContext
@@ -289,26 +291,20 @@ def queue_missing_fast_serving(settings: Settings, session: Session) -> list[int
     return queued
 
 
-def validation_sample(session: Session, version: ModelVersion) -> tuple[list[str], list[str] | None]:
-    """The version's validation split rebuilt from its dataset and training config, else a sample of the dataset."""
-    from llm_trainer.db.repositories.datasets import training_rows
-    from llm_trainer.ml.training.data import split_rows
-
-    rows = training_rows(session, version.dataset_id) if version.dataset_id else []
+def validation_sample(session: Session, version: ModelVersion) -> tuple[list[Any], list[str] | None]:
+    """The version's validation inputs rebuilt by its task from its dataset and training config (pairs as two texts;
+    labels only where they are single strings), else a sample of the dataset."""
+    rows = [TaskRow(*r) for r in task_rows(session, version.dataset_id)] if version.dataset_id else []
     if not rows:
         return [], None
-    config = version.config or {}
     try:
-        split = split_rows(
-            rows,
-            source=config.get("validation_source", "split"),
-            ratio=float(config.get("validation_ratio", 0.2)),
-            seed=int(config.get("seed", 42)),
-        )
-        texts, labels = split.val_texts, split.val_labels
-    except ValueError:
-        texts, labels = [r[0] for r in rows], [r[1] for r in rows]
-    return texts[:EVAL_SAMPLE_CAP], labels[:EVAL_SAMPLE_CAP]
+        data = get_spec(version.task).prepare(rows, TrainingConfig.model_validate(version.config or {}))
+        texts, labels = list(data.val_texts), getattr(data, "val_labels", None)
+    except (ValueError, InvalidInput):  # a config of an older shape, or too few rows to split
+        texts, labels = [r.text for r in rows], [r.label for r in rows]
+    if labels is not None and not all(isinstance(label, str) for label in labels):
+        labels = None  # label sets (multi-label) are compared on probabilities alone
+    return texts[:EVAL_SAMPLE_CAP], (labels[:EVAL_SAMPLE_CAP] if labels is not None else None)
 
 
 def version_settings(serving: Serving, version: ModelVersion) -> dict[str, Any]:

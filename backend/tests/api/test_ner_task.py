@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from llm_trainer.db.base import session_scope
+from llm_trainer.db.models import ModelVersion
+from llm_trainer.db.repositories.datasets import task_rows
+from llm_trainer.ml.tasks.ner.spec import split_ner
+from llm_trainer.ml.tasks.spec import TaskRow
+from llm_trainer.ml.training.config import TrainingConfig
+from llm_trainer.services.models import validation_sample
 from tests.helpers.ner_data import ner_records
 from tests.helpers.runs import default_answerer, finished, wait_fast_copy, wait_run
 from tests.helpers.tiny_model import build_tiny_bert
@@ -113,3 +120,18 @@ def test_an_ner_run_trains_five_epochs_unless_the_user_names_the_epochs(client) 
     assert epochs == {"default": 5, "named": 2}
     schema = client.get("/api/training/config-schema").json()
     assert schema["properties"]["epochs"]["x-task-defaults"] == {"ner": 5}
+
+
+def test_a_fast_copy_is_checked_on_the_validation_texts_its_task_held_out(client, factory) -> None:
+    """The export job rebuilds the version's validation part with the task's own split (NER's random hold-out, pairs
+    as two texts), not the classification split of the rows."""
+    dataset = upload_ner(client, ner_jsonl(60))
+    resp = client.post("/train", json={"dataset_id": dataset["id"], "base_model": "tfidf", "config": {"seed": 3}})
+    run = wait_run(client.get, resp.json()["id"], finished, timeout=120)
+    [version_id] = run["model_version_ids"]
+    with session_scope(factory) as session:
+        texts, labels = validation_sample(session, session.get(ModelVersion, version_id))
+        rows = [TaskRow(*r) for r in task_rows(session, dataset["id"])]
+    held_out = split_ner(rows, TrainingConfig.model_validate(run["config"])).val_texts
+    assert texts == held_out and len(texts) < len(rows)
+    assert labels is None, "entity spans are compared on the tagger's answers, not as label strings"
