@@ -13,8 +13,8 @@ from llm_trainer.ml.training.data import HEAD_TAIL_ENOUGH, WHOLE_TEXT_CPU_CAP
 ENCODER_TASKS = [k.value for k in TaskKind if k != TaskKind.GENERATION]
 GENERATION_ONLY: dict[str, Any] = {"x-tasks": [TaskKind.GENERATION.value]}
 ENCODER_ONLY: dict[str, Any] = {"x-tasks": ENCODER_TASKS}
-# Defaults that differ by task; a value the user gives wins. NER: token tags need more passes than one label per text
-# (5 epochs gained 1-2 pt entity F1 over 3 on CLUENER, within the CPU time budget).
+# Defaults that differ by task; a value the user gives wins. NER: a tag on every character needs more passes than one
+# label per text.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {TaskKind.NER.value: {"epochs": 5}}
 
 
