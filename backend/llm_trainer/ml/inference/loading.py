@@ -111,9 +111,13 @@ def _load_onnx(version_dir: Path, variant: str) -> Predictor:
     )  # fmt: skip
 
 
+def blended_variant(version_dir: Path) -> str:
+    """The transformer variant an ensemble blends: the one that answers fastest here, the ONNX copy once it is built."""
+    return ONNX if export_path(version_dir, ONNX).is_file() else PYTORCH
+
+
 def _load_ensemble(version_dir: Path) -> Predictor:
-    """The ensemble blends the transformer variant that answers fastest here: the ONNX copy once it is built."""
-    if export_path(version_dir, ONNX).is_file():
+    if blended_variant(version_dir) == ONNX:
         return load_ensemble(version_dir, lambda: _load_onnx(version_dir, ONNX))
     return load_ensemble(version_dir, lambda: _load_torch(version_dir))
 

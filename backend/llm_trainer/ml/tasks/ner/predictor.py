@@ -65,7 +65,11 @@ class TokenTagger:
     def __init__(self, tokenizer: Any, model: Any, max_length: int):
         self.tokenizer, self.model, self.max_length = tokenizer, model, max_length
         self.id2label = ordered_tags(model.config.id2label)
-        self.labels = sorted({t[2:] for t in self.id2label if t != "O"})
+
+    @property
+    def labels(self) -> list[str]:
+        """The entity types its BIO tags name."""
+        return sorted({t[2:] for t in self.id2label if t != "O"})
 
     def token_probs(self, texts: Sequence[str]) -> tuple[list[Window], list[np.ndarray]]:
         """The texts' windows and each window's [tokens, labels] probabilities."""
@@ -113,7 +117,6 @@ class OnnxTokenTagger(TokenTagger):
     def __init__(self, tokenizer: Any, session: Any, id2label: dict[Any, str], max_length: int, variant: str):
         self.tokenizer, self.session, self.max_length, self.variant = tokenizer, session, max_length, variant
         self.id2label = ordered_tags(id2label)
-        self.labels = sorted({t[2:] for t in self.id2label if t != "O"})
 
     def _logits(self, windows: list[Window]) -> list[np.ndarray]:
         batch = self.tokenizer.pad(_features(windows), return_tensors="np")

@@ -19,7 +19,6 @@ from llm_trainer.ml.tasks.classification.spec import check_validation_marks, inv
 from llm_trainer.ml.tasks.inputs import clean_texts, single_or_many
 from llm_trainer.ml.tasks.spec import ExportCheck, Ingest, ModelJob, Reports, TaskRow, TaskSpec, TrainedVersion
 from llm_trainer.ml.training.data import hold_out
-from llm_trainer.ml.version_store import export_path
 
 log = logging.getLogger("llm_trainer.worker")
 CRF = ServingVariant.CRF.value
@@ -156,14 +155,15 @@ class NerSpec(TaskSpec):
         return export_and_compare(version_dir, variant, [str(t) for t in check.texts], stop)
 
     def load_predictor(self, version_dir: Path, kind: str, variant: str, warm_up: bool = True) -> Any:
+        from llm_trainer.ml.inference.loading import blended_variant
         from llm_trainer.ml.tasks.ner.ensemble import load_ner_ensemble
         from llm_trainer.ml.tasks.ner.predictor import load_ner_predictor
 
         if variant not in self.variants(kind):
             raise FileNotFoundError(f"NER versions of kind {kind} have no variant {variant}")
-        if variant == ENSEMBLE:  # the blend reads the fast copy once it is built
-            fast = ONNX if export_path(version_dir, ONNX).is_file() else PYTORCH
-            predictor = load_ner_ensemble(version_dir, lambda: load_ner_predictor(version_dir, kind, fast))
+        if variant == ENSEMBLE:
+            model = blended_variant(version_dir)
+            predictor = load_ner_ensemble(version_dir, lambda: load_ner_predictor(version_dir, kind, model))
         else:
             predictor = load_ner_predictor(version_dir, kind, variant)
         if warm_up:
