@@ -20,12 +20,14 @@ def traceable(version_dir: Path, texts: list[str]) -> tuple[Any, dict[str, Any]]
     return model, dict(tokenizer(texts, padding=True, return_tensors="pt", return_token_type_ids=False))
 
 
-def compare_taggers(reference: TokenTagger, candidate: TokenTagger, texts: Sequence[str]) -> dict[str, Any]:
-    """How the candidate answers next to the reference on `texts`: the share of texts tagged with the same entities
-    (`agreement`) and the largest gap between their token probabilities."""
-    windows, ref_probs = reference.token_probs(texts)
+def compare_taggers(
+    reference: tuple[list[Any], list[np.ndarray]], id2label: Sequence[str], candidate: TokenTagger, texts: Sequence[str]
+) -> dict[str, Any]:
+    """How the candidate answers next to the reference (PyTorch's windows and token probabilities on `texts`): the
+    share of texts tagged with the same entities (`agreement`) and the largest gap between their token probabilities."""
+    windows, ref_probs = reference
     _, cand_probs = candidate.token_probs(texts)
-    ref_spans = decode(len(texts), windows, ref_probs, reference.id2label)
+    ref_spans = decode(len(texts), windows, ref_probs, id2label)
     cand_spans = decode(len(texts), windows, cand_probs, candidate.id2label)
     same = [r[0] == c[0] for r, c in zip(ref_spans, cand_spans, strict=True)]
     gaps = [float(np.abs(r - c).max()) for r, c in zip(ref_probs, cand_probs, strict=True) if r.size]
@@ -37,10 +39,12 @@ def compare_taggers(reference: TokenTagger, candidate: TokenTagger, texts: Seque
 
 
 def export_and_compare(version_dir: Path, variant: str, texts: Sequence[str], stop: Any = None) -> dict[str, Any]:
-    """Build `variant` (int8 builds fp32 on the way), then compare every graph built with the PyTorch tagger."""
+    """Build `variant` (int8 builds fp32 on the way), then compare every graph built with the PyTorch tagger, whose
+    answers are computed once for all of them."""
     build_export(version_dir, variant, stop)
-    reference = load_ner_predictor(version_dir, "transformer")
+    tagger = load_ner_predictor(version_dir, "transformer")
+    reference = tagger.token_probs(texts)
     return {
-        name: compare_taggers(reference, load_ner_predictor(version_dir, "transformer", name), texts)
+        name: compare_taggers(reference, tagger.id2label, load_ner_predictor(version_dir, "transformer", name), texts)
         for name in built_by(variant)
     }
